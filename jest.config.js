@@ -1,0 +1,20 @@
+// Jest runs in ESM mode (NestJS 12 is ESM-only): `npm test` starts node with --experimental-vm-modules.
+// Tiers (STYLE.md §12): *.spec.ts beside the code, test/integration/*.int-spec.ts, test/e2e/*.e2e-spec.ts.
+const libs = ['config', 'db', 'codec', 'events', 'views'];
+
+/** @type {import('jest').Config} */
+export default {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  testMatch: ['<rootDir>/**/*.spec.ts', '<rootDir>/test/**/*.int-spec.ts', '<rootDir>/test/**/*.e2e-spec.ts'],
+  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  moduleNameMapper: {
+    ...Object.fromEntries(libs.map((lib) => [`^@artifactstore/${lib}$`, `<rootDir>/libs/${lib}/src/index.ts`])),
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+  },
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: '<rootDir>/tsconfig.json' }],
+  },
+  testTimeout: 60_000,
+  maxWorkers: 2,
+};
