@@ -1,0 +1,183 @@
+import { isIP } from 'node:net';
+import { isAbsolute, resolve } from 'node:path';
+import { AppConfig, type DatabaseTarget, type LogLevel, type SqliteSynchronous } from './app-config.js';
+import { ConfigError } from './config.errors.js';
+
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+/** One documented variable: its default (as text, for the README) and what it accepts. */
+export interface ConfigVariable {
+  readonly name: string;
+  readonly default: string;
+  readonly description: string;
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
+
+/** Every variable the server reads. The README's configuration table is checked against this list by a test. */
+export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
+  { name: 'ARTIFACTSTORE_HOST', default: '127.0.0.1', description: 'Address the HTTP server binds to.' },
+  { name: 'ARTIFACTSTORE_PORT', default: '8080', description: 'TCP port of the HTTP server (0 picks a free one).' },
+  {
+    name: 'ARTIFACTSTORE_DATA_DIR',
+    default: './data',
+    description: 'Folder for the embedded database and blobs; created when missing.',
+  },
+  {
+    name: 'ARTIFACTSTORE_DATABASE_URL',
+    default: 'sqlite:<DATA_DIR>/artifactstore.db',
+    description: '`sqlite:<path>` (embedded) or `postgres://user@host:port/db` (production).',
+  },
+  {
+    name: 'ARTIFACTSTORE_DATABASE_POOL_SIZE',
+    default: '10',
+    description: 'PostgreSQL connections in the pool (1–1000).',
+  },
+  {
+    name: 'ARTIFACTSTORE_SQLITE_SYNCHRONOUS',
+    default: 'full',
+    description: '`full`: an acknowledged write survives power loss; `normal`: faster, may lose the last commits.',
+  },
+  { name: 'ARTIFACTSTORE_LOG_LEVEL', default: 'info', description: `One of ${LOG_LEVELS.join(', ')}.` },
+  {
+    name: 'ARTIFACTSTORE_MIGRATE_ON_START',
+    default: 'true',
+    description: 'Apply pending migrations at startup; `false` for deployments that run `npm run migrate`.',
+  },
+  {
+    name: 'ARTIFACTSTORE_TAIL_POLL_INTERVAL_MS',
+    default: '1000',
+    description: 'How often a tail polls the log when no notification arrives (10–60000).',
+  },
+];
+
+/** Variables with this prefix belong to the test harness, not the server. */
+const NOT_CONFIG_PREFIXES = ['ARTIFACTSTORE_TEST_'];
+
+/**
+ * Reads and validates the configuration. Every problem is collected and reported together, each naming its
+ * variable; a variable with the ARTIFACTSTORE_ prefix that the schema does not know is an error too, because a
+ * typo (ARTIFACTSTORE_PROT) would otherwise be silently ignored.
+ */
+export function loadConfig(env: Environment, cwd: string = process.cwd()): AppConfig {
+  const problems: string[] = [];
+  const read = <T>(name: string, fallback: string, parse: (text: string) => T): T | undefined => {
+    const raw = env[name];
+    const text = raw === undefined || raw.trim() === '' ? fallback : raw.trim();
+    try {
+      return parse(text);
+    } catch (error) {
+      if (!(error instanceof Expected)) throw error;
+      problems.push(`${name}: ${error.message}, got ${JSON.stringify(raw)}`);
+      return undefined;
+    }
+  };
+
+  const host = read('ARTIFACTSTORE_HOST', '127.0.0.1', parseHost);
+  const port = read('ARTIFACTSTORE_PORT', '8080', integerIn(0, 65535));
+  const dataDir = read('ARTIFACTSTORE_DATA_DIR', './data', (text) => resolve(cwd, text));
+  const database = read('ARTIFACTSTORE_DATABASE_URL', '', (text) =>
+    parseDatabaseUrl(text, dataDir ?? resolve(cwd, 'data'), cwd),
+  );
+  const databasePoolSize = read('ARTIFACTSTORE_DATABASE_POOL_SIZE', '10', integerIn(1, 1000));
+  const sqliteSynchronous = read('ARTIFACTSTORE_SQLITE_SYNCHRONOUS', 'full', oneOf<SqliteSynchronous>(['full', 'normal']));
+  const logLevel = read('ARTIFACTSTORE_LOG_LEVEL', 'info', oneOf<LogLevel>(LOG_LEVELS));
+  const migrateOnStart = read('ARTIFACTSTORE_MIGRATE_ON_START', 'true', parseBoolean);
+  const tailPollIntervalMs = read('ARTIFACTSTORE_TAIL_POLL_INTERVAL_MS', '1000', integerIn(10, 60_000));
+
+  const known = new Set(CONFIG_VARIABLES.map((variable) => variable.name));
+  for (const name of Object.keys(env)) {
+    if (!name.startsWith('ARTIFACTSTORE_') || known.has(name)) continue;
+    if (NOT_CONFIG_PREFIXES.some((prefix) => name.startsWith(prefix))) continue;
+    problems.push(`${name}: unknown variable (known: ${[...known].join(', ')})`);
+  }
+
+  if (
+    problems.length > 0 ||
+    host === undefined ||
+    port === undefined ||
+    dataDir === undefined ||
+    database === undefined ||
+    databasePoolSize === undefined ||
+    sqliteSynchronous === undefined ||
+    logLevel === undefined ||
+    migrateOnStart === undefined ||
+    tailPollIntervalMs === undefined
+  ) {
+    throw new ConfigError(problems);
+  }
+  return new AppConfig({
+    host,
+    port,
+    dataDir,
+    database,
+    databasePoolSize,
+    sqliteSynchronous,
+    logLevel,
+    migrateOnStart,
+    tailPollIntervalMs,
+  });
+}
+
+/** A parser's complaint: what the variable should have held. */
+class Expected extends Error {}
+
+function fail(message: string): never {
+  throw new Expected(message);
+}
+
+function integerIn(min: number, max: number): (text: string) => number {
+  return (text) => {
+    const value = /^\d+$/.test(text) ? Number(text) : NaN;
+    return Number.isSafeInteger(value) && value >= min && value <= max
+      ? value
+      : fail(`expected an integer from ${min} to ${max}`);
+  };
+}
+
+function oneOf<T extends string>(choices: readonly T[]): (text: string) => T {
+  return (text) => {
+    const lower = text.toLowerCase();
+    return (choices as readonly string[]).includes(lower) ? (lower as T) : fail(`expected one of ${choices.join(', ')}`);
+  };
+}
+
+function parseBoolean(text: string): boolean {
+  switch (text.toLowerCase()) {
+    case 'true':
+    case '1':
+    case 'yes':
+      return true;
+    case 'false':
+    case '0':
+    case 'no':
+      return false;
+    default:
+      throw new Expected('expected true or false');
+  }
+}
+
+function parseHost(text: string): string {
+  // A hostname or an IP literal; the bind itself reports an address that does not exist on this machine.
+  if (isIP(text) !== 0 || /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/.test(text)) return text;
+  throw new Expected('expected a hostname or an IP address');
+}
+
+function parseDatabaseUrl(text: string, dataDir: string, cwd: string): DatabaseTarget {
+  if (text === '') return { dialect: 'sqlite', path: resolve(dataDir, 'artifactstore.db') };
+  if (text.startsWith('sqlite:')) {
+    const path = text.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    if (path === '') throw new Expected('expected sqlite:<path to the database file>');
+    return { dialect: 'sqlite', path: isAbsolute(path) ? path : resolve(cwd, path) };
+  }
+  if (/^postgres(ql)?:\/\//.test(text)) {
+    try {
+      const url = new URL(text);
+      if (url.hostname === '' || url.pathname.length <= 1) throw new Expected('expected postgres://user@host:port/database');
+      return { dialect: 'postgres', url: text };
+    } catch {
+      throw new Expected('expected postgres://user@host:port/database');
+    }
+  }
+  throw new Expected('expected sqlite:<path> or postgres://user@host:port/database');
+}

@@ -1,0 +1,44 @@
+import type { AppConfig } from '@artifactstore/config';
+import type { DataSourceOptions } from 'typeorm';
+import { MIGRATIONS } from './migrations/index.js';
+
+/** How long a SQLite statement waits for another process's write lock before failing (busy timeout). */
+const SQLITE_BUSY_TIMEOUT_MS = 10_000;
+
+/**
+ * The TypeORM DataSource options for the configured database. `role: 'reader'` opens a second, read-only SQLite
+ * connection, so that reads never see the writer's open transaction (see Database).
+ */
+export function dataSourceOptions(config: AppConfig, role: 'writer' | 'reader' = 'writer'): DataSourceOptions {
+  const common = {
+    migrations: MIGRATIONS,
+    migrationsTableName: 'schema_migrations',
+    migrationsTransactionMode: 'all' as const,
+    synchronize: false,
+    logging: false,
+  };
+  const target = config.database;
+  switch (target.dialect) {
+    case 'postgres':
+      return {
+        ...common,
+        type: 'postgres',
+        url: target.url,
+        poolSize: config.databasePoolSize,
+        applicationName: 'artifactstore',
+      };
+    case 'sqlite':
+      return {
+        ...common,
+        type: 'better-sqlite3',
+        database: target.path,
+        readonly: role === 'reader',
+        timeout: SQLITE_BUSY_TIMEOUT_MS,
+        enableWAL: role === 'writer',
+        prepareDatabase: (db: { pragma(source: string): unknown }) => {
+          db.pragma(`synchronous = ${config.sqliteSynchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+          db.pragma('foreign_keys = ON');
+        },
+      };
+  }
+}

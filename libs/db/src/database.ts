@@ -1,0 +1,136 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { AppConfig } from '@artifactstore/config';
+import { DataSource, type QueryRunner } from 'typeorm';
+import { Mutex } from './async-mutex.js';
+import { dataSourceOptions } from './data-source-options.js';
+import { type Dialect, Tx } from './tx.js';
+
+/**
+ * The database, as units of work. `write` runs one read-write transaction and is the only way to change data;
+ * `read` runs a consistent, read-only snapshot that never sees another unit's uncommitted rows.
+ *
+ * SQLite: one writer connection, every write serialized by a mutex and opened with BEGIN IMMEDIATE (so another
+ * process's writer queues on the busy timeout instead of failing on a lock upgrade); reads go to a second,
+ * read-only connection, serialized among themselves because a connection has one transaction at a time.
+ * PostgreSQL: a pooled connection per unit of work; reads are REPEATABLE READ READ ONLY.
+ */
+@Injectable()
+export class Database implements OnApplicationShutdown {
+  private readonly logger = new Logger('Database');
+  private readonly writeLock = new Mutex();
+  private readonly readLock = new Mutex();
+  private reader: DataSource | undefined;
+
+  private constructor(
+    readonly dialect: Dialect,
+    private readonly writer: DataSource,
+    private readonly config: AppConfig,
+  ) {}
+
+  /** Connects, and applies pending migrations when ARTIFACTSTORE_MIGRATE_ON_START says so. */
+  static async open(config: AppConfig, options: { migrate?: boolean } = {}): Promise<Database> {
+    if (config.database.dialect === 'sqlite') mkdirSync(dirname(config.database.path), { recursive: true });
+    const writer = new DataSource(dataSourceOptions(config, 'writer'));
+    await writer.initialize();
+    const database = new Database(config.database.dialect, writer, config);
+    try {
+      if (options.migrate ?? config.migrateOnStart) await database.migrate();
+    } catch (error) {
+      await database.close();
+      throw error;
+    }
+    return database;
+  }
+
+  /** Applies pending migrations; returns their names. */
+  async migrate(): Promise<string[]> {
+    return this.writeLock.runExclusive(async () => {
+      const applied = await this.writer.runMigrations({ transaction: 'all' });
+      for (const migration of applied) this.logger.log(`applied migration ${migration.name}`);
+      return applied.map((migration) => migration.name);
+    });
+  }
+
+  /** Drops every table of the database, then migrates again. Destroys all data: for development and tests. */
+  async migrateFresh(): Promise<string[]> {
+    await this.writeLock.runExclusive(async () => {
+      await this.closeReader();
+      await this.writer.dropDatabase();
+    });
+    return this.migrate();
+  }
+
+  /** Runs `work` in one read-write transaction; commits if it resolves, rolls back if it throws. */
+  async write<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    if (this.dialect === 'sqlite') {
+      return this.writeLock.runExclusive(() => this.inTransaction(this.writer.createQueryRunner(), 'BEGIN IMMEDIATE', work));
+    }
+    const runner = this.writer.createQueryRunner();
+    try {
+      return await this.inTransaction(runner, 'START TRANSACTION ISOLATION LEVEL READ COMMITTED', work);
+    } finally {
+      await runner.release();
+    }
+  }
+
+  /** Runs `work` in a read-only snapshot of committed data. */
+  async read<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    if (this.dialect === 'sqlite') {
+      return this.readLock.runExclusive(async () => {
+        const reader = await this.openReader();
+        return this.inTransaction(reader.createQueryRunner(), 'BEGIN DEFERRED', work);
+      });
+    }
+    const runner = this.writer.createQueryRunner();
+    try {
+      return await this.inTransaction(runner, 'START TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY', work);
+    } finally {
+      await runner.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.closeReader();
+    if (this.writer.isInitialized) await this.writer.destroy();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.close();
+  }
+
+  private async inTransaction<T>(runner: QueryRunner, begin: string, work: (tx: Tx) => Promise<T>): Promise<T> {
+    const tx = new Tx(this.dialect, runner);
+    await runner.query(begin);
+    let result: T;
+    try {
+      result = await work(tx);
+      await runner.query('COMMIT');
+    } catch (error) {
+      try {
+        await runner.query('ROLLBACK');
+      } catch (rollbackError) {
+        this.logger.error(`rollback failed: ${String(rollbackError)}`);
+      }
+      throw error;
+    }
+    tx.runCommitHooks();
+    return result;
+  }
+
+  private async openReader(): Promise<DataSource> {
+    if (this.reader === undefined) {
+      const reader = new DataSource(dataSourceOptions(this.config, 'reader'));
+      await reader.initialize();
+      this.reader = reader;
+    }
+    return this.reader;
+  }
+
+  private async closeReader(): Promise<void> {
+    const reader = this.reader;
+    this.reader = undefined;
+    if (reader?.isInitialized) await reader.destroy();
+  }
+}

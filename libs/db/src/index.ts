@@ -1,0 +1,11 @@
+/**
+ * @artifactstore/db — the database as units of work. `Database.write(tx => …)` is the one way to change data:
+ * every function that writes takes that `tx` first, so a write cannot escape its transaction. SQL is written once
+ * with `?` placeholders and runs on SQLite and PostgreSQL alike.
+ */
+export { Database } from './database.js';
+export { DbModule } from './db.module.js';
+export { Tx, type Dialect, type Row } from './tx.js';
+export { Mutex } from './async-mutex.js';
+export { dataSourceOptions } from './data-source-options.js';
+export { asNumber, asString, asBytes, asTimestamp, asNullable } from './row-values.js';

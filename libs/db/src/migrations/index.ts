@@ -1,0 +1,4 @@
+import { InitialSchema1764201600000 } from './1764201600000-initial-schema.js';
+
+/** Every migration, oldest first. Add new ones at the end; never edit one that has shipped. */
+export const MIGRATIONS = [InitialSchema1764201600000];

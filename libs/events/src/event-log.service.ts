@@ -1,0 +1,249 @@
+import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { blake3, formatTimestamp, type Timestamp } from '@artifactstore/codec';
+import { AppConfig } from '@artifactstore/config';
+import { asBytes, asNumber, asString, asTimestamp, Database, type Row, type Tx } from '@artifactstore/db';
+import { chainDigest, GENESIS_CHAIN_DIGEST } from './chain-digest.js';
+import type { Event, EventDraft } from './event.js';
+import { EVENTS_CHANNEL, PgListener } from './pg-listener.js';
+import type { ViewWriter } from './view-writer.js';
+import { Wakeups } from './wakeups.js';
+
+/**
+ * The key of the PostgreSQL advisory lock that serializes appends (and replay): the ASCII of "artifact".
+ * Only artifactstore's own database uses it.
+ */
+export const APPEND_LOCK_KEY = '7021802725052392308';
+
+/** The end of the log as seen by an open append transaction. */
+interface Head {
+  sequence: number;
+  chain_digest: Buffer;
+  created_at: Timestamp;
+}
+
+export interface TailOptions {
+  /** How long to sleep when no wake-up arrives (default: ARTIFACTSTORE_TAIL_POLL_INTERVAL_MS). */
+  pollIntervalMs?: number;
+  /** Aborting ends the iteration cleanly. */
+  signal?: AbortSignal;
+}
+
+export interface ReplayOptions {
+  /** Empty the views first (default true). */
+  reset?: boolean;
+  /** Events read per query (default 1000). */
+  batchSize?: number;
+}
+
+export type ChainVerification =
+  | { readonly ok: true; readonly eventsChecked: number; readonly headSequence: number }
+  | {
+      readonly ok: false;
+      readonly eventsChecked: number;
+      readonly sequence: number;
+      readonly problem: 'payload_digest' | 'chain_digest' | 'sequence_order';
+    };
+
+const EVENT_COLUMNS =
+  'sequence, event_type, subject_kind, subject_id, actor, payload, payload_digest, chain_digest, created_at';
+const INSERT_SQLITE = `INSERT INTO events (${EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+const INSERT_POSTGRES = `INSERT INTO events (${EVENT_COLUMNS}) OVERRIDING SYSTEM VALUE VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+const SELECT_SINCE = `SELECT ${EVENT_COLUMNS} FROM events WHERE sequence > ? ORDER BY sequence LIMIT ?`;
+const SELECT_HEAD = 'SELECT sequence, chain_digest, created_at FROM events ORDER BY sequence DESC LIMIT 1';
+const NEXT_SEQUENCE_POSTGRES = "SELECT nextval(pg_get_serial_sequence('events', 'sequence')) AS next";
+const TAIL_BATCH = 500;
+
+/**
+ * The append-only event log. Appends are serialized so that commit order equals sequence order (a reader that has
+ * seen sequence N has seen every committed event below N): on PostgreSQL by a transaction-scoped advisory lock,
+ * on SQLite by its single writer (docs/adr/0002-one-writer-and-commit-order.md).
+ */
+@Injectable()
+export class EventLog implements OnApplicationShutdown {
+  private readonly wakeups = new Wakeups();
+  private readonly listener: PgListener | undefined;
+  /** The head of each open append transaction, so a batch of appends reads it once. */
+  private readonly heads = new WeakMap<Tx, Head>();
+
+  constructor(
+    private readonly database: Database,
+    private readonly config: AppConfig,
+  ) {
+    const target = config.database;
+    this.listener =
+      target.dialect === 'postgres' ? new PgListener(target.url, () => this.wakeups.wakeAll()) : undefined;
+  }
+
+  /**
+   * Takes the append lock for the rest of `tx` (a no-op on SQLite, whose writer is already exclusive). A unit of
+   * work that locks view rows before appending must call this first, or it can deadlock with a replay.
+   */
+  async lockAppends(tx: Tx): Promise<void> {
+    if (this.heads.has(tx)) return;
+    if (tx.dialect === 'postgres') {
+      await tx.query(`SELECT pg_advisory_xact_lock(${APPEND_LOCK_KEY}), pg_notify('${EVENTS_CHANNEL}', '')`);
+    }
+    // Read the head only once the lock is held, so it includes the previous holder's commit.
+    const [row] = await tx.query(SELECT_HEAD);
+    this.heads.set(
+      tx,
+      row
+        ? { sequence: asNumber(row.sequence), chain_digest: asBytes(row.chain_digest), created_at: asTimestamp(row.created_at) }
+        : { sequence: 0, chain_digest: GENESIS_CHAIN_DIGEST, created_at: formatTimestamp(new Date(0)) },
+    );
+    tx.afterCommit(() => this.wakeups.wakeAll());
+  }
+
+  /**
+   * Appends `draft` in the caller's transaction and returns the stored event. Assigns the next sequence and a
+   * created_at that never goes below the previous event's, even if the clock steps back.
+   */
+  async append(tx: Tx, draft: EventDraft): Promise<Event> {
+    await this.lockAppends(tx);
+    const head = this.heads.get(tx);
+    if (!head) throw new Error('append lock lost');
+    const sequence =
+      tx.dialect === 'postgres' ? asNumber((await tx.query(NEXT_SEQUENCE_POSTGRES))[0]?.next) : head.sequence + 1;
+    const now = formatTimestamp(new Date());
+    const created_at = now > head.created_at ? now : head.created_at;
+    const event: Event = {
+      sequence,
+      event_type: draft.event_type,
+      subject_kind: draft.subject_kind,
+      subject_id: draft.subject_id,
+      actor: draft.actor,
+      payload: draft.payload,
+      payload_digest: draft.payload_digest,
+      created_at,
+      chain_digest: chainDigest(head.chain_digest, { ...draft, sequence, created_at }),
+    };
+    await tx.run(tx.dialect === 'postgres' ? INSERT_POSTGRES : INSERT_SQLITE, [
+      event.sequence,
+      event.event_type,
+      event.subject_kind,
+      event.subject_id,
+      event.actor,
+      event.payload,
+      event.payload_digest,
+      event.chain_digest,
+      event.created_at,
+    ]);
+    this.heads.set(tx, { sequence, chain_digest: event.chain_digest, created_at });
+    return event;
+  }
+
+  /** Up to `limit` committed events with sequence > `since`, in order. */
+  fetchSince(since: number, limit: number): Promise<Event[]> {
+    return this.database.read((tx) => this.readSince(tx, since, limit));
+  }
+
+  /** Like fetchSince, inside the caller's transaction. */
+  async readSince(tx: Tx, since: number, limit: number): Promise<Event[]> {
+    const rows = await tx.query(SELECT_SINCE, [since, limit]);
+    return rows.map(toEvent);
+  }
+
+  /** The highest committed sequence (0 for an empty log). */
+  async headSequence(): Promise<number> {
+    const [row] = await this.database.read((tx) => tx.query('SELECT MAX(sequence) AS head FROM events'));
+    return row?.head === null || row?.head === undefined ? 0 : asNumber(row.head);
+  }
+
+  /**
+   * Every event after `since` as it commits, forever (until the consumer breaks or `signal` aborts). Never misses
+   * nor repeats an event: it reads by sequence, and commit order is sequence order. Wakes on PostgreSQL NOTIFY and
+   * on this process's own commits, and polls as a fallback. Ends with no timer or listener left behind.
+   */
+  async *tail(since: number, options: TailOptions = {}): AsyncGenerator<Event, void, undefined> {
+    const { signal } = options;
+    const pollIntervalMs = options.pollIntervalMs ?? this.config.tailPollIntervalMs;
+    const subscription = this.wakeups.subscribe();
+    try {
+      await this.listener?.ensureStarted();
+      let cursor = since;
+      while (!signal?.aborted) {
+        const batch = await this.fetchSince(cursor, TAIL_BATCH);
+        for (const event of batch) {
+          if (signal?.aborted) return;
+          cursor = event.sequence;
+          yield event;
+        }
+        if (batch.length < TAIL_BATCH) await subscription.wait(pollIntervalMs, signal);
+      }
+    } finally {
+      subscription.close();
+    }
+  }
+
+  /** Number of tails currently open in this process (for metrics and leak tests). */
+  get openTails(): number {
+    return this.wakeups.size;
+  }
+
+  /**
+   * Rebuilds views from the whole log in one transaction, reading it in batches, and returns the highest sequence
+   * applied. Holds the append lock throughout, so no event commits mid-replay and none is lost or applied twice.
+   */
+  replay(viewWriter: ViewWriter, options: ReplayOptions = {}): Promise<number> {
+    const { reset = true, batchSize = 1000 } = options;
+    return this.database.write(async (tx) => {
+      await this.lockAppends(tx);
+      if (reset) await viewWriter.reset(tx);
+      let cursor = 0;
+      for (;;) {
+        const batch = await this.readSince(tx, cursor, batchSize);
+        for (const event of batch) {
+          await viewWriter.apply(tx, event);
+          cursor = event.sequence;
+        }
+        if (batch.length < batchSize) return cursor;
+      }
+    });
+  }
+
+  /**
+   * Recomputes every payload digest and the chain, and names the first event that does not match. Reads in
+   * batches, each its own snapshot; the log is append-only, so the batches join up.
+   */
+  async verifyChain(batchSize = 1000): Promise<ChainVerification> {
+    let previous = GENESIS_CHAIN_DIGEST;
+    let cursor = 0;
+    let eventsChecked = 0;
+    for (;;) {
+      const batch = await this.fetchSince(cursor, batchSize);
+      for (const event of batch) {
+        const problem = !blake3(event.payload).equals(event.payload_digest)
+          ? 'payload_digest'
+          : event.sequence <= cursor
+            ? 'sequence_order'
+            : !chainDigest(previous, event).equals(event.chain_digest)
+              ? 'chain_digest'
+              : undefined;
+        if (problem) return { ok: false, eventsChecked, sequence: event.sequence, problem };
+        previous = event.chain_digest;
+        cursor = event.sequence;
+        eventsChecked++;
+      }
+      if (batch.length < batchSize) return { ok: true, eventsChecked, headSequence: cursor };
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.wakeups.wakeAll();
+    await this.listener?.close();
+  }
+}
+
+function toEvent(row: Row): Event {
+  return {
+    sequence: asNumber(row.sequence),
+    event_type: asString(row.event_type),
+    subject_kind: asString(row.subject_kind),
+    subject_id: asString(row.subject_id),
+    actor: asString(row.actor),
+    payload: asBytes(row.payload),
+    payload_digest: asBytes(row.payload_digest),
+    chain_digest: asBytes(row.chain_digest),
+    created_at: asTimestamp(row.created_at),
+  };
+}

@@ -1,0 +1,85 @@
+import { contentAddress, toHex } from '@artifactstore/codec';
+import type { Tx } from '@artifactstore/db';
+import { makeEvent, type Event, type EventDraft } from '@artifactstore/events';
+import { PayloadReader } from '../payload-reader.js';
+import { ProjectionError, type ViewHandler } from '../view-handler.js';
+
+export const FILE_INGESTED = 'v1.file.ingested';
+
+/** Where a file's bytes are stored. location_id is a UUIDv5 of (file id, backend, key), so replay reproduces it. */
+export interface StorageLocation {
+  readonly location_id: string;
+  readonly backend: string;
+  readonly key: string;
+}
+
+/** Payload of `v1.file.ingested`; digests are raw 32-byte strings. */
+export interface FileIngestedPayload {
+  readonly file_id: string;
+  readonly package_id: string;
+  readonly relative_path: string;
+  readonly media_type: string;
+  readonly size: number;
+  readonly blake3: Uint8Array;
+  readonly sha256: Uint8Array;
+  readonly storage: StorageLocation;
+}
+
+export function fileIngestedEvent(actor: string, payload: FileIngestedPayload): EventDraft {
+  return makeEvent(
+    { event_type: FILE_INGESTED, subject_kind: 'package', subject_id: payload.package_id, actor },
+    { ...payload, storage: { ...payload.storage } },
+  );
+}
+
+export function readFileIngested(event: Event): FileIngestedPayload {
+  const payload = PayloadReader.of(event);
+  const storage = payload.nested('storage');
+  return {
+    file_id: payload.text('file_id'),
+    package_id: payload.text('package_id'),
+    relative_path: payload.text('relative_path'),
+    media_type: payload.text('media_type'),
+    size: payload.integer('size'),
+    blake3: payload.digest('blake3'),
+    sha256: payload.digest('sha256'),
+    storage: { location_id: storage.text('location_id'), backend: storage.text('backend'), key: storage.text('key') },
+  };
+}
+
+/** → one artifact_files row, one storage_locations row, and the package's last_event_sequence. */
+export class FileIngestedHandler implements ViewHandler {
+  readonly eventType = FILE_INGESTED;
+
+  async apply(tx: Tx, event: Event): Promise<void> {
+    const payload = readFileIngested(event);
+    const touched = await tx.run('UPDATE artifact_packages SET last_event_sequence = ? WHERE id = ?', [
+      event.sequence,
+      payload.package_id,
+    ]);
+    if (touched !== 1) throw new ProjectionError(`${FILE_INGESTED} #${event.sequence}: unknown package ${payload.package_id}`);
+    await tx.run(
+      `INSERT INTO artifact_files (id, package_id, relative_path, media_type, size, blake3, sha256, content_address,
+         created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      [
+        payload.file_id,
+        payload.package_id,
+        payload.relative_path,
+        payload.media_type,
+        payload.size,
+        toHex(payload.blake3),
+        toHex(payload.sha256),
+        contentAddress(payload.blake3),
+        event.created_at,
+      ],
+    );
+    await tx.run('INSERT INTO storage_locations (id, file_id, backend, key, created_at) VALUES (?, ?, ?, ?, ?)', [
+      payload.storage.location_id,
+      payload.file_id,
+      payload.storage.backend,
+      payload.storage.key,
+      event.created_at,
+    ]);
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * @artifactstore/views — the SQL views as projections of the event log. `ViewProjector.appendAndApply(tx, draft)`
+ * is the write path (append and project in one transaction); `replayAll()` rebuilds the views from the log with the
+ * same handlers; `stateDigest(tx)` fingerprints the views so that replay can be proven byte-identical.
+ */
+export { RegistryViewWriter } from './registry-view-writer.js';
+export { ViewProjector } from './view-projector.service.js';
+export { ViewsModule } from './views.module.js';
+export { type ViewHandler, ProjectionError } from './view-handler.js';
+export { InvalidPayloadError } from './payload-reader.js';
+export { stateDigest, dumpState, type StateDump } from './state-digest.js';
+export { VIEW_TABLES, type ViewTable, type ViewColumn, type ColumnKind } from './view-tables.js';
+export {
+  PACKAGE_CREATED,
+  packageCreatedEvent,
+  readPackageCreated,
+  type PackageCreatedPayload,
+} from './handlers/package-created.handler.js';
+export {
+  FILE_INGESTED,
+  fileIngestedEvent,
+  readFileIngested,
+  type FileIngestedPayload,
+  type StorageLocation,
+} from './handlers/file-ingested.handler.js';
+export { PACKAGE_FINALIZED, packageFinalizedEvent } from './handlers/package-finalized.handler.js';

@@ -1,0 +1,73 @@
+import { decodeCbor, type CborMap, type CborValue } from '@artifactstore/codec';
+import type { Event } from '@artifactstore/events';
+
+/** A payload that does not have the shape its event type promises. The event is refused (or replay stops). */
+export class InvalidPayloadError extends Error {
+  readonly code = 'invalid_payload';
+  override readonly name = 'InvalidPayloadError';
+}
+
+/** Typed, checked access to the fields of a CBOR map payload. */
+export class PayloadReader {
+  private constructor(
+    private readonly where: string,
+    private readonly fields: CborMap,
+  ) {}
+
+  static of(event: Event): PayloadReader {
+    return PayloadReader.fromValue(`${event.event_type} #${event.sequence}`, decodeCbor(event.payload));
+  }
+
+  static fromValue(where: string, value: CborValue): PayloadReader {
+    if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Uint8Array) {
+      throw new InvalidPayloadError(`${where}: payload is not a map`);
+    }
+    return new PayloadReader(where, value as CborMap);
+  }
+
+  text(key: string): string {
+    const value = this.field(key);
+    if (typeof value !== 'string') throw this.wrongType(key, 'a text string');
+    return value;
+  }
+
+  integer(key: string): number {
+    const value = this.field(key);
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+      throw this.wrongType(key, 'a non-negative integer');
+    }
+    return value;
+  }
+
+  nullableInteger(key: string): number | null {
+    return this.field(key) === null ? null : this.integer(key);
+  }
+
+  digest(key: string): Buffer {
+    const value = this.field(key);
+    if (!(value instanceof Uint8Array) || value.length !== 32) throw this.wrongType(key, 'a 32-byte string');
+    return Buffer.from(value);
+  }
+
+  map(key: string): CborMap {
+    const value = this.field(key);
+    if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Uint8Array) {
+      throw this.wrongType(key, 'a map');
+    }
+    return value as CborMap;
+  }
+
+  nested(key: string): PayloadReader {
+    return new PayloadReader(`${this.where}.${key}`, this.map(key));
+  }
+
+  private field(key: string): CborValue {
+    const value = Object.prototype.hasOwnProperty.call(this.fields, key) ? this.fields[key] : undefined;
+    if (value === undefined) throw new InvalidPayloadError(`${this.where}: missing field ${key}`);
+    return value;
+  }
+
+  private wrongType(key: string, expected: string): InvalidPayloadError {
+    return new InvalidPayloadError(`${this.where}: field ${key} must be ${expected}`);
+  }
+}

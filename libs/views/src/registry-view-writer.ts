@@ -1,0 +1,38 @@
+import { Injectable } from '@nestjs/common';
+import type { Tx } from '@artifactstore/db';
+import type { Event, ViewWriter } from '@artifactstore/events';
+import { FileIngestedHandler } from './handlers/file-ingested.handler.js';
+import { PackageCreatedHandler } from './handlers/package-created.handler.js';
+import { PackageFinalizedHandler } from './handlers/package-finalized.handler.js';
+import type { ViewHandler } from './view-handler.js';
+import { VIEW_TABLES } from './view-tables.js';
+
+/** The handlers of the registry's views. Adding an event type: write one handler file, list it here. */
+const REGISTRY_HANDLERS: readonly ViewHandler[] = [
+  new PackageCreatedHandler(),
+  new FileIngestedHandler(),
+  new PackageFinalizedHandler(),
+];
+
+/** Projects events into the registry views: one handler per event type; unknown types are skipped. */
+@Injectable()
+export class RegistryViewWriter implements ViewWriter {
+  private readonly handlers: ReadonlyMap<string, ViewHandler>;
+
+  constructor(handlers: readonly ViewHandler[] = REGISTRY_HANDLERS) {
+    const byType = new Map<string, ViewHandler>();
+    for (const handler of handlers) {
+      if (byType.has(handler.eventType)) throw new Error(`two view handlers for ${handler.eventType}`);
+      byType.set(handler.eventType, handler);
+    }
+    this.handlers = byType;
+  }
+
+  async reset(tx: Tx): Promise<void> {
+    for (const table of [...VIEW_TABLES].reverse()) await tx.run(`DELETE FROM ${table.name}`);
+  }
+
+  async apply(tx: Tx, event: Event): Promise<void> {
+    await this.handlers.get(event.event_type)?.apply(tx, event);
+  }
+}

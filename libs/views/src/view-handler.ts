@@ -1,0 +1,17 @@
+import type { Tx } from '@artifactstore/db';
+import type { Event } from '@artifactstore/events';
+
+/**
+ * Projects one event type into the views. Everything it writes must come from the event (ids, timestamps, …),
+ * never from the clock or a random source, so that replay rebuilds byte-identical state.
+ */
+export interface ViewHandler {
+  readonly eventType: string;
+  apply(tx: Tx, event: Event): Promise<void>;
+}
+
+/** A view handler found the views in a state its event cannot apply to (the log and views disagree). */
+export class ProjectionError extends Error {
+  readonly code = 'projection_error';
+  override readonly name = 'ProjectionError';
+}
