@@ -9,7 +9,9 @@ export default {
   testMatch: ['<rootDir>/**/*.spec.ts', '<rootDir>/test/**/*.int-spec.ts', '<rootDir>/test/**/*.e2e-spec.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   moduleNameMapper: {
-    ...Object.fromEntries(libs.map((lib) => [`^@artifactstore/${lib}$`, `<rootDir>/libs/${lib}/src/index.ts`])),
+    ...Object.fromEntries(
+      libs.map((lib) => [`^@artifactstore/${lib}$`, `<rootDir>/libs/${lib}/src/index.ts`]),
+    ),
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: {

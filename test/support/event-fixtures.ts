@@ -16,7 +16,11 @@ export function packageCreated(packageId = randomUUID(), ttlDays: number | null 
   });
 }
 
-export function fileIngested(packageId: string, relativePath: string, content: Buffer = randomBytes(64)): EventDraft {
+export function fileIngested(
+  packageId: string,
+  relativePath: string,
+  content: Buffer = randomBytes(64),
+): EventDraft {
   const digest = blake3(content);
   return fileIngestedEvent('tester', {
     file_id: randomUUID(),
@@ -41,7 +45,12 @@ export function packageFinalized(packageId: string): EventDraft {
 
 export function unknownEvent(): EventDraft {
   return makeEvent(
-    { event_type: 'v9.something.unheard_of', subject_kind: 'widget', subject_id: randomUUID(), actor: 'tester' },
+    {
+      event_type: 'v9.something.unheard_of',
+      subject_kind: 'widget',
+      subject_id: randomUUID(),
+      actor: 'tester',
+    },
     { anything: [1, 2, 3] },
   );
 }

@@ -25,13 +25,20 @@ async function createSqlite(overrides: Record<string, string> = {}): Promise<Tes
   return { dialect: 'sqlite', config, dispose: () => rm(dataDir, { recursive: true, force: true }) };
 }
 
-async function createPostgres(adminUrl: string, overrides: Record<string, string> = {}): Promise<TestDatabase> {
+async function createPostgres(
+  adminUrl: string,
+  overrides: Record<string, string> = {},
+): Promise<TestDatabase> {
   const name = `artifactstore_test_${randomBytes(6).toString('hex')}`;
   await withAdmin(adminUrl, (admin) => admin.query(`CREATE DATABASE ${name}`));
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   const dataDir = await mkdtemp(join(tmpdir(), 'artifactstore-test-'));
-  const config = loadConfig({ ARTIFACTSTORE_DATA_DIR: dataDir, ARTIFACTSTORE_DATABASE_URL: url.toString(), ...overrides });
+  const config = loadConfig({
+    ARTIFACTSTORE_DATA_DIR: dataDir,
+    ARTIFACTSTORE_DATABASE_URL: url.toString(),
+    ...overrides,
+  });
   return {
     dialect: 'postgres',
     config,
@@ -63,7 +70,9 @@ export function dialectsUnderTest(): DialectUnderTest[] {
   } else if (process.env.CI) {
     throw new Error('CI must run the PostgreSQL tests: set ARTIFACTSTORE_TEST_PG_URL');
   } else {
-    console.warn('PostgreSQL tests NOT RUN in this file: set ARTIFACTSTORE_TEST_PG_URL=postgres://… to run them.');
+    console.warn(
+      'PostgreSQL tests NOT RUN in this file: set ARTIFACTSTORE_TEST_PG_URL=postgres://… to run them.',
+    );
   }
   return dialects;
 }

@@ -8,7 +8,8 @@ export class CanonicalJsonError extends Error {
 }
 
 /** A JSON value: what `JSON.parse` returns. */
-export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue };
+export type JsonValue =
+  null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue };
 
 /**
  * Serializes a JSON value per RFC 8785 (JCS): keys sorted by UTF-16 code units, ECMAScript number formatting,
@@ -26,11 +27,17 @@ export function canonicalJson(value: JsonValue): string {
  */
 export function cborToJson(value: CborValue): JsonValue {
   if (value === null || typeof value !== 'object') return value;
-  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex');
+  if (value instanceof Uint8Array)
+    return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex');
   if (Array.isArray(value)) return (value as readonly CborValue[]).map(cborToJson);
   const out: Record<string, JsonValue> = {};
   for (const [key, item] of Object.entries(value)) {
-    Object.defineProperty(out, key, { value: cborToJson(item), enumerable: true, writable: true, configurable: true });
+    Object.defineProperty(out, key, {
+      value: cborToJson(item),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return out;
 }

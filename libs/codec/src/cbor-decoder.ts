@@ -9,7 +9,9 @@ const MAX_DEPTH = 128;
  * are rejected with a CborDecodeError. Byte strings come back as Buffers that own their memory.
  */
 export function decodeCbor(bytes: Uint8Array): CborValue {
-  const buffer = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const buffer = Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const reader = new CborReader(buffer);
   const value = reader.item(0);
   if (reader.offset !== buffer.length) {

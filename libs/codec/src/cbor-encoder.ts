@@ -35,28 +35,25 @@ class CborWriter {
 
   value(value: CborValue, depth: number): void {
     if (depth > MAX_DEPTH) throw new CborEncodeError(`value nests deeper than ${MAX_DEPTH} levels`);
-    if (value === null) return this.byte(0xf6);
-    switch (typeof value) {
-      case 'boolean':
-        return this.byte(value ? 0xf5 : 0xf4);
-      case 'number':
-        return this.number(value);
-      case 'string':
-        return this.text(value);
-      case 'object':
-        if (value instanceof Uint8Array) {
-          this.head(MAJOR_BYTES, value.length);
-          return this.raw(value);
-        }
-        if (Array.isArray(value)) {
-          const items = value as readonly CborValue[];
-          this.head(MAJOR_ARRAY, items.length);
-          for (const item of items) this.value(item, depth + 1);
-          return;
-        }
-        return this.map(value as CborMap, depth);
-      default:
-        throw new CborEncodeError(`cannot encode a value of type ${typeof value}`);
+    if (value === null) {
+      this.byte(0xf6);
+    } else if (typeof value === 'boolean') {
+      this.byte(value ? 0xf5 : 0xf4);
+    } else if (typeof value === 'number') {
+      this.number(value);
+    } else if (typeof value === 'string') {
+      this.text(value);
+    } else if (value instanceof Uint8Array) {
+      this.head(MAJOR_BYTES, value.length);
+      this.raw(value);
+    } else if (Array.isArray(value)) {
+      const items = value as readonly CborValue[];
+      this.head(MAJOR_ARRAY, items.length);
+      for (const item of items) this.value(item, depth + 1);
+    } else if (typeof value === 'object') {
+      this.map(value as CborMap, depth);
+    } else {
+      throw new CborEncodeError(`cannot encode a value of type ${typeof value}`);
     }
   }
 

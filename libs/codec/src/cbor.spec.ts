@@ -1,5 +1,12 @@
 import { encode as independentEncode, cdeEncodeOptions } from 'cbor2';
-import { decodeCbor, encodeCanonicalCbor, isCanonicalCbor, type CborValue, CborEncodeError, CborDecodeError } from './index.js';
+import {
+  decodeCbor,
+  encodeCanonicalCbor,
+  isCanonicalCbor,
+  type CborValue,
+  CborEncodeError,
+  CborDecodeError,
+} from './index.js';
 
 const hex = (value: CborValue): string => encodeCanonicalCbor(value).toString('hex');
 const bytes = (text: string): Buffer => Buffer.from(text, 'hex');
@@ -167,13 +174,21 @@ function randomValue(random: () => number, depth: number): CborValue {
     case 0:
       return Math.floor((random() - 0.5) * 2 ** (Math.floor(random() * 53) + 1));
     case 1: {
-      const choices = [random() * 1e6 - 5e5, 1 / (1 + random() * 1000), Math.fround(random()), random() * 1e300, 0.5 + Math.floor(random() * 100)];
+      const choices = [
+        random() * 1e6 - 5e5,
+        1 / (1 + random() * 1000),
+        Math.fround(random()),
+        random() * 1e300,
+        0.5 + Math.floor(random() * 100),
+      ];
       return choices[Math.floor(random() * choices.length)] ?? 0.5;
     }
     case 2:
       return randomString(random);
     case 3:
-      return new Uint8Array(Array.from({ length: Math.floor(random() * 40) }, () => Math.floor(random() * 256)));
+      return new Uint8Array(
+        Array.from({ length: Math.floor(random() * 40) }, () => Math.floor(random() * 256)),
+      );
     case 4:
       return [true, false, null][Math.floor(random() * 3)] ?? null;
     case 5:

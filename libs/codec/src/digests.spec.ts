@@ -7,7 +7,9 @@ describe('digests', () => {
     expect(blake3(new Uint8Array(0)).toString('hex')).toBe(
       'af1349b9f5f9a1a6a0404dea36dcc9499bcb25c9adc112b7cc9a93cae41f3262',
     );
-    expect(sha256('abc').toString('hex')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+    expect(sha256('abc').toString('hex')).toBe(
+      'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
+    );
   });
 
   it('agrees with an independent BLAKE3 (blake3-wasm) across chunk boundaries', () => {

@@ -17,4 +17,10 @@ export {
   DIGEST_LENGTH,
   type IncrementalHash,
 } from './digests.js';
-export { type Timestamp, formatTimestamp, parseTimestamp, addDays, InvalidTimestampError } from './timestamp.js';
+export {
+  type Timestamp,
+  formatTimestamp,
+  parseTimestamp,
+  addDays,
+  InvalidTimestampError,
+} from './timestamp.js';

@@ -7,7 +7,12 @@ describe('timestamps', () => {
 
   it('parses only the one spelling', () => {
     expect(parseTimestamp('2026-11-27T08:05:03.007Z')).toBe(Date.UTC(2026, 10, 27, 8, 5, 3, 7));
-    for (const bad of ['2026-11-27T08:05:03Z', '2026-11-27T08:05:03.007+00:00', '2026-02-30T00:00:00.000Z', '']) {
+    for (const bad of [
+      '2026-11-27T08:05:03Z',
+      '2026-11-27T08:05:03.007+00:00',
+      '2026-02-30T00:00:00.000Z',
+      '',
+    ]) {
       expect(() => parseTimestamp(bad)).toThrow(InvalidTimestampError);
     }
   });

@@ -20,7 +20,9 @@ describe('loadConfig', () => {
   });
 
   it('accepts PostgreSQL URLs and sqlite paths', () => {
-    expect(loadConfig({ ARTIFACTSTORE_DATABASE_URL: 'postgres://root@127.0.0.1:5432/test' }).database).toEqual({
+    expect(
+      loadConfig({ ARTIFACTSTORE_DATABASE_URL: 'postgres://root@127.0.0.1:5432/test' }).database,
+    ).toEqual({
       dialect: 'postgres',
       url: 'postgres://root@127.0.0.1:5432/test',
     });

@@ -17,7 +17,11 @@ const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debu
 /** Every variable the server reads. The README's configuration table is checked against this list by a test. */
 export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   { name: 'ARTIFACTSTORE_HOST', default: '127.0.0.1', description: 'Address the HTTP server binds to.' },
-  { name: 'ARTIFACTSTORE_PORT', default: '8080', description: 'TCP port of the HTTP server (0 picks a free one).' },
+  {
+    name: 'ARTIFACTSTORE_PORT',
+    default: '8080',
+    description: 'TCP port of the HTTP server (0 picks a free one).',
+  },
   {
     name: 'ARTIFACTSTORE_DATA_DIR',
     default: './data',
@@ -36,7 +40,8 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   {
     name: 'ARTIFACTSTORE_SQLITE_SYNCHRONOUS',
     default: 'full',
-    description: '`full`: an acknowledged write survives power loss; `normal`: faster, may lose the last commits.',
+    description:
+      '`full`: an acknowledged write survives power loss; `normal`: faster, may lose the last commits.',
   },
   { name: 'ARTIFACTSTORE_LOG_LEVEL', default: 'info', description: `One of ${LOG_LEVELS.join(', ')}.` },
   {
@@ -80,7 +85,11 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): AppCo
     parseDatabaseUrl(text, dataDir ?? resolve(cwd, 'data'), cwd),
   );
   const databasePoolSize = read('ARTIFACTSTORE_DATABASE_POOL_SIZE', '10', integerIn(1, 1000));
-  const sqliteSynchronous = read('ARTIFACTSTORE_SQLITE_SYNCHRONOUS', 'full', oneOf<SqliteSynchronous>(['full', 'normal']));
+  const sqliteSynchronous = read(
+    'ARTIFACTSTORE_SQLITE_SYNCHRONOUS',
+    'full',
+    oneOf<SqliteSynchronous>(['full', 'normal']),
+  );
   const logLevel = read('ARTIFACTSTORE_LOG_LEVEL', 'info', oneOf<LogLevel>(LOG_LEVELS));
   const migrateOnStart = read('ARTIFACTSTORE_MIGRATE_ON_START', 'true', parseBoolean);
   const tailPollIntervalMs = read('ARTIFACTSTORE_TAIL_POLL_INTERVAL_MS', '1000', integerIn(10, 60_000));
@@ -138,7 +147,9 @@ function integerIn(min: number, max: number): (text: string) => number {
 function oneOf<T extends string>(choices: readonly T[]): (text: string) => T {
   return (text) => {
     const lower = text.toLowerCase();
-    return (choices as readonly string[]).includes(lower) ? (lower as T) : fail(`expected one of ${choices.join(', ')}`);
+    return (choices as readonly string[]).includes(lower)
+      ? (lower as T)
+      : fail(`expected one of ${choices.join(', ')}`);
   };
 }
 
@@ -173,7 +184,8 @@ function parseDatabaseUrl(text: string, dataDir: string, cwd: string): DatabaseT
   if (/^postgres(ql)?:\/\//.test(text)) {
     try {
       const url = new URL(text);
-      if (url.hostname === '' || url.pathname.length <= 1) throw new Expected('expected postgres://user@host:port/database');
+      if (url.hostname === '' || url.pathname.length <= 1)
+        throw new Expected('expected postgres://user@host:port/database');
       return { dialect: 'postgres', url: text };
     } catch {
       throw new Expected('expected postgres://user@host:port/database');

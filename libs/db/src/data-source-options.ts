@@ -9,7 +9,10 @@ const SQLITE_BUSY_TIMEOUT_MS = 10_000;
  * The TypeORM DataSource options for the configured database. `role: 'reader'` opens a second, read-only SQLite
  * connection, so that reads never see the writer's open transaction (see Database).
  */
-export function dataSourceOptions(config: AppConfig, role: 'writer' | 'reader' = 'writer'): DataSourceOptions {
+export function dataSourceOptions(
+  config: AppConfig,
+  role: 'writer' | 'reader' = 'writer',
+): DataSourceOptions {
   const common = {
     migrations: MIGRATIONS,
     migrationsTableName: 'schema_migrations',

@@ -65,7 +65,9 @@ export class Database implements OnApplicationShutdown {
   /** Runs `work` in one read-write transaction; commits if it resolves, rolls back if it throws. */
   async write<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
     if (this.dialect === 'sqlite') {
-      return this.writeLock.runExclusive(() => this.inTransaction(this.writer.createQueryRunner(), 'BEGIN IMMEDIATE', work));
+      return this.writeLock.runExclusive(() =>
+        this.inTransaction(this.writer.createQueryRunner(), 'BEGIN IMMEDIATE', work),
+      );
     }
     const runner = this.writer.createQueryRunner();
     try {
@@ -85,7 +87,11 @@ export class Database implements OnApplicationShutdown {
     }
     const runner = this.writer.createQueryRunner();
     try {
-      return await this.inTransaction(runner, 'START TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY', work);
+      return await this.inTransaction(
+        runner,
+        'START TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY',
+        work,
+      );
     } finally {
       await runner.release();
     }
@@ -100,7 +106,11 @@ export class Database implements OnApplicationShutdown {
     await this.close();
   }
 
-  private async inTransaction<T>(runner: QueryRunner, begin: string, work: (tx: Tx) => Promise<T>): Promise<T> {
+  private async inTransaction<T>(
+    runner: QueryRunner,
+    begin: string,
+    work: (tx: Tx) => Promise<T>,
+  ): Promise<T> {
     const tx = new Tx(this.dialect, runner);
     await runner.query(begin);
     let result: T;

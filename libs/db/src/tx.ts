@@ -37,7 +37,7 @@ export class Tx {
   /** Runs a statement and returns its rows (SELECT, or anything with RETURNING). */
   async query<T extends Row = Row>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
     const result = await this.runner.query(dialectSql(sql, this.dialect), [...params], true);
-    return (result.records ?? []) as T[];
+    return (result.records as T[] | undefined) ?? [];
   }
 
   /** Runs a statement for its effect and returns the number of rows it touched. */

@@ -12,7 +12,10 @@ export const GENESIS_CHAIN_DIGEST: Buffer = Buffer.alloc(DIGEST_LENGTH);
  */
 export function chainDigest(
   previous: Uint8Array,
-  event: Pick<Event, 'sequence' | 'event_type' | 'subject_kind' | 'subject_id' | 'actor' | 'created_at' | 'payload_digest'>,
+  event: Pick<
+    Event,
+    'sequence' | 'event_type' | 'subject_kind' | 'subject_id' | 'actor' | 'created_at' | 'payload_digest'
+  >,
 ): Buffer {
   const link = encodeCanonicalCbor([
     event.sequence,

@@ -71,7 +71,11 @@ export class EventLog implements OnApplicationShutdown {
   ) {
     const target = config.database;
     this.listener =
-      target.dialect === 'postgres' ? new PgListener(target.url, () => this.wakeups.wakeAll()) : undefined;
+      target.dialect === 'postgres'
+        ? new PgListener(target.url, () => {
+            this.wakeups.wakeAll();
+          })
+        : undefined;
   }
 
   /**
@@ -88,10 +92,16 @@ export class EventLog implements OnApplicationShutdown {
     this.heads.set(
       tx,
       row
-        ? { sequence: asNumber(row.sequence), chain_digest: asBytes(row.chain_digest), created_at: asTimestamp(row.created_at) }
+        ? {
+            sequence: asNumber(row.sequence),
+            chain_digest: asBytes(row.chain_digest),
+            created_at: asTimestamp(row.created_at),
+          }
         : { sequence: 0, chain_digest: GENESIS_CHAIN_DIGEST, created_at: formatTimestamp(new Date(0)) },
     );
-    tx.afterCommit(() => this.wakeups.wakeAll());
+    tx.afterCommit(() => {
+      this.wakeups.wakeAll();
+    });
   }
 
   /**
@@ -103,7 +113,9 @@ export class EventLog implements OnApplicationShutdown {
     const head = this.heads.get(tx);
     if (!head) throw new Error('append lock lost');
     const sequence =
-      tx.dialect === 'postgres' ? asNumber((await tx.query(NEXT_SEQUENCE_POSTGRES))[0]?.next) : head.sequence + 1;
+      tx.dialect === 'postgres'
+        ? asNumber((await tx.query(NEXT_SEQUENCE_POSTGRES))[0]?.next)
+        : head.sequence + 1;
     const now = formatTimestamp(new Date());
     const created_at = now > head.created_at ? now : head.created_at;
     const event: Event = {

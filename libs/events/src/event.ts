@@ -54,7 +54,9 @@ export function makeEventFromEncodedPayload(header: EventHeader, payload: Uint8A
 
 function draft(header: EventHeader, payload: Buffer): EventDraft {
   if (!EVENT_TYPE.test(header.event_type)) {
-    throw new InvalidEventError(`event_type must look like v1.thing.happened, got ${JSON.stringify(header.event_type)}`);
+    throw new InvalidEventError(
+      `event_type must look like v1.thing.happened, got ${JSON.stringify(header.event_type)}`,
+    );
   }
   for (const field of ['subject_kind', 'subject_id', 'actor'] as const) {
     if (header[field].length === 0) throw new InvalidEventError(`${field} must not be empty`);

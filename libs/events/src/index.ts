@@ -12,6 +12,12 @@ export {
   InvalidEventError,
 } from './event.js';
 export { chainDigest, GENESIS_CHAIN_DIGEST } from './chain-digest.js';
-export { EventLog, APPEND_LOCK_KEY, type TailOptions, type ReplayOptions, type ChainVerification } from './event-log.service.js';
+export {
+  EventLog,
+  APPEND_LOCK_KEY,
+  type TailOptions,
+  type ReplayOptions,
+  type ChainVerification,
+} from './event-log.service.js';
 export { type ViewWriter } from './view-writer.js';
 export { EventsModule } from './events.module.js';

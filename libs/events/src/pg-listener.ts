@@ -35,7 +35,9 @@ export class PgListener {
 
   private async start(): Promise<void> {
     const client = new pg.Client({ connectionString: this.url, application_name: 'artifactstore-listen' });
-    client.on('notification', () => this.onNotify());
+    client.on('notification', () => {
+      this.onNotify();
+    });
     client.on('error', (error) => {
       this.logger.warn(`LISTEN connection failed, tails poll until it is back: ${error.message}`);
       if (this.client === client) this.client = undefined;

@@ -9,7 +9,7 @@ export class InitialSchema1764201600000 implements MigrationInterface {
   readonly name = 'InitialSchema1764201600000';
 
   async up(runner: QueryRunner): Promise<void> {
-    const postgres = runner.connection.options.type === 'postgres';
+    const postgres = runner.dataSource.options.type === 'postgres';
     for (const statement of postgres ? POSTGRES_UP : SQLITE_UP) await runner.query(statement);
     for (const [name, ttlDays, description] of RETENTION_CLASSES) {
       await runner.query(
@@ -27,7 +27,8 @@ export class InitialSchema1764201600000 implements MigrationInterface {
     }
     await runner.query('DROP TABLE retention_classes');
     await runner.query('DROP TABLE events');
-    if (runner.connection.options.type === 'postgres') await runner.query('DROP FUNCTION events_append_only()');
+    if (runner.dataSource.options.type === 'postgres')
+      await runner.query('DROP FUNCTION events_append_only()');
   }
 }
 

@@ -43,7 +43,11 @@ export function readFileIngested(event: Event): FileIngestedPayload {
     size: payload.integer('size'),
     blake3: payload.digest('blake3'),
     sha256: payload.digest('sha256'),
-    storage: { location_id: storage.text('location_id'), backend: storage.text('backend'), key: storage.text('key') },
+    storage: {
+      location_id: storage.text('location_id'),
+      backend: storage.text('backend'),
+      key: storage.text('key'),
+    },
   };
 }
 
@@ -57,7 +61,8 @@ export class FileIngestedHandler implements ViewHandler {
       event.sequence,
       payload.package_id,
     ]);
-    if (touched !== 1) throw new ProjectionError(`${FILE_INGESTED} #${event.sequence}: unknown package ${payload.package_id}`);
+    if (touched !== 1)
+      throw new ProjectionError(`${FILE_INGESTED} #${event.sequence}: unknown package ${payload.package_id}`);
     await tx.run(
       `INSERT INTO artifact_files (id, package_id, relative_path, media_type, size, blake3, sha256, content_address,
          created_at)
@@ -74,12 +79,15 @@ export class FileIngestedHandler implements ViewHandler {
         event.created_at,
       ],
     );
-    await tx.run('INSERT INTO storage_locations (id, file_id, backend, key, created_at) VALUES (?, ?, ?, ?, ?)', [
-      payload.storage.location_id,
-      payload.file_id,
-      payload.storage.backend,
-      payload.storage.key,
-      event.created_at,
-    ]);
+    await tx.run(
+      'INSERT INTO storage_locations (id, file_id, backend, key, created_at) VALUES (?, ?, ?, ?, ?)',
+      [
+        payload.storage.location_id,
+        payload.file_id,
+        payload.storage.backend,
+        payload.storage.key,
+        event.created_at,
+      ],
+    );
   }
 }

@@ -19,7 +19,10 @@ export interface PackageCreatedPayload {
 }
 
 export function packageCreatedEvent(actor: string, payload: PackageCreatedPayload): EventDraft {
-  return makeEvent({ event_type: PACKAGE_CREATED, subject_kind: 'package', subject_id: payload.package_id, actor }, { ...payload });
+  return makeEvent(
+    { event_type: PACKAGE_CREATED, subject_kind: 'package', subject_id: payload.package_id, actor },
+    { ...payload },
+  );
 }
 
 export function readPackageCreated(event: Event): PackageCreatedPayload {

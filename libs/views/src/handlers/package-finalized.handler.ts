@@ -24,7 +24,9 @@ export class PackageFinalizedHandler implements ViewHandler {
   async apply(tx: Tx, event: Event): Promise<void> {
     const manifestPackageId = PayloadReader.of(event).nested('package').text('id');
     if (manifestPackageId !== event.subject_id) {
-      throw new ProjectionError(`${PACKAGE_FINALIZED} #${event.sequence}: manifest names package ${manifestPackageId}`);
+      throw new ProjectionError(
+        `${PACKAGE_FINALIZED} #${event.sequence}: manifest names package ${manifestPackageId}`,
+      );
     }
     const finalized = await tx.run(
       `UPDATE artifact_packages SET status = 'finalized', finalized_at = ?, manifest_digest = ?, last_event_sequence = ?
@@ -32,9 +34,13 @@ export class PackageFinalizedHandler implements ViewHandler {
       [event.created_at, toHex(event.payload_digest), event.sequence, event.subject_id],
     );
     if (finalized !== 1) {
-      throw new ProjectionError(`${PACKAGE_FINALIZED} #${event.sequence}: package ${event.subject_id} is not open`);
+      throw new ProjectionError(
+        `${PACKAGE_FINALIZED} #${event.sequence}: package ${event.subject_id} is not open`,
+      );
     }
-    const [retention] = await tx.query('SELECT ttl_days FROM retention_state WHERE package_id = ?', [event.subject_id]);
+    const [retention] = await tx.query('SELECT ttl_days FROM retention_state WHERE package_id = ?', [
+      event.subject_id,
+    ]);
     const ttlDays = asNullable(asNumber)(retention?.ttl_days);
     await tx.run('UPDATE retention_state SET expires_at = ? WHERE package_id = ?', [
       ttlDays === null ? null : addDays(event.created_at, ttlDays),
