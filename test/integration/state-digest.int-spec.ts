@@ -1,0 +1,97 @@
+import { encode as independentEncode, cdeEncodeOptions } from 'cbor2';
+import { createHash as createIndependentBlake3 } from 'blake3-wasm';
+import { VIEW_TABLES, dumpState, stateDigest, type StateDump } from '@artifactstore/views';
+import { startCore, type CoreHarness } from '../support/app-harness.js';
+import { fixedLog, importLog } from '../support/fixed-log.js';
+import { dialectsUnderTest, type TestDatabase } from '../support/test-databases.js';
+import golden from '../fixtures/golden-digests.json' with { type: 'json' };
+
+describe.each(dialectsUnderTest())('state digest of a fixed log on $dialect', (dialectUnderTest) => {
+  let testDatabase: TestDatabase;
+  let core: CoreHarness;
+
+  beforeAll(async () => {
+    testDatabase = await dialectUnderTest.create();
+    core = await startCore(testDatabase);
+    await importLog(core.database, fixedLog());
+    await core.projector.replayAll();
+  });
+
+  afterAll(async () => {
+    await core.close();
+    await testDatabase.dispose();
+  });
+
+  it('replays the fixed log into the golden state digest (the same on every dialect)', async () => {
+    const digest = await core.database.read((tx) => stateDigest(tx));
+    expect(digest.toString('hex')).toBe(golden.stateDigest);
+  });
+
+  it('matches the digest of docs/formats.md computed with an independent CBOR encoder and BLAKE3', async () => {
+    const dump = await core.database.read((tx) => dumpState(tx));
+    expect(independentStateDigest(dump)).toBe(golden.stateDigest);
+  });
+
+  it('dumps normalized rows: RFC 3339 timestamps, JCS metadata, integers', async () => {
+    const dump = await core.database.read((tx) => dumpState(tx));
+    expect(dump.artifact_packages).toEqual([
+      [
+        '00000000-0000-4000-8000-000000000001',
+        'hello',
+        'ci',
+        'git:abc123',
+        'ephemeral',
+        'finalized',
+        '{"build":7,"ratio":0.25,"tags":["a","é"]}',
+        '2026-01-02T03:04:00.000Z',
+        '2026-01-02T03:04:05.555Z',
+        fixedLog()[5]!.payload_digest.toString('hex'),
+        6,
+      ],
+      [
+        '00000000-0000-4000-8000-000000000002',
+        'world',
+        'ml',
+        'run-9',
+        'permanent',
+        'created',
+        '{}',
+        '2026-01-02T03:04:02.222Z',
+        null,
+        null,
+        5,
+      ],
+    ]);
+    expect(dump.retention_state).toEqual([
+      [
+        '00000000-0000-4000-8000-000000000001',
+        'ephemeral',
+        7,
+        '2026-01-09T03:04:05.555Z',
+        '2026-01-02T03:04:00.000Z',
+      ],
+      ['00000000-0000-4000-8000-000000000002', 'permanent', null, null, '2026-01-02T03:04:02.222Z'],
+    ]);
+    expect(dump.artifact_files?.map((row) => row[2])).toEqual(['bin/hello', 'README.md', 'model.bin']);
+    expect(dump.storage_locations).toHaveLength(3);
+  });
+
+  it('keeps the golden chain digest of the log head', async () => {
+    const verification = await core.eventLog.verifyChain();
+    expect(verification).toEqual({ ok: true, eventsChecked: 6, headSequence: 6 });
+    const [head] = await core.eventLog.fetchSince(5, 1);
+    expect(head?.chain_digest.toString('hex')).toBe(golden.headChainDigest);
+  });
+});
+
+/** docs/formats.md, "State digest", implemented with cbor2 and blake3-wasm instead of the production code. */
+function independentStateDigest(dump: StateDump): string {
+  const hash = createIndependentBlake3();
+  for (const table of VIEW_TABLES) {
+    hash.update(
+      independentEncode([table.name, table.columns.map((column) => column.name)], cdeEncodeOptions),
+    );
+    for (const row of dump[table.name] ?? []) hash.update(independentEncode(row, cdeEncodeOptions));
+  }
+  return hash.digest('hex');
+}
