@@ -17,6 +17,7 @@ export default {
   transform: {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: '<rootDir>/tsconfig.json' }],
   },
+  globalSetup: '<rootDir>/test/support/global-setup.js',
   testTimeout: 60_000,
   maxWorkers: 2,
 };

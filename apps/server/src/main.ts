@@ -18,13 +18,28 @@ async function main(): Promise<void> {
   // Nest declares its options as a class with only public fields; a literal is how its own docs pass them.
   // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment
   const app = await NestFactory.create(AppModule.forRoot(config), { logger: nestLogLevels(config.logLevel) });
-  app.enableShutdownHooks();
   await app.listen(config.port, config.host);
+  // Our own handler rather than enableShutdownHooks(): Nest re-raises the signal after closing, so the process
+  // would end "killed by SIGTERM" instead of exiting 0 after a clean shutdown.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      new Logger('artifactstore').log(`${signal}: shutting down`);
+      app.close().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          process.stderr.write(`artifactstore: shutdown failed: ${String(error)}\n`);
+          process.exit(1);
+        },
+      );
+    });
+  }
   const where = config.database.dialect === 'sqlite' ? config.database.path : 'PostgreSQL';
   new Logger('artifactstore').log(`listening on ${await app.getUrl()} (database: ${where})`);
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`artifactstore: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stderr.write(
+    `artifactstore: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
   process.exit(1);
 });

@@ -1,0 +1,91 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import request from 'supertest';
+import { Test } from '@nestjs/testing';
+import type { INestApplication } from '@nestjs/common';
+import { CONFIG_VARIABLES } from '@artifactstore/config';
+import { AppModule } from '../../apps/server/src/app.module.js';
+import { dialectsUnderTest, type TestDatabase } from '../support/test-databases.js';
+
+const SERVER = 'dist/apps/server/src/main.js';
+
+describe.each(dialectsUnderTest())('server on $dialect', (dialectUnderTest) => {
+  let testDatabase: TestDatabase;
+  let app: INestApplication;
+
+  beforeAll(async () => {
+    testDatabase = await dialectUnderTest.create();
+    const moduleRef = await Test.createTestingModule({
+      imports: [AppModule.forRoot(testDatabase.config)],
+    }).compile();
+    moduleRef.useLogger(false);
+    app = moduleRef.createNestApplication();
+    await app.init();
+  });
+
+  afterAll(async () => {
+    await app.close();
+    await testDatabase.dispose();
+  });
+
+  it('answers /healthz from a migrated database', async () => {
+    const response = await request(app.getHttpServer()).get('/healthz').expect(200);
+    expect(response.body).toEqual({ status: 'ok', head_sequence: 0 });
+  });
+});
+
+describe('the built server process', () => {
+  it('starts on the embedded default, migrates, serves and stops on SIGTERM', async () => {
+    const [testDatabase] = await Promise.all(dialectsUnderTest().map((dialect) => dialect.create()));
+    try {
+      const child = spawn(process.execPath, [SERVER], {
+        env: {
+          PATH: process.env.PATH,
+          ARTIFACTSTORE_DATA_DIR: testDatabase!.config.dataDir,
+          ARTIFACTSTORE_PORT: '0',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      const url = await new Promise<string>((resolve, reject) => {
+        const onData = (chunk: Buffer): void => {
+          output += chunk.toString();
+          const match = /listening on (http:\/\/[^\s]+)/.exec(output);
+          if (match?.[1]) resolve(match[1]);
+        };
+        child.stdout.on('data', onData);
+        child.stderr.on('data', onData);
+        child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${output}`)));
+      });
+      expect(output).toContain('applied migration InitialSchema1764201600000');
+      const response = await fetch(`${url.replace('[::1]', '127.0.0.1')}/healthz`);
+      expect(await response.json()).toEqual({ status: 'ok', head_sequence: 0 });
+      child.kill('SIGTERM');
+      const [code] = (await once(child, 'exit')) as [number | null];
+      expect(code).toBe(0);
+    } finally {
+      await testDatabase!.dispose();
+    }
+  });
+
+  it('refuses a bad configuration value with a message naming the variable', async () => {
+    const child = spawn(process.execPath, [SERVER], {
+      env: { PATH: process.env.PATH, ARTIFACTSTORE_PORT: 'eighty', ARTIFACTSTORE_LOG_LEVEL: 'loud' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(code).toBe(2);
+    expect(stderr).toContain('ARTIFACTSTORE_PORT: expected an integer from 0 to 65535, got "eighty"');
+    expect(stderr).toContain('ARTIFACTSTORE_LOG_LEVEL: expected one of');
+  });
+});
+
+describe('README', () => {
+  it('documents every configuration variable', async () => {
+    const readme = await readFile('README.md', 'utf8');
+    for (const variable of CONFIG_VARIABLES) expect(readme).toContain(`\`${variable.name}\``);
+  });
+});

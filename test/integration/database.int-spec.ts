@@ -1,0 +1,110 @@
+import { Database } from '@artifactstore/db';
+import { dialectsUnderTest, type TestDatabase } from '../support/test-databases.js';
+
+describe.each(dialectsUnderTest())('Database on $dialect', (dialectUnderTest) => {
+  let testDatabase: TestDatabase;
+  let database: Database;
+
+  beforeEach(async () => {
+    testDatabase = await dialectUnderTest.create();
+    database = await Database.open(testDatabase.config);
+  });
+
+  afterEach(async () => {
+    await database.close();
+    await testDatabase.dispose();
+  });
+
+  it('migrates a fresh database: seed classes, view tables, and nothing pending', async () => {
+    const classes = await database.read((tx) =>
+      tx.query('SELECT name, ttl_days, description FROM retention_classes ORDER BY ttl_days'),
+    );
+    expect(classes.map((row) => [row.name, row.ttl_days === null ? null : Number(row.ttl_days)])).toEqual(
+      testDatabase.dialect === 'postgres'
+        ? [
+            ['ephemeral', 7],
+            ['standard', 90],
+            ['long_term', 3650],
+            ['permanent', null],
+          ]
+        : [
+            ['permanent', null],
+            ['ephemeral', 7],
+            ['standard', 90],
+            ['long_term', 3650],
+          ],
+    );
+    expect(await database.migrate()).toEqual([]);
+  });
+
+  it('rolls back a unit of work that throws, and commits one that returns', async () => {
+    await expect(
+      database.write(async (tx) => {
+        await tx.run("INSERT INTO retention_classes (name, ttl_days, description) VALUES ('tmp', 1, 'x')");
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    expect(
+      await database.read((tx) => tx.query("SELECT name FROM retention_classes WHERE name = 'tmp'")),
+    ).toEqual([]);
+    const touched = await database.write((tx) =>
+      tx.run('INSERT INTO retention_classes (name, ttl_days, description) VALUES (?, ?, ?)', ['tmp', 1, 'x']),
+    );
+    expect(touched).toBe(1);
+  });
+
+  it('runs after-commit hooks only on commit', async () => {
+    const calls: string[] = [];
+    await database.write(async (tx) => {
+      tx.afterCommit(() => calls.push('committed'));
+      await tx.query('SELECT 1 AS one');
+    });
+    await database
+      .write(async (tx) => {
+        tx.afterCommit(() => calls.push('rolled back'));
+        await Promise.reject(new Error('no'));
+      })
+      .catch(() => undefined);
+    expect(calls).toEqual(['committed']);
+  });
+
+  if (dialectUnderTest.dialect === 'sqlite') {
+    it('runs SQLite in WAL mode with synchronous=FULL, foreign keys and a busy timeout', async () => {
+      const pragmas = await database.write(async (tx) => ({
+        journal: (await tx.query('PRAGMA journal_mode'))[0],
+        synchronous: (await tx.query('PRAGMA synchronous'))[0],
+        foreignKeys: (await tx.query('PRAGMA foreign_keys'))[0],
+        busyTimeout: (await tx.query('PRAGMA busy_timeout'))[0],
+      }));
+      expect(pragmas).toEqual({
+        journal: { journal_mode: 'wal' },
+        synchronous: { synchronous: 2 },
+        foreignKeys: { foreign_keys: 1 },
+        busyTimeout: { timeout: 10_000 },
+      });
+    });
+
+    it('honours ARTIFACTSTORE_SQLITE_SYNCHRONOUS=normal', async () => {
+      const other = await dialectUnderTest.create({ ARTIFACTSTORE_SQLITE_SYNCHRONOUS: 'normal' });
+      const db = await Database.open(other.config);
+      try {
+        expect(await db.write((tx) => tx.query('PRAGMA synchronous'))).toEqual([{ synchronous: 1 }]);
+      } finally {
+        await db.close();
+        await other.dispose();
+      }
+    });
+  }
+
+  it('enforces foreign keys between views', async () => {
+    await expect(
+      database.write((tx) =>
+        tx.run(
+          `INSERT INTO storage_locations (id, file_id, backend, key, created_at)
+           VALUES ('00000000-0000-4000-8000-000000000009', '00000000-0000-4000-8000-000000000008', 'fs', 'k',
+                   '2026-01-01T00:00:00.000Z')`,
+        ),
+      ),
+    ).rejects.toThrow(/foreign key/i);
+  });
+});
