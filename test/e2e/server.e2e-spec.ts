@@ -4,8 +4,9 @@ import { readFile } from 'node:fs/promises';
 import request from 'supertest';
 import { Test } from '@nestjs/testing';
 import type { INestApplication } from '@nestjs/common';
+import type { Server } from 'node:http';
 import { CONFIG_VARIABLES } from '@artifactstore/config';
-import { AppModule } from '../../apps/server/src/app.module.js';
+import { AppModule } from '@artifactstore/server';
 import { dialectsUnderTest, type TestDatabase } from '../support/test-databases.js';
 
 const SERVER = 'dist/apps/server/src/main.js';
@@ -30,7 +31,9 @@ describe.each(dialectsUnderTest())('server on $dialect', (dialectUnderTest) => {
   });
 
   it('answers /healthz from a migrated database', async () => {
-    const response = await request(app.getHttpServer()).get('/healthz').expect(200);
+    const response = await request(app.getHttpServer() as Server)
+      .get('/healthz')
+      .expect(200);
     expect(response.body).toEqual({ status: 'ok', head_sequence: 0 });
   });
 });
@@ -56,7 +59,9 @@ describe('the built server process', () => {
         };
         child.stdout.on('data', onData);
         child.stderr.on('data', onData);
-        child.once('exit', (code) => reject(new Error(`server exited with ${code}: ${output}`)));
+        child.once('exit', (code) => {
+          reject(new Error(`server exited with ${code}: ${output}`));
+        });
       });
       expect(output).toContain('applied migration InitialSchema1764201600000');
       const response = await fetch(`${url.replace('[::1]', '127.0.0.1')}/healthz`);
@@ -75,7 +80,9 @@ describe('the built server process', () => {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
     const [code] = (await once(child, 'exit')) as [number | null];
     expect(code).toBe(2);
     expect(stderr).toContain('ARTIFACTSTORE_PORT: expected an integer from 0 to 65535, got "eighty"');

@@ -1,0 +1,34 @@
+import { type INestApplication, Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { AppConfig } from '@artifactstore/config';
+import { AppModule } from './app.module.js';
+import { nestLogLevels } from './nest-log-levels.js';
+
+/**
+ * Creates and starts the HTTP server on `config` (migrating first unless ARTIFACTSTORE_MIGRATE_ON_START=false),
+ * and closes it cleanly on SIGTERM or SIGINT. Used by `npm start` and, later, `artifactstore serve`.
+ */
+export async function startServer(config: AppConfig): Promise<INestApplication> {
+  // Nest declares its options as a class with only public fields; a literal is how its own docs pass them.
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment
+  const app = await NestFactory.create(AppModule.forRoot(config), { logger: nestLogLevels(config.logLevel) });
+  await app.listen(config.port, config.host);
+  const logger = new Logger('artifactstore');
+  // Our own handler rather than enableShutdownHooks(): Nest re-raises the signal after closing, so the process
+  // would end "killed by SIGTERM" instead of exiting 0 after a clean shutdown.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      logger.log(`${signal}: shutting down`);
+      app.close().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error(`shutdown failed: ${String(error)}`);
+          process.exit(1);
+        },
+      );
+    });
+  }
+  const where = config.database.dialect === 'sqlite' ? config.database.path : 'PostgreSQL';
+  logger.log(`listening on ${await app.getUrl()} (database: ${where})`);
+  return app;
+}
