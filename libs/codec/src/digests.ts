@@ -6,7 +6,7 @@ export const DIGEST_LENGTH = 32;
 
 /** BLAKE3-256 of `data` (native implementation, see the README's dependency notes). */
 export function blake3(data: Uint8Array | string): Buffer {
-  return blakeHash.blake3(data);
+  return blakeHash.blake3(typeof data === 'string' ? data : asBuffer(data));
 }
 
 /** SHA-256 of `data`. */
@@ -24,7 +24,7 @@ export interface IncrementalHash {
 export function createBlake3(): IncrementalHash {
   const hasher = new blakeHash.Blake3Hasher();
   return {
-    update: (chunk) => void hasher.update(chunk),
+    update: (chunk) => void hasher.update(asBuffer(chunk)),
     digest: () => hasher.digestBuffer(),
   };
 }
@@ -41,6 +41,11 @@ export function createSha256(): IncrementalHash {
 /** `blake3:<lowercase hex>`, the textual content address of a BLAKE3 digest. */
 export function contentAddress(blake3Digest: Uint8Array): string {
   return `blake3:${toHex(blake3Digest)}`;
+}
+
+/** A Buffer view of `bytes`, without copying. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 /** Lowercase hex of bytes. */
