@@ -1,4 +1,4 @@
-import { Database } from '@artifactstore/db';
+import { Database, DatabaseError } from '@artifactstore/db';
 import { dialectsUnderTest, type TestDatabase } from '../support/test-databases.js';
 
 describe.each(dialectsUnderTest())('Database on $dialect', (dialectUnderTest) => {
@@ -53,6 +53,27 @@ describe.each(dialectsUnderTest())('Database on $dialect', (dialectUnderTest) =>
     expect(touched).toBe(1);
   });
 
+  it('reports constraint violations as DatabaseError kinds, the same on both dialects', async () => {
+    const insert = (name: string) =>
+      database.write((tx) =>
+        tx.run('INSERT INTO retention_classes (name, ttl_days, description) VALUES (?, ?, ?)', [
+          name,
+          1,
+          'x',
+        ]),
+      );
+    await expect(insert('standard')).rejects.toBeInstanceOf(DatabaseError);
+    await expect(insert('standard')).rejects.toMatchObject({ kind: 'unique_violation' });
+    await expect(
+      database.write((tx) =>
+        tx.run("INSERT INTO retention_classes (name, ttl_days, description) VALUES ('z', 0, 'x')"),
+      ),
+    ).rejects.toMatchObject({ kind: 'check_violation' });
+    await expect(database.write((tx) => tx.run('SELECT nope FROM nowhere'))).rejects.toMatchObject({
+      kind: 'other',
+    });
+  });
+
   it('runs after-commit hooks only on commit', async () => {
     const calls: string[] = [];
     await database.write(async (tx) => {
@@ -105,6 +126,6 @@ describe.each(dialectsUnderTest())('Database on $dialect', (dialectUnderTest) =>
                    '2026-01-01T00:00:00.000Z')`,
         ),
       ),
-    ).rejects.toThrow(/foreign key/i);
+    ).rejects.toMatchObject({ kind: 'foreign_key_violation' });
   });
 });

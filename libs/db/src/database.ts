@@ -2,9 +2,10 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '@artifactstore/config';
-import { DataSource, type QueryRunner } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { Mutex } from './async-mutex.js';
 import { dataSourceOptions } from './data-source-options.js';
+import { QueryRunnerExecutor, SqliteExecutor, type SqlExecutor } from './sql-executor.js';
 import { type Dialect, Tx } from './tx.js';
 
 /**
@@ -22,6 +23,8 @@ export class Database implements OnApplicationShutdown {
   private readonly writeLock = new Mutex();
   private readonly readLock = new Mutex();
   private reader: DataSource | undefined;
+  private readerExecutor: SqliteExecutor | undefined;
+  private writerExecutor: SqliteExecutor | undefined;
 
   private constructor(
     readonly dialect: Dialect,
@@ -57,6 +60,7 @@ export class Database implements OnApplicationShutdown {
   async migrateFresh(): Promise<string[]> {
     await this.writeLock.runExclusive(async () => {
       await this.closeReader();
+      this.writerExecutor = undefined; // dropping tables invalidates prepared statements
       await this.writer.dropDatabase();
     });
     return this.migrate();
@@ -65,13 +69,18 @@ export class Database implements OnApplicationShutdown {
   /** Runs `work` in one read-write transaction; commits if it resolves, rolls back if it throws. */
   async write<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
     if (this.dialect === 'sqlite') {
-      return this.writeLock.runExclusive(() =>
-        this.inTransaction(this.writer.createQueryRunner(), 'BEGIN IMMEDIATE', work),
-      );
+      return this.writeLock.runExclusive(() => {
+        this.writerExecutor ??= SqliteExecutor.of(this.writer);
+        return this.inTransaction(this.writerExecutor, 'BEGIN IMMEDIATE', work);
+      });
     }
     const runner = this.writer.createQueryRunner();
     try {
-      return await this.inTransaction(runner, 'START TRANSACTION ISOLATION LEVEL READ COMMITTED', work);
+      return await this.inTransaction(
+        new QueryRunnerExecutor(runner),
+        'START TRANSACTION ISOLATION LEVEL READ COMMITTED',
+        work,
+      );
     } finally {
       await runner.release();
     }
@@ -80,15 +89,14 @@ export class Database implements OnApplicationShutdown {
   /** Runs `work` in a read-only snapshot of committed data. */
   async read<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
     if (this.dialect === 'sqlite') {
-      return this.readLock.runExclusive(async () => {
-        const reader = await this.openReader();
-        return this.inTransaction(reader.createQueryRunner(), 'BEGIN DEFERRED', work);
-      });
+      return this.readLock.runExclusive(async () =>
+        this.inTransaction(await this.openReader(), 'BEGIN DEFERRED', work),
+      );
     }
     const runner = this.writer.createQueryRunner();
     try {
       return await this.inTransaction(
-        runner,
+        new QueryRunnerExecutor(runner),
         'START TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY',
         work,
       );
@@ -99,6 +107,7 @@ export class Database implements OnApplicationShutdown {
 
   async close(): Promise<void> {
     await this.closeReader();
+    this.writerExecutor = undefined;
     if (this.writer.isInitialized) await this.writer.destroy();
   }
 
@@ -107,19 +116,19 @@ export class Database implements OnApplicationShutdown {
   }
 
   private async inTransaction<T>(
-    runner: QueryRunner,
+    executor: SqlExecutor,
     begin: string,
     work: (tx: Tx) => Promise<T>,
   ): Promise<T> {
-    const tx = new Tx(this.dialect, runner);
-    await runner.query(begin);
+    const tx = new Tx(this.dialect, executor);
+    await executor.run(begin, []);
     let result: T;
     try {
       result = await work(tx);
-      await runner.query('COMMIT');
+      await executor.run('COMMIT', []);
     } catch (error) {
       try {
-        await runner.query('ROLLBACK');
+        await executor.run('ROLLBACK', []);
       } catch (rollbackError) {
         this.logger.error(`rollback failed: ${String(rollbackError)}`);
       }
@@ -129,18 +138,20 @@ export class Database implements OnApplicationShutdown {
     return result;
   }
 
-  private async openReader(): Promise<DataSource> {
-    if (this.reader === undefined) {
+  private async openReader(): Promise<SqliteExecutor> {
+    if (this.readerExecutor === undefined) {
       const reader = new DataSource(dataSourceOptions(this.config, 'reader'));
       await reader.initialize();
       this.reader = reader;
+      this.readerExecutor = SqliteExecutor.of(reader);
     }
-    return this.reader;
+    return this.readerExecutor;
   }
 
   private async closeReader(): Promise<void> {
     const reader = this.reader;
     this.reader = undefined;
+    this.readerExecutor = undefined;
     if (reader?.isInitialized) await reader.destroy();
   }
 }

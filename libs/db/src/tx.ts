@@ -1,4 +1,4 @@
-import type { QueryRunner } from 'typeorm';
+import type { SqlExecutor } from './sql-executor.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -31,19 +31,17 @@ export class Tx {
 
   constructor(
     readonly dialect: Dialect,
-    private readonly runner: QueryRunner,
+    private readonly executor: SqlExecutor,
   ) {}
 
   /** Runs a statement and returns its rows (SELECT, or anything with RETURNING). */
   async query<T extends Row = Row>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
-    const result = await this.runner.query(dialectSql(sql, this.dialect), [...params], true);
-    return (result.records as T[] | undefined) ?? [];
+    return (await this.executor.query(dialectSql(sql, this.dialect), params)) as T[];
   }
 
   /** Runs a statement for its effect and returns the number of rows it touched. */
   async run(sql: string, params: readonly unknown[] = []): Promise<number> {
-    const result = await this.runner.query(dialectSql(sql, this.dialect), [...params], true);
-    return result.affected ?? 0;
+    return this.executor.run(dialectSql(sql, this.dialect), params);
   }
 
   /**

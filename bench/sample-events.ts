@@ -1,9 +1,10 @@
+// Sample event drafts for benchmarks and tests. The registry builds the real ones; these only need the right shapes.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { blake3, encodeCanonicalCbor, sha256 } from '@artifactstore/codec';
 import { makeEvent, type EventDraft } from '@artifactstore/events';
 import { fileIngestedEvent, packageCreatedEvent, packageFinalizedEvent } from '@artifactstore/views';
 
-/** Event drafts for the view tests. The registry builds real ones; these only need the right shapes. */
+
 export function packageCreated(packageId = randomUUID(), ttlDays: number | null = 90): EventDraft {
   return packageCreatedEvent('tester', {
     package_id: packageId,

@@ -1,0 +1,93 @@
+import { cpus, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import Sqlite from 'better-sqlite3';
+import pg from 'pg';
+import { benchAppend, benchReplay, benchTailLatency } from './event-log.bench.js';
+import { createScratchPostgres, createScratchSqlite, type ScratchDatabase } from './scratch-database.js';
+import { median } from './stats.js';
+
+/**
+ * `npm run bench [-- --dialects sqlite,postgres --runs 3 --replay-events 100000 --pg-url postgres://…]`
+ * Prints a Markdown report: every figure is the median of --runs runs, beside its baseline from the same run.
+ * PostgreSQL is measured when --pg-url or ARTIFACTSTORE_TEST_PG_URL names a server.
+ */
+const { values } = parseArgs({
+  options: {
+    dialects: { type: 'string', default: 'sqlite,postgres' },
+    runs: { type: 'string', default: '3' },
+    'replay-events': { type: 'string', default: '100000' },
+    'pg-url': { type: 'string', default: process.env.ARTIFACTSTORE_TEST_PG_URL ?? '' },
+  },
+});
+const runs = Number(values.runs);
+const replayEvents = Number(values['replay-events']);
+const pgUrl = values['pg-url'];
+
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+const ratio = (a: number, b: number): string => `${Math.round((a / b) * 100)}%`;
+
+async function withScratch<T>(create: () => Promise<ScratchDatabase>, work: (s: ScratchDatabase) => Promise<T>) {
+  const scratch = await create();
+  try {
+    return await work(scratch);
+  } finally {
+    await scratch.dispose();
+  }
+}
+
+async function machine(): Promise<string> {
+  const lines = [
+    `- CPU: ${cpus()[0]?.model ?? 'unknown'} × ${cpus().length}, ${Math.round(totalmem() / 2 ** 30)} GiB`,
+    `- Node ${process.version}, SQLite ${new Sqlite(':memory:').prepare('SELECT sqlite_version() AS v').pluck().get() as string}`,
+  ];
+  if (pgUrl) {
+    const client = new pg.Client({ connectionString: pgUrl });
+    await client.connect();
+    const result = await client.query<{ server_version: string }>('SHOW server_version');
+    lines.push(`- PostgreSQL ${result.rows[0]?.server_version ?? '?'} on 127.0.0.1 (synchronous_commit default)`);
+    await client.end();
+  }
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const dialects = values.dialects.split(',').filter((d) => d === 'sqlite' || (d === 'postgres' && pgUrl !== ''));
+  process.stdout.write(`# Event log benchmark, ${new Date().toISOString()}\n\n${await machine()}\n`);
+  process.stdout.write(`- ${runs} runs per figure; medians\n\n`);
+  for (const dialect of dialects) {
+    const create = () => (dialect === 'sqlite' ? createScratchSqlite() : createScratchPostgres(pgUrl));
+    const single = dialect === 'sqlite' ? 2000 : 1000;
+    const appendRows: string[] = [];
+    for (const [label, count, perTx] of [
+      ['1 event per transaction', single, 1],
+      ['100 events per transaction', 20_000, 100],
+    ] as const) {
+      const results = [];
+      for (let run = 0; run < runs; run++) results.push(await withScratch(create, (s) => benchAppend(s, count, perTx)));
+      const append = median(results.map((r) => r.appendPerSecond));
+      const raw = median(results.map((r) => r.rawPerSecond));
+      appendRows.push(`| append, ${label} | ${fmt(append)} ev/s | ${fmt(raw)} rows/s | ${ratio(append, raw)} |`);
+    }
+    const replay = await withScratch(create, (s) => benchReplay(s, replayEvents, runs));
+    const latencyRuns: Awaited<ReturnType<typeof benchTailLatency>>[] = [];
+    for (let run = 0; run < runs; run++) {
+      latencyRuns.push(await withScratch(create, (s) => benchTailLatency(s, 300, dialect === 'sqlite' ? 50 : 1000)));
+    }
+    const p = (key: 'p50Ms' | 'p99Ms' | 'commitP50Ms' | 'commitP99Ms') =>
+      median(latencyRuns.map((r) => r[key])).toFixed(2);
+    process.stdout.write(
+      [
+        `## ${dialect}`,
+        '',
+        '| measure | artifactstore | baseline (plain INSERT, same driver) | ratio |',
+        '| --- | --- | --- | --- |',
+        ...appendRows,
+        `| replay of ${fmt(replay.events)} events | ${fmt(replay.replayPerSecond)} ev/s (${fmt(replay.replayRowsPerSecond)} rows/s) | ${fmt(replay.rawRowsPerSecond)} rows/s | ${ratio(replay.replayRowsPerSecond, replay.rawRowsPerSecond)} |`,
+        `| commit → tailer in another context, p50 / p99 | ${p('p50Ms')} / ${p('p99Ms')} ms | append commit alone: ${p('commitP50Ms')} / ${p('commitP99Ms')} ms | |`,
+        '',
+      ].join('\n') + '\n',
+    );
+  }
+}
+
+await main();

@@ -1,0 +1,90 @@
+import type BetterSqlite3 from 'better-sqlite3';
+import type { DataSource, QueryRunner } from 'typeorm';
+import { DatabaseError } from './database.errors.js';
+import type { Row } from './tx.js';
+
+/** Runs one statement on one connection. Placeholders are already in the dialect's spelling. */
+export interface SqlExecutor {
+  query(sql: string, params: readonly unknown[]): Promise<Row[]> | Row[];
+  run(sql: string, params: readonly unknown[]): Promise<number> | number;
+}
+
+/** PostgreSQL: through the TypeORM query runner that holds the transaction's pooled connection. */
+export class QueryRunnerExecutor implements SqlExecutor {
+  constructor(private readonly runner: QueryRunner) {}
+
+  async query(sql: string, params: readonly unknown[]): Promise<Row[]> {
+    const result = await this.runner.query(sql, [...params], true).catch((error: unknown) => {
+      throw DatabaseError.from(error, sql);
+    });
+    return (result.records as Row[] | undefined) ?? [];
+  }
+
+  async run(sql: string, params: readonly unknown[]): Promise<number> {
+    const result = await this.runner.query(sql, [...params], true).catch((error: unknown) => {
+      throw DatabaseError.from(error, sql);
+    });
+    return result.affected ?? 0;
+  }
+}
+
+const STATEMENT_CACHE_LIMIT = 500;
+
+/**
+ * SQLite: straight to the better-sqlite3 connection that TypeORM opened, with prepared statements cached per
+ * connection. better-sqlite3 is synchronous; going through TypeORM's asynchronous query pipeline (logger,
+ * subscribers' broadcasts, result wrapping) cost about three times the statement itself, and replay runs one
+ * statement after another (docs/benchmarks.md).
+ */
+export class SqliteExecutor implements SqlExecutor {
+  private readonly statements = new Map<string, BetterSqlite3.Statement>();
+
+  constructor(private readonly connection: BetterSqlite3.Database) {}
+
+  static of(dataSource: DataSource): SqliteExecutor {
+    const driver = dataSource.driver as unknown as { databaseConnection?: BetterSqlite3.Database };
+    if (!driver.databaseConnection) throw new Error('the SQLite DataSource is not connected');
+    return new SqliteExecutor(driver.databaseConnection);
+  }
+
+  query(sql: string, params: readonly unknown[]): Row[] {
+    try {
+      const statement = this.prepare(sql);
+      const bound = bind(params);
+      if (statement.reader) return statement.all(...bound) as Row[];
+      statement.run(...bound);
+      return [];
+    } catch (error) {
+      throw DatabaseError.from(error, sql);
+    }
+  }
+
+  run(sql: string, params: readonly unknown[]): number {
+    try {
+      const statement = this.prepare(sql);
+      const bound = bind(params);
+      if (statement.reader) {
+        statement.all(...bound);
+        return 0;
+      }
+      return statement.run(...bound).changes;
+    } catch (error) {
+      throw DatabaseError.from(error, sql);
+    }
+  }
+
+  private prepare(sql: string): BetterSqlite3.Statement {
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.connection.prepare(sql);
+      if (this.statements.size >= STATEMENT_CACHE_LIMIT) this.statements.clear();
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  }
+}
+
+/** better-sqlite3 binds no booleans; everything else artifactstore passes binds as is. */
+function bind(params: readonly unknown[]): unknown[] {
+  return params.map((param) => (typeof param === 'boolean' ? (param ? 1 : 0) : param));
+}
