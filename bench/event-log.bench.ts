@@ -15,7 +15,12 @@ const EVENT_COLUMNS =
 function sampleDraft(): EventDraft {
   return makeEvent(
     { event_type: 'v1.bench.appended', subject_kind: 'bench', subject_id: randomUUID(), actor: 'bench' },
-    { name: 'bench-package', producer: 'ci', subject: 'git:0123456789abcdef', metadata: { build: 1, tag: 'x' } },
+    {
+      name: 'bench-package',
+      producer: 'ci',
+      subject: 'git:0123456789abcdef',
+      metadata: { build: 1, tag: 'x' },
+    },
   );
 }
 
@@ -52,7 +57,11 @@ export interface AppendResult {
 }
 
 /** Events/s through EventLog.append beside plain INSERTs of the same rows, `perTx` events per transaction. */
-export async function benchAppend(scratch: ScratchDatabase, count: number, perTx: number): Promise<AppendResult> {
+export async function benchAppend(
+  scratch: ScratchDatabase,
+  count: number,
+  perTx: number,
+): Promise<AppendResult> {
   const core = await openCore(scratch.config);
   try {
     await createRawTable(core);
@@ -91,11 +100,15 @@ export interface ReplayResult {
  * Builds a log of `events` registry events (per package: created, 3 files, finalized), then times full replays
  * beside plain INSERTs of the very rows replay writes, into copies of the view tables.
  */
-export async function benchReplay(scratch: ScratchDatabase, events: number, runs: number): Promise<ReplayResult> {
+export async function benchReplay(
+  scratch: ScratchDatabase,
+  events: number,
+  runs: number,
+): Promise<ReplayResult> {
   const core = await openCore(scratch.config);
   try {
     const packages = Math.ceil(events / 5);
-    for (let done = 0; done < packages; ) {
+    for (let done = 0; done < packages;) {
       const batch = Math.min(200, packages - done);
       await core.database.write(async (tx) => {
         for (let i = 0; i < batch; i++) {

@@ -26,7 +26,10 @@ const pgUrl = values['pg-url'];
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const ratio = (a: number, b: number): string => `${Math.round((a / b) * 100)}%`;
 
-async function withScratch<T>(create: () => Promise<ScratchDatabase>, work: (s: ScratchDatabase) => Promise<T>) {
+async function withScratch<T>(
+  create: () => Promise<ScratchDatabase>,
+  work: (s: ScratchDatabase) => Promise<T>,
+) {
   const scratch = await create();
   try {
     return await work(scratch);
@@ -44,14 +47,18 @@ async function machine(): Promise<string> {
     const client = new pg.Client({ connectionString: pgUrl });
     await client.connect();
     const result = await client.query<{ server_version: string }>('SHOW server_version');
-    lines.push(`- PostgreSQL ${result.rows[0]?.server_version ?? '?'} on 127.0.0.1 (synchronous_commit default)`);
+    lines.push(
+      `- PostgreSQL ${result.rows[0]?.server_version ?? '?'} on 127.0.0.1 (synchronous_commit default)`,
+    );
     await client.end();
   }
   return lines.join('\n');
 }
 
 async function main(): Promise<void> {
-  const dialects = values.dialects.split(',').filter((d) => d === 'sqlite' || (d === 'postgres' && pgUrl !== ''));
+  const dialects = values.dialects
+    .split(',')
+    .filter((d) => d === 'sqlite' || (d === 'postgres' && pgUrl !== ''));
   process.stdout.write(`# Event log benchmark, ${new Date().toISOString()}\n\n${await machine()}\n`);
   process.stdout.write(`- ${runs} runs per figure; medians\n\n`);
   for (const dialect of dialects) {
@@ -63,15 +70,20 @@ async function main(): Promise<void> {
       ['100 events per transaction', 20_000, 100],
     ] as const) {
       const results = [];
-      for (let run = 0; run < runs; run++) results.push(await withScratch(create, (s) => benchAppend(s, count, perTx)));
+      for (let run = 0; run < runs; run++)
+        results.push(await withScratch(create, (s) => benchAppend(s, count, perTx)));
       const append = median(results.map((r) => r.appendPerSecond));
       const raw = median(results.map((r) => r.rawPerSecond));
-      appendRows.push(`| append, ${label} | ${fmt(append)} ev/s | ${fmt(raw)} rows/s | ${ratio(append, raw)} |`);
+      appendRows.push(
+        `| append, ${label} | ${fmt(append)} ev/s | ${fmt(raw)} rows/s | ${ratio(append, raw)} |`,
+      );
     }
     const replay = await withScratch(create, (s) => benchReplay(s, replayEvents, runs));
     const latencyRuns: Awaited<ReturnType<typeof benchTailLatency>>[] = [];
     for (let run = 0; run < runs; run++) {
-      latencyRuns.push(await withScratch(create, (s) => benchTailLatency(s, 300, dialect === 'sqlite' ? 50 : 1000)));
+      latencyRuns.push(
+        await withScratch(create, (s) => benchTailLatency(s, 300, dialect === 'sqlite' ? 50 : 1000)),
+      );
     }
     const p = (key: 'p50Ms' | 'p99Ms' | 'commitP50Ms' | 'commitP99Ms') =>
       median(latencyRuns.map((r) => r[key])).toFixed(2);

@@ -4,7 +4,6 @@ import { blake3, encodeCanonicalCbor, sha256 } from '@artifactstore/codec';
 import { makeEvent, type EventDraft } from '@artifactstore/events';
 import { fileIngestedEvent, packageCreatedEvent, packageFinalizedEvent } from '@artifactstore/views';
 
-
 export function packageCreated(packageId = randomUUID(), ttlDays: number | null = 90): EventDraft {
   return packageCreatedEvent('tester', {
     package_id: packageId,

@@ -9,8 +9,6 @@ import { nestLogLevels } from './nest-log-levels.js';
  * and closes it cleanly on SIGTERM or SIGINT. Used by `npm start` and, later, `artifactstore serve`.
  */
 export async function startServer(config: AppConfig): Promise<INestApplication> {
-  // Nest declares its options as a class with only public fields; a literal is how its own docs pass them.
-  // eslint-disable-next-line @typescript-eslint/no-unsafe-class-instance-assignment
   const app = await NestFactory.create(AppModule.forRoot(config), { logger: nestLogLevels(config.logLevel) });
   await app.listen(config.port, config.host);
   const logger = new Logger('artifactstore');
