@@ -4,7 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { type AppConfig, ConfigModule } from '@artifactstore/config';
 import { Database, DbModule } from '@artifactstore/db';
 import { EventLog } from '@artifactstore/events';
-import { ViewProjector, ViewsModule } from '@artifactstore/views';
+import { RegistryViewWriter, ViewProjector, ViewsModule } from '@artifactstore/views';
 
 /** The core modules (config, db, events, views) as a Nest application context, without HTTP. */
 export interface CoreContext {
@@ -12,6 +12,7 @@ export interface CoreContext {
   readonly database: Database;
   readonly eventLog: EventLog;
   readonly projector: ViewProjector;
+  readonly viewWriter: RegistryViewWriter;
 }
 
 export async function openCore(config: AppConfig): Promise<CoreContext> {
@@ -23,5 +24,6 @@ export async function openCore(config: AppConfig): Promise<CoreContext> {
     database: app.get(Database),
     eventLog: app.get(EventLog),
     projector: app.get(ViewProjector),
+    viewWriter: app.get(RegistryViewWriter),
   };
 }

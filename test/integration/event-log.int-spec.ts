@@ -349,3 +349,31 @@ async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<vo
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
+
+describe.each(dialectsUnderTest())('tails in another process on $dialect', (dialectUnderTest) => {
+  it('learn of a commit without waiting for their poll (PostgreSQL NOTIFY) or at their poll (SQLite)', async () => {
+    const testDatabase = await dialectUnderTest.create();
+    const writer = await startCore(testDatabase);
+    const reader = await startCore(testDatabase); // its own EventLog: no in-process wake-ups from the writer
+    const controller = new AbortController();
+    try {
+      // On PostgreSQL the poll is a minute away, so only the notification can deliver within the test's time.
+      const pollIntervalMs = dialectUnderTest.dialect === 'postgres' ? 60_000 : 50;
+      const received = (async () => {
+        for await (const event of reader.eventLog.tail(0, { pollIntervalMs, signal: controller.signal })) {
+          return event.sequence;
+        }
+        return undefined;
+      })();
+      await new Promise((resolve) => setTimeout(resolve, 300)); // the tailer is now waiting
+      await writer.database.write((tx) => writer.projector.appendAndApply(tx, packageCreated()));
+      expect(await withTimeout(received, 20_000, 'the tail never woke')).toBe(1);
+      expect(reader.eventLog.openTails).toBe(0);
+    } finally {
+      controller.abort();
+      await reader.close();
+      await writer.close();
+      await testDatabase.dispose();
+    }
+  });
+});
