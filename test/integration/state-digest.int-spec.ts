@@ -1,6 +1,7 @@
 import { encode as independentEncode, cdeEncodeOptions } from 'cbor2';
 import { createHash as createIndependentBlake3 } from 'blake3-wasm';
-import { VIEW_TABLES, dumpState, stateDigest, type StateDump } from '@artifactstore/views';
+import { chainDigest } from '@artifactstore/events';
+import { ProjectionError, VIEW_TABLES, dumpState, stateDigest, type StateDump } from '@artifactstore/views';
 import { startCore, type CoreHarness } from '../support/app-harness.js';
 import { fixedLog, importLog } from '../support/fixed-log.js';
 import { dialectsUnderTest, type TestDatabase } from '../support/test-databases.js';
@@ -95,3 +96,25 @@ function independentStateDigest(dump: StateDump): string {
   }
   return hash.digest('hex');
 }
+
+describe.each(dialectsUnderTest())('replay of a contradictory log on $dialect', (dialectUnderTest) => {
+  it('fails and leaves the views as they were', async () => {
+    const testDatabase = await dialectUnderTest.create();
+    const core = await startCore(testDatabase);
+    try {
+      const log = fixedLog();
+      const finalized = log[5]!;
+      // The same package finalized twice: a log no registry would write, and the view handler refuses it.
+      const second = { ...finalized, sequence: 7, created_at: '2026-01-02T03:04:06.000Z' };
+      const bad = [...log, { ...second, chain_digest: chainDigest(finalized.chain_digest, second) }];
+      await importLog(core.database, bad);
+      const before = await core.database.read((tx) => stateDigest(tx));
+      await expect(core.projector.replayAll()).rejects.toThrow(ProjectionError);
+      expect((await core.database.read((tx) => stateDigest(tx))).equals(before)).toBe(true);
+      expect(await core.eventLog.verifyChain()).toEqual({ ok: true, eventsChecked: 7, headSequence: 7 });
+    } finally {
+      await core.close();
+      await testDatabase.dispose();
+    }
+  });
+});

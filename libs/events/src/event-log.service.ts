@@ -204,10 +204,12 @@ export class EventLog implements OnApplicationShutdown {
       let cursor = 0;
       for (;;) {
         const batch = await this.readSince(tx, cursor, batchSize);
-        for (const event of batch) {
-          await viewWriter.apply(tx, event);
-          cursor = event.sequence;
+        if (viewWriter.applyBatch) {
+          await viewWriter.applyBatch(tx, batch);
+        } else {
+          for (const event of batch) await viewWriter.apply(tx, event);
         }
+        cursor = batch.at(-1)?.sequence ?? cursor;
         if (batch.length < batchSize) return cursor;
       }
     });

@@ -10,4 +10,9 @@ export interface ViewWriter {
   reset(tx: Tx): Promise<void>;
   /** Applies one event, in the caller's transaction. Unknown event types are skipped. */
   apply(tx: Tx, event: Event): Promise<void>;
+  /**
+   * Optional, for replay: applies consecutive events at once. Must leave the views exactly as calling `apply` on
+   * each in order would.
+   */
+  applyBatch?(tx: Tx, events: readonly Event[]): Promise<void>;
 }

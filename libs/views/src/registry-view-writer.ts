@@ -5,6 +5,7 @@ import { FileIngestedHandler } from './handlers/file-ingested.handler.js';
 import { PackageCreatedHandler } from './handlers/package-created.handler.js';
 import { PackageFinalizedHandler } from './handlers/package-finalized.handler.js';
 import type { ViewHandler } from './view-handler.js';
+import { BatchingViewStore, ImmediateViewStore } from './view-store.js';
 import { VIEW_TABLES } from './view-tables.js';
 
 /** The handlers of the registry's views. Adding an event type: write one handler file, list it here. */
@@ -33,6 +34,13 @@ export class RegistryViewWriter implements ViewWriter {
   }
 
   async apply(tx: Tx, event: Event): Promise<void> {
-    await this.handlers.get(event.event_type)?.apply(tx, event);
+    await this.handlers.get(event.event_type)?.apply(new ImmediateViewStore(tx), event);
+  }
+
+  /** Replay's path: the same handlers, with inserts batched into multi-row statements. */
+  async applyBatch(tx: Tx, events: readonly Event[]): Promise<void> {
+    const store = new BatchingViewStore(tx);
+    for (const event of events) await this.handlers.get(event.event_type)?.apply(store, event);
+    await store.flush();
   }
 }

@@ -1,13 +1,14 @@
-import type { Tx } from '@artifactstore/db';
 import type { Event } from '@artifactstore/events';
+import type { ViewStore } from './view-store.js';
 
 /**
- * Projects one event type into the views. Everything it writes must come from the event (ids, timestamps, …),
- * never from the clock or a random source, so that replay rebuilds byte-identical state.
+ * Projects one event type into the views, through a ViewStore (the same code on the direct path and in replay).
+ * Everything it writes must come from the event (ids, timestamps, …), never from the clock or a random source,
+ * so that replay rebuilds byte-identical state.
  */
 export interface ViewHandler {
   readonly eventType: string;
-  apply(tx: Tx, event: Event): Promise<void>;
+  apply(store: ViewStore, event: Event): Promise<void>;
 }
 
 /** A view handler found the views in a state its event cannot apply to (the log and views disagree). */

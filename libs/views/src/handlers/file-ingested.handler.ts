@@ -1,8 +1,8 @@
 import { contentAddress, toHex } from '@artifactstore/codec';
-import type { Tx } from '@artifactstore/db';
 import { makeEvent, type Event, type EventDraft } from '@artifactstore/events';
 import { PayloadReader } from '../payload-reader.js';
 import { ProjectionError, type ViewHandler } from '../view-handler.js';
+import type { ViewStore } from '../view-store.js';
 
 export const FILE_INGESTED = 'v1.file.ingested';
 
@@ -55,39 +55,31 @@ export function readFileIngested(event: Event): FileIngestedPayload {
 export class FileIngestedHandler implements ViewHandler {
   readonly eventType = FILE_INGESTED;
 
-  async apply(tx: Tx, event: Event): Promise<void> {
+  async apply(store: ViewStore, event: Event): Promise<void> {
     const payload = readFileIngested(event);
-    const touched = await tx.run('UPDATE artifact_packages SET last_event_sequence = ? WHERE id = ?', [
-      event.sequence,
-      payload.package_id,
-    ]);
-    if (touched !== 1)
+    const touched = await store.update('artifact_packages', payload.package_id, {
+      last_event_sequence: event.sequence,
+    });
+    if (!touched) {
       throw new ProjectionError(`${FILE_INGESTED} #${event.sequence}: unknown package ${payload.package_id}`);
-    await tx.run(
-      `INSERT INTO artifact_files (id, package_id, relative_path, media_type, size, blake3, sha256, content_address,
-         created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      [
-        payload.file_id,
-        payload.package_id,
-        payload.relative_path,
-        payload.media_type,
-        payload.size,
-        toHex(payload.blake3),
-        toHex(payload.sha256),
-        contentAddress(payload.blake3),
-        event.created_at,
-      ],
-    );
-    await tx.run(
-      'INSERT INTO storage_locations (id, file_id, backend, key, created_at) VALUES (?, ?, ?, ?, ?)',
-      [
-        payload.storage.location_id,
-        payload.file_id,
-        payload.storage.backend,
-        payload.storage.key,
-        event.created_at,
-      ],
-    );
+    }
+    await store.insert('artifact_files', {
+      id: payload.file_id,
+      package_id: payload.package_id,
+      relative_path: payload.relative_path,
+      media_type: payload.media_type,
+      size: payload.size,
+      blake3: toHex(payload.blake3),
+      sha256: toHex(payload.sha256),
+      content_address: contentAddress(payload.blake3),
+      created_at: event.created_at,
+    });
+    await store.insert('storage_locations', {
+      id: payload.storage.location_id,
+      file_id: payload.file_id,
+      backend: payload.storage.backend,
+      key: payload.storage.key,
+      created_at: event.created_at,
+    });
   }
 }

@@ -1,8 +1,8 @@
 import { canonicalJson, cborToJson, type CborMap } from '@artifactstore/codec';
-import type { Tx } from '@artifactstore/db';
 import { makeEvent, type Event, type EventDraft } from '@artifactstore/events';
 import { PayloadReader } from '../payload-reader.js';
 import type { ViewHandler } from '../view-handler.js';
+import type { ViewStore } from '../view-store.js';
 
 export const PACKAGE_CREATED = 'v1.package.created';
 
@@ -42,27 +42,27 @@ export function readPackageCreated(event: Event): PackageCreatedPayload {
 export class PackageCreatedHandler implements ViewHandler {
   readonly eventType = PACKAGE_CREATED;
 
-  async apply(tx: Tx, event: Event): Promise<void> {
+  async apply(store: ViewStore, event: Event): Promise<void> {
     const payload = readPackageCreated(event);
-    await tx.run(
-      `INSERT INTO artifact_packages (id, name, producer, subject, retention_class, status, metadata, created_at,
-         finalized_at, manifest_digest, last_event_sequence)
-       VALUES (?, ?, ?, ?, ?, 'created', ?, ?, NULL, NULL, ?)`,
-      [
-        payload.package_id,
-        payload.name,
-        payload.producer,
-        payload.subject,
-        payload.retention_class,
-        canonicalJson(cborToJson(payload.metadata)),
-        event.created_at,
-        event.sequence,
-      ],
-    );
-    await tx.run(
-      `INSERT INTO retention_state (package_id, retention_class, ttl_days, expires_at, created_at)
-       VALUES (?, ?, ?, NULL, ?)`,
-      [payload.package_id, payload.retention_class, payload.ttl_days, event.created_at],
-    );
+    await store.insert('artifact_packages', {
+      id: payload.package_id,
+      name: payload.name,
+      producer: payload.producer,
+      subject: payload.subject,
+      retention_class: payload.retention_class,
+      status: 'created',
+      metadata: canonicalJson(cborToJson(payload.metadata)),
+      created_at: event.created_at,
+      finalized_at: null,
+      manifest_digest: null,
+      last_event_sequence: event.sequence,
+    });
+    await store.insert('retention_state', {
+      package_id: payload.package_id,
+      retention_class: payload.retention_class,
+      ttl_days: payload.ttl_days,
+      expires_at: null,
+      created_at: event.created_at,
+    });
   }
 }

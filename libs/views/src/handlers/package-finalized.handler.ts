@@ -1,8 +1,8 @@
 import { addDays, toHex } from '@artifactstore/codec';
-import { asNullable, asNumber, type Tx } from '@artifactstore/db';
 import { makeEventFromEncodedPayload, type Event, type EventDraft } from '@artifactstore/events';
 import { PayloadReader } from '../payload-reader.js';
 import { ProjectionError, type ViewHandler } from '../view-handler.js';
+import { nullableInteger, type ViewStore } from '../view-store.js';
 
 export const PACKAGE_FINALIZED = 'v1.package.finalized';
 
@@ -21,30 +21,32 @@ export function packageFinalizedEvent(actor: string, packageId: string, manifest
 export class PackageFinalizedHandler implements ViewHandler {
   readonly eventType = PACKAGE_FINALIZED;
 
-  async apply(tx: Tx, event: Event): Promise<void> {
+  async apply(store: ViewStore, event: Event): Promise<void> {
     const manifestPackageId = PayloadReader.of(event).nested('package').text('id');
     if (manifestPackageId !== event.subject_id) {
       throw new ProjectionError(
         `${PACKAGE_FINALIZED} #${event.sequence}: manifest names package ${manifestPackageId}`,
       );
     }
-    const finalized = await tx.run(
-      `UPDATE artifact_packages SET status = 'finalized', finalized_at = ?, manifest_digest = ?, last_event_sequence = ?
-       WHERE id = ? AND status = 'created'`,
-      [event.created_at, toHex(event.payload_digest), event.sequence, event.subject_id],
+    const finalized = await store.update(
+      'artifact_packages',
+      event.subject_id,
+      {
+        status: 'finalized',
+        finalized_at: event.created_at,
+        manifest_digest: toHex(event.payload_digest),
+        last_event_sequence: event.sequence,
+      },
+      { status: 'created' },
     );
-    if (finalized !== 1) {
+    if (!finalized) {
       throw new ProjectionError(
         `${PACKAGE_FINALIZED} #${event.sequence}: package ${event.subject_id} is not open`,
       );
     }
-    const [retention] = await tx.query('SELECT ttl_days FROM retention_state WHERE package_id = ?', [
-      event.subject_id,
-    ]);
-    const ttlDays = asNullable(asNumber)(retention?.ttl_days);
-    await tx.run('UPDATE retention_state SET expires_at = ? WHERE package_id = ?', [
-      ttlDays === null ? null : addDays(event.created_at, ttlDays),
-      event.subject_id,
-    ]);
+    const ttlDays = nullableInteger(await store.get('retention_state', event.subject_id), 'ttl_days');
+    await store.update('retention_state', event.subject_id, {
+      expires_at: ttlDays === null ? null : addDays(event.created_at, ttlDays),
+    });
   }
 }

@@ -1,0 +1,66 @@
+import type { Row, Tx } from '@artifactstore/db';
+import { BatchingViewStore } from './view-store.js';
+import { ProjectionError } from './view-handler.js';
+
+/** A Tx that records statements and answers reads with nothing. */
+function recordingTx(): { tx: Tx; statements: { sql: string; params: readonly unknown[] }[] } {
+  const statements: { sql: string; params: readonly unknown[] }[] = [];
+  const tx = {
+    dialect: 'sqlite',
+    query: (sql: string, params: readonly unknown[] = []) => {
+      statements.push({ sql, params });
+      return Promise.resolve([] as Row[]);
+    },
+    run: (sql: string, params: readonly unknown[] = []) => {
+      statements.push({ sql, params });
+      return Promise.resolve(0);
+    },
+  } as unknown as Tx;
+  return { tx, statements };
+}
+
+const retention = (packageId: string) => ({
+  package_id: packageId,
+  retention_class: 'standard',
+  ttl_days: 90,
+  expires_at: null,
+  created_at: '2026-01-01T00:00:00.000Z',
+});
+
+describe('BatchingViewStore', () => {
+  it('serves updates and reads of waiting rows from memory, and writes them in one statement at flush', async () => {
+    const { tx, statements } = recordingTx();
+    const store = new BatchingViewStore(tx);
+    await store.insert('retention_state', retention('p1'));
+    await store.insert('retention_state', retention('p2'));
+    expect(await store.update('retention_state', 'p1', { expires_at: 'x' }, { ttl_days: 90 })).toBe(true);
+    expect(await store.update('retention_state', 'p2', { expires_at: 'y' }, { ttl_days: 7 })).toBe(false);
+    expect((await store.get('retention_state', 'p1'))?.expires_at).toBe('x');
+    expect(statements).toEqual([]);
+    await store.flush();
+    expect(statements).toHaveLength(1);
+    expect(statements[0]?.sql).toMatch(/^INSERT INTO retention_state .* VALUES \(.*\), \(.*\)$/s);
+    expect(statements[0]?.params).toEqual([
+      ...['p1', 'standard', 90, 'x', '2026-01-01T00:00:00.000Z'],
+      ...['p2', 'standard', 90, null, '2026-01-01T00:00:00.000Z'],
+    ]);
+  });
+
+  it('sends updates and reads of rows it does not hold to the database', async () => {
+    const { tx, statements } = recordingTx();
+    const store = new BatchingViewStore(tx);
+    expect(await store.update('artifact_packages', 'p9', { last_event_sequence: 3 })).toBe(false);
+    expect(await store.get('artifact_packages', 'p9')).toBeUndefined();
+    expect(statements.map((statement) => statement.sql)).toEqual([
+      'UPDATE artifact_packages SET last_event_sequence = ? WHERE id = ?',
+      'SELECT * FROM artifact_packages WHERE id = ?',
+    ]);
+  });
+
+  it('refuses a duplicate key and an incomplete row at once', async () => {
+    const store = new BatchingViewStore(recordingTx().tx);
+    await store.insert('retention_state', retention('p1'));
+    await expect(store.insert('retention_state', retention('p1'))).rejects.toThrow(ProjectionError);
+    await expect(store.insert('retention_state', { package_id: 'p2' })).rejects.toThrow(ProjectionError);
+  });
+});

@@ -1,0 +1,154 @@
+import { asNumber, type Row, type Tx } from '@artifactstore/db';
+import { ProjectionError } from './view-handler.js';
+import { VIEW_TABLES, type ViewTable } from './view-tables.js';
+
+export type ViewTableName = 'artifact_packages' | 'artifact_files' | 'storage_locations' | 'retention_state';
+
+/** A view row as a handler writes it: one value per column of the table (see VIEW_TABLES). */
+export type ViewRow = Readonly<Record<string, string | number | null>>;
+
+/**
+ * What a view handler may do to the views: insert a row, update a row by its key, read a row by its key. The
+ * direct path runs each call as one statement; replay batches inserts into multi-row statements. Handlers are
+ * written once against this interface, so both paths run the very same projection code.
+ */
+export interface ViewStore {
+  insert(table: ViewTableName, row: ViewRow): Promise<void>;
+  /**
+   * Sets `changes` on the row whose key is `key`, if that row exists and matches every column of `expected`.
+   * Returns whether a row was updated.
+   */
+  update(table: ViewTableName, key: string, changes: ViewRow, expected?: ViewRow): Promise<boolean>;
+  /** The row whose key is `key`, or undefined. */
+  get(table: ViewTableName, key: string): Promise<Row | undefined>;
+}
+
+const TABLES = new Map<string, ViewTable>(VIEW_TABLES.map((table) => [table.name, table]));
+
+function tableOf(name: ViewTableName): ViewTable {
+  const table = TABLES.get(name);
+  if (!table) throw new Error(`unknown view table ${name}`);
+  return table;
+}
+
+function valuesOf(table: ViewTable, row: ViewRow): (string | number | null)[] {
+  return table.columns.map((column) => {
+    const value = row[column.name];
+    if (value === undefined) throw new ProjectionError(`${table.name}.${column.name} missing from the row`);
+    return value;
+  });
+}
+
+function updateSql(table: ViewTable, changes: ViewRow, expected: ViewRow): string {
+  const set = Object.keys(changes).map((column) => `${column} = ?`);
+  const where = [table.key, ...Object.keys(expected)].map((column) => `${column} = ?`);
+  return `UPDATE ${table.name} SET ${set.join(', ')} WHERE ${where.join(' AND ')}`;
+}
+
+/** The direct path: every call is one statement in the caller's transaction. */
+export class ImmediateViewStore implements ViewStore {
+  constructor(private readonly tx: Tx) {}
+
+  async insert(name: ViewTableName, row: ViewRow): Promise<void> {
+    const table = tableOf(name);
+    await this.tx.run(insertSql(table, 1), valuesOf(table, row));
+  }
+
+  async update(name: ViewTableName, key: string, changes: ViewRow, expected: ViewRow = {}): Promise<boolean> {
+    const table = tableOf(name);
+    const params = [...Object.values(changes), key, ...Object.values(expected)];
+    return (await this.tx.run(updateSql(table, changes, expected), params)) === 1;
+  }
+
+  async get(name: ViewTableName, key: string): Promise<Row | undefined> {
+    const table = tableOf(name);
+    const [row] = await this.tx.query(`SELECT * FROM ${table.name} WHERE ${table.key} = ?`, [key]);
+    return row;
+  }
+}
+
+/** Parameters per statement stay under SQLite's limit (32,766) and PostgreSQL's (65,535). */
+const MAX_PARAMETERS = 30_000;
+const MAX_ROWS_PER_INSERT = 500;
+
+/**
+ * Replay's store: inserts wait in memory and go out as multi-row INSERTs at `flush()` (parents before children,
+ * in VIEW_TABLES order); updates and reads of a row still waiting are served from memory, others go to the
+ * database, where every earlier row already is. After `flush()` the views are exactly as if each call had run
+ * on its own, which the replay tests check against the direct path with the state digest.
+ */
+export class BatchingViewStore implements ViewStore {
+  private readonly pending = new Map<string, Map<string, Record<string, string | number | null>>>();
+
+  constructor(private readonly tx: Tx) {}
+
+  insert(name: ViewTableName, row: ViewRow): Promise<void> {
+    // A throw inside the executor becomes a rejection, like the immediate store's.
+    return new Promise((resolve) => {
+      this.hold(name, row);
+      resolve();
+    });
+  }
+
+  async update(name: ViewTableName, key: string, changes: ViewRow, expected: ViewRow = {}): Promise<boolean> {
+    const row = this.pending.get(name)?.get(key);
+    if (!row) return new ImmediateViewStore(this.tx).update(name, key, changes, expected);
+    if (Object.entries(expected).some(([column, value]) => row[column] !== value)) return false;
+    Object.assign(row, changes);
+    return true;
+  }
+
+  async get(name: ViewTableName, key: string): Promise<Row | undefined> {
+    return this.pending.get(name)?.get(key) ?? new ImmediateViewStore(this.tx).get(name, key);
+  }
+
+  private hold(name: ViewTableName, row: ViewRow): void {
+    const table = tableOf(name);
+    const key = row[table.key];
+    if (typeof key !== 'string') throw new ProjectionError(`${table.name}.${table.key} must be text`);
+    let rows = this.pending.get(name);
+    if (!rows) this.pending.set(name, (rows = new Map<string, Record<string, string | number | null>>()));
+    if (rows.has(key)) throw new ProjectionError(`${table.name}: duplicate key ${key}`);
+    valuesOf(table, row); // refuse an incomplete row now, not at flush
+    rows.set(key, { ...row });
+  }
+
+  /** Writes every waiting row. Call it before the transaction commits. */
+  async flush(): Promise<void> {
+    for (const table of VIEW_TABLES) {
+      const rows = [...(this.pending.get(table.name)?.values() ?? [])];
+      this.pending.delete(table.name);
+      const perStatement = Math.min(MAX_ROWS_PER_INSERT, Math.floor(MAX_PARAMETERS / table.columns.length));
+      for (let start = 0; start < rows.length; start += perStatement) {
+        const chunk = rows.slice(start, start + perStatement);
+        await this.tx.run(
+          insertSql(table, chunk.length),
+          chunk.flatMap((row) => valuesOf(table, row)),
+        );
+      }
+    }
+  }
+}
+
+const insertSqlCache = new Map<string, string>();
+
+function insertSql(table: ViewTable, rows: number): string {
+  const cacheKey = `${table.name}:${rows}`;
+  let sql = insertSqlCache.get(cacheKey);
+  if (sql === undefined) {
+    const tuple = `(${table.columns.map(() => '?').join(', ')})`;
+    sql = `INSERT INTO ${table.name} (${table.columns.map((column) => column.name).join(', ')}) VALUES ${Array(
+      rows,
+    )
+      .fill(tuple)
+      .join(', ')}`;
+    insertSqlCache.set(cacheKey, sql);
+  }
+  return sql;
+}
+
+/** Reads an integer-or-null column of a row from either store. */
+export function nullableInteger(row: Row | undefined, column: string): number | null {
+  const value = row?.[column];
+  return value === null || value === undefined ? null : asNumber(value);
+}
