@@ -70,19 +70,17 @@ class CborReader {
 
   private map(length: number, depth: number): CborMap {
     const map: Record<string, CborValue> = {};
-    const seen = new Set<string>();
     for (let i = 0; i < length; i++) {
       const key = this.item(depth + 1);
       if (typeof key !== 'string') throw new CborDecodeError('map keys must be text strings');
-      if (seen.has(key)) throw new CborDecodeError(`duplicate map key "${key}"`);
-      seen.add(key);
-      // defineProperty, not assignment: a "__proto__" key must become data, never the object's prototype.
-      Object.defineProperty(map, key, {
-        value: this.item(depth + 1),
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+      if (Object.prototype.hasOwnProperty.call(map, key)) throw new CborDecodeError(`duplicate map key "${key}"`);
+      const value = this.item(depth + 1);
+      if (key === '__proto__') {
+        // Assignment would set the object's prototype; the key must stay data.
+        Object.defineProperty(map, key, { value, enumerable: true, writable: true, configurable: true });
+      } else {
+        map[key] = value;
+      }
     }
     return map;
   }
