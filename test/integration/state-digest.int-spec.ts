@@ -1,6 +1,7 @@
 import { encode as independentEncode, cdeEncodeOptions } from 'cbor2';
 import { createHash as createIndependentBlake3 } from 'blake3-wasm';
-import { chainDigest } from '@artifactstore/events';
+import { chainDigest, type Event } from '@artifactstore/events';
+import { packageCreated } from '../../bench/sample-events.js';
 import { ProjectionError, VIEW_TABLES, dumpState, stateDigest, type StateDump } from '@artifactstore/views';
 import { startCore, type CoreHarness } from '../support/app-harness.js';
 import { fixedLog, importLog } from '../support/fixed-log.js';
@@ -14,7 +15,7 @@ describe.each(dialectsUnderTest())('state digest of a fixed log on $dialect', (d
   beforeAll(async () => {
     testDatabase = await dialectUnderTest.create();
     core = await startCore(testDatabase);
-    await importLog(core.database, fixedLog());
+    await importLog(core, fixedLog());
     await core.projector.replayAll();
   });
 
@@ -107,7 +108,7 @@ describe.each(dialectsUnderTest())('replay of a contradictory log on $dialect', 
       // The same package finalized twice: a log no registry would write, and the view handler refuses it.
       const second = { ...finalized, sequence: 7, created_at: '2026-01-02T03:04:06.000Z' };
       const bad = [...log, { ...second, chain_digest: chainDigest(finalized.chain_digest, second) }];
-      await importLog(core.database, bad);
+      await importLog(core, bad);
       const before = await core.database.read((tx) => stateDigest(tx));
       await expect(core.projector.replayAll()).rejects.toThrow(ProjectionError);
       expect((await core.database.read((tx) => stateDigest(tx))).equals(before)).toBe(true);
@@ -116,5 +117,45 @@ describe.each(dialectsUnderTest())('replay of a contradictory log on $dialect', 
       await core.close();
       await testDatabase.dispose();
     }
+  });
+});
+
+describe.each(dialectsUnderTest())('importing a log on $dialect', (dialectUnderTest) => {
+  let testDatabase: TestDatabase;
+  let core: CoreHarness;
+
+  beforeEach(async () => {
+    testDatabase = await dialectUnderTest.create();
+    core = await startCore(testDatabase);
+  });
+
+  afterEach(async () => {
+    await core.close();
+    await testDatabase.dispose();
+  });
+
+  it.each([
+    [
+      'a broken chain',
+      (log: Event[]) => [log[0]!, { ...log[1]!, chain_digest: Buffer.alloc(32) }],
+      /chain_digest/,
+    ],
+    [
+      'an altered payload',
+      (log: Event[]) => [{ ...log[0]!, payload: Buffer.from('a0', 'hex') }],
+      /payload_digest/,
+    ],
+    ['a repeated sequence', (log: Event[]) => [log[0]!, log[0]!], /does not follow/],
+    ['a gap that skips an event', (log: Event[]) => [log[0]!, log[2]!], /chain_digest/],
+  ])('refuses %s and keeps nothing of it', async (_name, mangle, message) => {
+    await expect(importLog(core, mangle(fixedLog()))).rejects.toThrow(message);
+    expect(await core.eventLog.headSequence()).toBe(0);
+  });
+
+  it('continues appending after an imported log, on the same chain', async () => {
+    await importLog(core, fixedLog());
+    const next = await core.database.write((tx) => core.projector.appendAndApply(tx, packageCreated()));
+    expect(next.sequence).toBe(7);
+    expect(await core.eventLog.verifyChain()).toEqual({ ok: true, eventsChecked: 7, headSequence: 7 });
   });
 });

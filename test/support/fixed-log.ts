@@ -1,5 +1,11 @@
 import { blake3, encodeCanonicalCbor, sha256 } from '@artifactstore/codec';
-import { chainDigest, GENESIS_CHAIN_DIGEST, type Event, type EventDraft } from '@artifactstore/events';
+import {
+  chainDigest,
+  GENESIS_CHAIN_DIGEST,
+  type Event,
+  type EventDraft,
+  type EventLog,
+} from '@artifactstore/events';
 import type { Database } from '@artifactstore/db';
 import { fileIngestedEvent, packageCreatedEvent, packageFinalizedEvent } from '@artifactstore/views';
 
@@ -70,31 +76,10 @@ export function fixedLog(): Event[] {
   });
 }
 
-/** Writes events into the log table as they are, bypassing append: to carry one log into another database. */
-export async function importLog(database: Database, events: readonly Event[]): Promise<void> {
-  await database.write(async (tx) => {
-    const override = tx.dialect === 'postgres' ? 'OVERRIDING SYSTEM VALUE' : '';
-    for (const event of events) {
-      await tx.run(
-        `INSERT INTO events (sequence, event_type, subject_kind, subject_id, actor, payload, payload_digest,
-           chain_digest, created_at) ${override} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        [
-          event.sequence,
-          event.event_type,
-          event.subject_kind,
-          event.subject_id,
-          event.actor,
-          event.payload,
-          event.payload_digest,
-          event.chain_digest,
-          event.created_at,
-        ],
-      );
-    }
-    if (tx.dialect === 'postgres') {
-      await tx.query(
-        "SELECT setval(pg_get_serial_sequence('events', 'sequence'), (SELECT MAX(sequence) FROM events))",
-      );
-    }
-  });
+/** Carries `events` into the log of `core` as they are (chain checked), without touching the views. */
+export async function importLog(
+  core: { database: Database; eventLog: EventLog },
+  events: readonly Event[],
+): Promise<void> {
+  await core.database.write((tx) => core.eventLog.importEvents(tx, events));
 }

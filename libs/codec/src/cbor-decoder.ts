@@ -73,7 +73,8 @@ class CborReader {
     for (let i = 0; i < length; i++) {
       const key = this.item(depth + 1);
       if (typeof key !== 'string') throw new CborDecodeError('map keys must be text strings');
-      if (Object.prototype.hasOwnProperty.call(map, key)) throw new CborDecodeError(`duplicate map key "${key}"`);
+      if (Object.prototype.hasOwnProperty.call(map, key))
+        throw new CborDecodeError(`duplicate map key "${key}"`);
       const value = this.item(depth + 1);
       if (key === '__proto__') {
         // Assignment would set the object's prototype; the key must stay data.

@@ -3,7 +3,7 @@ import { blake3, formatTimestamp, type Timestamp } from '@artifactstore/codec';
 import { AppConfig } from '@artifactstore/config';
 import { asBytes, asNumber, asString, asTimestamp, Database, type Row, type Tx } from '@artifactstore/db';
 import { chainDigest, GENESIS_CHAIN_DIGEST } from './chain-digest.js';
-import type { Event, EventDraft } from './event.js';
+import { InvalidEventError, type Event, type EventDraft } from './event.js';
 import { EVENTS_CHANNEL, PgListener } from './pg-listener.js';
 import type { ViewWriter } from './view-writer.js';
 import { Wakeups } from './wakeups.js';
@@ -129,6 +129,42 @@ export class EventLog implements OnApplicationShutdown {
       created_at,
       chain_digest: chainDigest(head.chain_digest, { ...draft, sequence, created_at }),
     };
+    await this.insert(tx, event);
+    return event;
+  }
+
+  /**
+   * Appends events that were stored elsewhere (another database's log), keeping their sequences, timestamps and
+   * digests, after checking that they continue this log's chain: each payload digest and chain digest is
+   * recomputed, sequences must increase and timestamps must not go back. Views are not touched; replay them.
+   */
+  async importEvents(tx: Tx, events: readonly Event[]): Promise<void> {
+    await this.lockAppends(tx);
+    for (const event of events) {
+      const head = this.heads.get(tx);
+      if (!head) throw new Error('append lock lost');
+      const problem =
+        event.sequence <= head.sequence
+          ? `sequence ${event.sequence} does not follow ${head.sequence}`
+          : event.created_at < head.created_at
+            ? `created_at ${event.created_at} goes back`
+            : !blake3(event.payload).equals(event.payload_digest)
+              ? 'payload_digest does not match the payload'
+              : !chainDigest(head.chain_digest, event).equals(event.chain_digest)
+                ? 'chain_digest does not continue the chain'
+                : undefined;
+      if (problem) throw new InvalidEventError(`cannot import event ${event.sequence}: ${problem}`);
+      await this.insert(tx, event);
+    }
+    if (tx.dialect === 'postgres' && events.length > 0) {
+      // Later appends draw from the identity sequence: move it past the imported events.
+      await tx.query("SELECT setval(pg_get_serial_sequence('events', 'sequence'), ?)", [
+        this.heads.get(tx)?.sequence,
+      ]);
+    }
+  }
+
+  private async insert(tx: Tx, event: Event): Promise<void> {
     await tx.run(tx.dialect === 'postgres' ? INSERT_POSTGRES : INSERT_SQLITE, [
       event.sequence,
       event.event_type,
@@ -140,8 +176,11 @@ export class EventLog implements OnApplicationShutdown {
       event.chain_digest,
       event.created_at,
     ]);
-    this.heads.set(tx, { sequence, chain_digest: event.chain_digest, created_at });
-    return event;
+    this.heads.set(tx, {
+      sequence: event.sequence,
+      chain_digest: event.chain_digest,
+      created_at: event.created_at,
+    });
   }
 
   /** Up to `limit` committed events with sequence > `since`, in order. */

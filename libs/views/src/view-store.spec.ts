@@ -3,10 +3,13 @@ import { BatchingViewStore } from './view-store.js';
 import { ProjectionError } from './view-handler.js';
 
 /** A Tx that records statements and answers reads with nothing. */
-function recordingTx(): { tx: Tx; statements: { sql: string; params: readonly unknown[] }[] } {
+function recordingTx(dialect: 'sqlite' | 'postgres' = 'postgres'): {
+  tx: Tx;
+  statements: { sql: string; params: readonly unknown[] }[];
+} {
   const statements: { sql: string; params: readonly unknown[] }[] = [];
   const tx = {
-    dialect: 'sqlite',
+    dialect,
     query: (sql: string, params: readonly unknown[] = []) => {
       statements.push({ sql, params });
       return Promise.resolve([] as Row[]);
@@ -44,6 +47,15 @@ describe('BatchingViewStore', () => {
       ...['p1', 'standard', 90, 'x', '2026-01-01T00:00:00.000Z'],
       ...['p2', 'standard', 90, null, '2026-01-01T00:00:00.000Z'],
     ]);
+  });
+
+  it('writes one row per statement on SQLite, where that is faster', async () => {
+    const { tx, statements } = recordingTx('sqlite');
+    const store = new BatchingViewStore(tx);
+    await store.insert('retention_state', retention('p1'));
+    await store.insert('retention_state', retention('p2'));
+    await store.flush();
+    expect(statements.map((statement) => statement.params[0])).toEqual(['p1', 'p2']);
   });
 
   it('sends updates and reads of rows it does not hold to the database', async () => {

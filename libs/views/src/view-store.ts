@@ -67,13 +67,17 @@ export class ImmediateViewStore implements ViewStore {
   }
 }
 
-/** Parameters per statement stay under SQLite's limit (32,766) and PostgreSQL's (65,535). */
-const MAX_PARAMETERS = 30_000;
-const MAX_ROWS_PER_INSERT = 500;
+/**
+ * Rows per INSERT at flush. PostgreSQL: many, since each statement is a round trip (replay ran 6× faster with
+ * 500-row statements than row by row), within its 65,535 parameters. SQLite: one — a prepared single-row INSERT
+ * is in-process and measured faster than multi-row VALUES lists (23k vs 15k events/s replayed).
+ */
+const ROWS_PER_INSERT = { postgres: 500, sqlite: 1 } as const;
+const MAX_PARAMETERS = 60_000;
 
 /**
- * Replay's store: inserts wait in memory and go out as multi-row INSERTs at `flush()` (parents before children,
- * in VIEW_TABLES order); updates and reads of a row still waiting are served from memory, others go to the
+ * Replay's store: inserts wait in memory and go out at `flush()` (parents before children, in VIEW_TABLES order,
+ * as multi-row INSERTs on PostgreSQL); updates and reads of a row still waiting are served from memory, others go to the
  * database, where every earlier row already is. After `flush()` the views are exactly as if each call had run
  * on its own, which the replay tests check against the direct path with the state digest.
  */
@@ -118,7 +122,10 @@ export class BatchingViewStore implements ViewStore {
     for (const table of VIEW_TABLES) {
       const rows = [...(this.pending.get(table.name)?.values() ?? [])];
       this.pending.delete(table.name);
-      const perStatement = Math.min(MAX_ROWS_PER_INSERT, Math.floor(MAX_PARAMETERS / table.columns.length));
+      const perStatement = Math.min(
+        ROWS_PER_INSERT[this.tx.dialect],
+        Math.floor(MAX_PARAMETERS / table.columns.length),
+      );
       for (let start = 0; start < rows.length; start += perStatement) {
         const chunk = rows.slice(start, start + perStatement);
         await this.tx.run(
