@@ -11,6 +11,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   db: ['config', 'codec'],
   events: ['config', 'codec', 'db'],
   views: ['config', 'codec', 'db', 'events'],
+  dataplane: ['config', 'codec'],
 };
 
 function sourceFiles(dir: string): string[] {

@@ -5,6 +5,7 @@ export type DatabaseTarget =
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
 export type SqliteSynchronous = 'full' | 'normal';
+export type StorageBackend = 'fs';
 
 /**
  * The validated configuration, read once at boot (see config.schema.ts for the variables) and injected as a typed
@@ -20,6 +21,7 @@ export class AppConfig {
   readonly logLevel: LogLevel;
   readonly migrateOnStart: boolean;
   readonly tailPollIntervalMs: number;
+  readonly storage: StorageBackend;
 
   constructor(values: Omit<AppConfig, never>) {
     this.host = values.host;
@@ -31,6 +33,7 @@ export class AppConfig {
     this.logLevel = values.logLevel;
     this.migrateOnStart = values.migrateOnStart;
     this.tailPollIntervalMs = values.tailPollIntervalMs;
+    this.storage = values.storage;
     Object.freeze(this);
   }
 }

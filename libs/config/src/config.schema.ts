@@ -1,6 +1,12 @@
 import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
-import { AppConfig, type DatabaseTarget, type LogLevel, type SqliteSynchronous } from './app-config.js';
+import {
+  AppConfig,
+  type DatabaseTarget,
+  type LogLevel,
+  type SqliteSynchronous,
+  type StorageBackend,
+} from './app-config.js';
 import { ConfigError } from './config.errors.js';
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -50,6 +56,11 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     description: 'Apply pending migrations at startup; `false` for deployments that run `npm run migrate`.',
   },
   {
+    name: 'ARTIFACTSTORE_STORAGE',
+    default: 'fs',
+    description: 'Blob storage backend: `fs` (files under `<DATA_DIR>/blobs`).',
+  },
+  {
     name: 'ARTIFACTSTORE_TAIL_POLL_INTERVAL_MS',
     default: '1000',
     description: 'How often a tail polls the log when no notification arrives (10–60000).',
@@ -93,6 +104,7 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): AppCo
   const logLevel = read('ARTIFACTSTORE_LOG_LEVEL', 'info', oneOf<LogLevel>(LOG_LEVELS));
   const migrateOnStart = read('ARTIFACTSTORE_MIGRATE_ON_START', 'true', parseBoolean);
   const tailPollIntervalMs = read('ARTIFACTSTORE_TAIL_POLL_INTERVAL_MS', '1000', integerIn(10, 60_000));
+  const storage = read('ARTIFACTSTORE_STORAGE', 'fs', oneOf<StorageBackend>(['fs']));
 
   const known = new Set(CONFIG_VARIABLES.map((variable) => variable.name));
   for (const name of Object.keys(env)) {
@@ -111,7 +123,8 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): AppCo
     sqliteSynchronous === undefined ||
     logLevel === undefined ||
     migrateOnStart === undefined ||
-    tailPollIntervalMs === undefined
+    tailPollIntervalMs === undefined ||
+    storage === undefined
   ) {
     throw new ConfigError(problems);
   }
@@ -125,6 +138,7 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): AppCo
     logLevel,
     migrateOnStart,
     tailPollIntervalMs,
+    storage,
   });
 }
 

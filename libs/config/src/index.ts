@@ -2,7 +2,13 @@
  * @artifactstore/config — the one validated configuration schema. `loadConfig(env)` is the only reader of
  * environment variables in the code base; everything else injects `AppConfig`.
  */
-export { AppConfig, type DatabaseTarget, type LogLevel, type SqliteSynchronous } from './app-config.js';
+export {
+  AppConfig,
+  type DatabaseTarget,
+  type LogLevel,
+  type SqliteSynchronous,
+  type StorageBackend,
+} from './app-config.js';
 export { loadConfig, CONFIG_VARIABLES, type ConfigVariable, type Environment } from './config.schema.js';
 export { ConfigError } from './config.errors.js';
 export { ConfigModule } from './config.module.js';

@@ -1,0 +1,26 @@
+/**
+ * @artifactstore/dataplane — bytes in and out: one-pass BLAKE3 + SHA-256 ingest into content-addressed,
+ * crash-safe storage, and verified reads. Inject `BlobStore`; `createBlobStore(config)` picks the backend.
+ */
+export {
+  BlobStore,
+  type IngestReceipt,
+  type IngestOptions,
+  type OpenOptions,
+  type BlobStat,
+  type ByteSource,
+} from './blob-store.js';
+export { FsBlobStore } from './fs-blob-store.js';
+export { createBlobStore } from './blob-store.factory.js';
+export { DataplaneModule } from './dataplane.module.js';
+export { VerifyingStream } from './verifying-stream.js';
+export {
+  DataplaneError,
+  DigestMismatchError,
+  SizeLimitExceededError,
+  IncompleteStreamError,
+  StorageError,
+  IntegrityError,
+  BlobNotFoundError,
+  RangeNotSatisfiableError,
+} from './dataplane.errors.js';

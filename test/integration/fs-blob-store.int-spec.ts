@@ -1,0 +1,84 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, open, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FsBlobStore } from '@artifactstore/dataplane';
+import { describeBlobStore } from '../support/describe-blob-store.js';
+
+async function makeFsStore() {
+  const root = await mkdtemp(join(tmpdir(), 'artifactstore-blobs-'));
+  const store = new FsBlobStore(root);
+  await store.init();
+  return {
+    store,
+    root,
+    corrupt: async (key: string) => {
+      const handle = await open(store.pathOf(key), 'r+');
+      try {
+        const byte = Buffer.alloc(1);
+        await handle.read(byte, 0, 1, 1000);
+        byte[0] = (byte[0] ?? 0) ^ 0xff;
+        await handle.write(byte, 0, 1, 1000);
+      } finally {
+        await handle.close();
+      }
+    },
+    leftovers: () => readdir(join(root, 'tmp')),
+    dispose: () => rm(root, { recursive: true, force: true }),
+  };
+}
+
+describeBlobStore('FsBlobStore', makeFsStore);
+
+describe('FsBlobStore on disk', () => {
+  it('stores a blob at <root>/<aa>/<bb>/<blake3 hex>', async () => {
+    const { store, root, dispose } = await makeFsStore();
+    try {
+      const { key } = await store.ingest([Buffer.from('hello')]);
+      expect(store.pathOf(key)).toBe(join(root, key.slice(0, 2), key.slice(2, 4), key));
+      expect(await readdir(join(root, key.slice(0, 2), key.slice(2, 4)))).toEqual([key]);
+    } finally {
+      await dispose();
+    }
+  });
+
+  it('sweeps temp files a crash left behind, but not those of a live ingest', async () => {
+    const { store, root, dispose } = await makeFsStore();
+    try {
+      const stale = join(root, 'tmp', 'crashed.tmp');
+      const live = join(root, 'tmp', 'live.tmp');
+      await writeFile(stale, 'partial');
+      await writeFile(live, 'partial');
+      const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+      await utimes(stale, twoHoursAgo, twoHoursAgo);
+      await new FsBlobStore(root).init();
+      expect(await readdir(join(root, 'tmp'))).toEqual(['live.tmp']);
+      expect(await store.sweepTempFiles(Date.now() + 2 * 3600_000)).toBe(1);
+    } finally {
+      await dispose();
+    }
+  });
+
+  it('keeps memory bounded while ingesting 1 GiB (peak RSS growth, in a child process)', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'artifactstore-rss-'));
+    try {
+      const output = await new Promise<string>((resolve, reject) => {
+        const child = spawn(process.execPath, ['test/support/ingest-memory.mjs', root, String(1024)], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        let text = '';
+        child.stdout.on('data', (chunk: Buffer) => {
+          text += chunk.toString();
+        });
+        child.on('exit', (code) => {
+          code === 0 ? resolve(text) : reject(new Error(`child exited ${code}`));
+        });
+      });
+      const report = JSON.parse(output) as { size: number; rssGrowthMiB: number };
+      expect(report.size).toBe(1024 * 1024 * 1024);
+      expect(report.rssGrowthMiB).toBeLessThan(100);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,210 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { createHash as createIndependentBlake3 } from 'blake3-wasm';
+import {
+  BlobNotFoundError,
+  DigestMismatchError,
+  IncompleteStreamError,
+  IntegrityError,
+  RangeNotSatisfiableError,
+  SizeLimitExceededError,
+  type BlobStore,
+} from '@artifactstore/dataplane';
+
+/** One backend under test, with the hooks the contract needs that the BlobStore interface does not offer. */
+export interface BlobStoreUnderTest {
+  readonly store: BlobStore;
+  /** Flips a byte of the stored blob behind the store's back. */
+  corrupt(key: string): Promise<void>;
+  /** Temp files or staging objects left in the backend. */
+  leftovers(): Promise<string[]>;
+  dispose(): Promise<void>;
+}
+
+const MiB = 1 << 20;
+
+/** Pseudo-random bytes of `size`, in chunks, with their digests computed independently of the dataplane. */
+function sample(size: number, chunkSize = 256 * 1024) {
+  const block = randomBytes(Math.min(Math.max(size, 1), 4 * MiB));
+  const chunks: Buffer[] = [];
+  for (let offset = 0; offset < size; offset += chunkSize) {
+    const length = Math.min(chunkSize, size - offset);
+    const start = offset % block.length;
+    chunks.push(
+      start + length <= block.length
+        ? block.subarray(start, start + length)
+        : Buffer.concat([block.subarray(start), block.subarray(0, length - (block.length - start))]),
+    );
+  }
+  const sha256 = createHash('sha256');
+  const blake3 = createIndependentBlake3();
+  for (const chunk of chunks) {
+    sha256.update(chunk);
+    blake3.update(chunk);
+  }
+  return { chunks, size, sha256: sha256.digest(), blake3: Buffer.from(blake3.digest()) };
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const part of stream) parts.push(part as Buffer);
+  return Buffer.concat(parts);
+}
+
+async function* failingAfter(chunks: readonly Buffer[], count: number): AsyncGenerator<Buffer> {
+  for (const chunk of chunks.slice(0, count)) yield chunk;
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  throw new Error('client disconnected');
+}
+
+/**
+ * The behaviour every BlobStore must have (issue #3), written once: run it against each backend with a factory
+ * that gives a fresh, empty store.
+ */
+export function describeBlobStore(name: string, makeStore: () => Promise<BlobStoreUnderTest>): void {
+  describe(`BlobStore contract: ${name}`, () => {
+    let subject: BlobStoreUnderTest;
+    let store: BlobStore;
+
+    beforeEach(async () => {
+      subject = await makeStore();
+      store = subject.store;
+    });
+
+    afterEach(async () => {
+      await subject.dispose();
+    });
+
+    const keys = async (): Promise<string[]> => {
+      const all: string[] = [];
+      for await (const key of store.list()) all.push(key);
+      return all;
+    };
+
+    const expectNothingStored = async (): Promise<void> => {
+      expect(await keys()).toEqual([]);
+      expect(await subject.leftovers()).toEqual([]);
+    };
+
+    it.each([
+      ['empty', 0],
+      ['1 byte', 1],
+      ['1 MiB', MiB],
+      ['200 MiB', 200 * MiB],
+    ])('round-trips a %s stream with both digests right', async (_label, size) => {
+      const input = sample(size);
+      const receipt = await store.ingest(Readable.from(input.chunks));
+      expect(receipt.size).toBe(size);
+      expect(receipt.sha256.equals(input.sha256)).toBe(true);
+      expect(receipt.blake3.equals(input.blake3)).toBe(true);
+      expect(receipt.key).toBe(input.blake3.toString('hex'));
+      expect(receipt.backend).toBe(store.backend);
+      expect(await store.stat(receipt.key)).toEqual({ size });
+
+      const sha256 = createHash('sha256');
+      let read = 0;
+      for await (const chunk of await store.open(receipt.key)) {
+        sha256.update(chunk as Buffer);
+        read += (chunk as Buffer).length;
+      }
+      expect(read).toBe(size);
+      expect(sha256.digest().equals(input.sha256)).toBe(true);
+      expect(await subject.leftovers()).toEqual([]);
+    });
+
+    it.each([
+      ['a wrong BLAKE3', { expectedBlake3: Buffer.alloc(32) }, DigestMismatchError],
+      ['a wrong SHA-256', { expectedSha256: Buffer.alloc(32, 7) }, DigestMismatchError],
+      ['a declared size that is too small', { expectedSize: 1000 }, SizeLimitExceededError],
+      ['a declared size that is too large', { expectedSize: 5000 }, IncompleteStreamError],
+      ['a size limit', { maxSize: 4095 }, SizeLimitExceededError],
+    ])('stores nothing on %s', async (_label, options, errorType) => {
+      const input = sample(4096, 1000);
+      await expect(store.ingest(Readable.from(input.chunks), options)).rejects.toBeInstanceOf(errorType);
+      await expectNothingStored();
+    });
+
+    it('accepts the right declared size and digests', async () => {
+      const input = sample(4096, 1000);
+      const receipt = await store.ingest(Readable.from(input.chunks), {
+        expectedSize: 4096,
+        expectedSha256: input.sha256,
+        expectedBlake3: input.blake3,
+        maxSize: 4096,
+      });
+      expect(receipt.size).toBe(4096);
+    });
+
+    it('stores nothing and leaves no temp file when the source fails half-way', async () => {
+      const input = sample(2 * MiB, 64 * 1024);
+      const error = await store.ingest(failingAfter(input.chunks, 16)).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(IncompleteStreamError);
+      expect((error as IncompleteStreamError).code).toBe('incomplete_stream');
+      await expectNothingStored();
+    });
+
+    it('stores identical bytes once, also when two ingests race', async () => {
+      const input = sample(3 * MiB, 64 * 1024);
+      const receipts = await Promise.all([
+        store.ingest(Readable.from(input.chunks)),
+        store.ingest(Readable.from(input.chunks)),
+        store.ingest(Readable.from(input.chunks)),
+      ]);
+      expect(new Set(receipts.map((receipt) => receipt.key)).size).toBe(1);
+      expect(await keys()).toEqual([receipts[0].key]);
+      expect(await subject.leftovers()).toEqual([]);
+      const again = await store.ingest(Readable.from(input.chunks));
+      expect(again).toEqual(receipts[0]);
+      expect((await readAll(await store.open(again.key))).equals(Buffer.concat(input.chunks))).toBe(true);
+    });
+
+    it('catches a blob corrupted in storage on a full read, before its last bytes go out', async () => {
+      const input = sample(3 * MiB + 123);
+      const { key } = await store.ingest(Readable.from(input.chunks));
+      await subject.corrupt(key);
+      let received = 0;
+      const error = await (async () => {
+        for await (const chunk of await store.open(key)) received += (chunk as Buffer).length;
+      })().catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(IntegrityError);
+      expect(received).toBeLessThan(input.size);
+    });
+
+    it('serves ranges exactly, without verification, and refuses ranges outside the blob', async () => {
+      const input = sample(2 * MiB + 17, 100_000);
+      const all = Buffer.concat(input.chunks);
+      const { key } = await store.ingest(Readable.from(input.chunks));
+      for (const [start, end] of [
+        [0, 0],
+        [0, 99],
+        [1_000_000, 1_500_000],
+        [all.length - 1, all.length - 1],
+        [5, all.length - 1],
+      ] as const) {
+        expect(
+          (await readAll(await store.open(key, { start, end }))).equals(all.subarray(start, end + 1)),
+        ).toBe(true);
+      }
+      expect(
+        (await readAll(await store.open(key, { start: all.length - 10 }))).equals(all.subarray(-10)),
+      ).toBe(true);
+      await expect(store.open(key, { start: all.length })).rejects.toBeInstanceOf(RangeNotSatisfiableError);
+      await expect(store.open(key, { start: 10, end: 5 })).rejects.toBeInstanceOf(RangeNotSatisfiableError);
+    });
+
+    it('answers exists, stat, delete and list', async () => {
+      const a = await store.ingest(Readable.from([Buffer.from('a')]));
+      const b = await store.ingest(Readable.from([Buffer.from('b')]));
+      expect((await keys()).sort()).toEqual([a.key, b.key].sort());
+      expect(await store.exists(a.key)).toBe(true);
+      expect(await store.delete(a.key)).toBe(true);
+      expect(await store.delete(a.key)).toBe(false);
+      expect(await store.exists(a.key)).toBe(false);
+      expect(await store.stat(a.key)).toBeUndefined();
+      expect(await keys()).toEqual([b.key]);
+      await expect(store.open(a.key)).rejects.toBeInstanceOf(BlobNotFoundError);
+      await expect(store.open('not-a-key')).rejects.toBeInstanceOf(BlobNotFoundError);
+      expect(await store.exists('../../etc/passwd')).toBe(false);
+    });
+  });
+}
