@@ -71,7 +71,8 @@ describe('FsBlobStore on disk', () => {
           text += chunk.toString();
         });
         child.on('exit', (code) => {
-          code === 0 ? resolve(text) : reject(new Error(`child exited ${code}`));
+          if (code === 0) resolve(text);
+          else reject(new Error(`child exited ${String(code)}`));
         });
       });
       const report = JSON.parse(output) as { size: number; rssGrowthMiB: number };
