@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { blake3, parseTimestamp } from '@artifactstore/codec';
+import { InvalidEventError } from '@artifactstore/events';
 import { dumpState, ProjectionError, stateDigest } from '@artifactstore/views';
 import { startCore, type CoreHarness } from '../support/app-harness.js';
 import { fileIngested, packageCreated, packageFinalized, unknownEvent } from '../../bench/sample-events.js';
@@ -151,6 +152,60 @@ describe.each(dialectsUnderTest())('event log and views on $dialect', (dialectUn
     expect(await core.eventLog.headSequence()).toBe(head);
   });
 
+  it('refuses a file for a finalized package, on the direct path, with no event left behind', async () => {
+    const packageId = randomUUID();
+    await appendPackage(packageId);
+    await core.database.write((tx) => core.projector.appendAndApply(tx, packageFinalized(packageId)));
+    const head = await core.eventLog.headSequence();
+    await expect(
+      core.database.write((tx) => core.projector.appendAndApply(tx, fileIngested(packageId, 'late.bin'))),
+    ).rejects.toThrow(/already finalized/);
+    expect(await core.eventLog.headSequence()).toBe(head);
+  });
+
+  it.each([
+    [
+      'an uppercase package id',
+      (id: string) => packageCreated(id.toUpperCase()),
+      /lowercase hyphenated UUID/,
+    ],
+    ['a package id that is no UUID', () => packageCreated('p-1'), /lowercase hyphenated UUID/],
+  ])('refuses %s', async (_name, draft, message) => {
+    await expect(
+      core.database.write((tx) => core.projector.appendAndApply(tx, draft(randomUUID()))),
+    ).rejects.toThrow(message);
+    expect(await core.eventLog.headSequence()).toBe(0);
+  });
+
+  it('refuses an event filed under another subject than its package', async () => {
+    const draft = { ...packageCreated(), subject_id: randomUUID() };
+    await expect(core.database.write((tx) => core.projector.appendAndApply(tx, draft))).rejects.toThrow(
+      ProjectionError,
+    );
+  });
+
+  it('refuses a draft whose payload_digest does not match its payload', async () => {
+    const draft = { ...packageCreated(), payload_digest: Buffer.alloc(32) };
+    await expect(core.database.write((tx) => core.eventLog.append(tx, draft))).rejects.toThrow(
+      InvalidEventError,
+    );
+    expect(await core.eventLog.headSequence()).toBe(0);
+  });
+
+  it('ends open tails cleanly when the application shuts down, and refuses work afterwards', async () => {
+    const seen: number[] = [];
+    const consumer = (async () => {
+      for await (const event of core.eventLog.tail(0, { pollIntervalMs: 60_000 })) seen.push(event.sequence);
+    })();
+    await appendPackage();
+    await waitFor(() => seen.length === 1);
+    await core.close();
+    await consumer;
+    expect(core.eventLog.openTails).toBe(0);
+    await expect(core.eventLog.fetchSince(0, 1)).rejects.toThrow(/closed/);
+    core = await startCore(testDatabase); // for afterEach
+  });
+
   it('concurrent units of work where some roll back: the rest commit, none leak into another', async () => {
     const outcomes = await Promise.allSettled(
       Array.from({ length: 24 }, (_, i) =>
@@ -287,6 +342,9 @@ describe.each(dialectsUnderTest())('event log and views on $dialect', (dialectUn
 
   it('refuses to update or delete events (append-only)', async () => {
     await appendPackage();
+    if (testDatabase.dialect === 'postgres') {
+      await expect(core.database.write((tx) => tx.run('TRUNCATE events'))).rejects.toThrow(/append-only/);
+    }
     await expect(core.database.write((tx) => tx.run('DELETE FROM events'))).rejects.toThrow(/append-only/);
     await expect(core.database.write((tx) => tx.run("UPDATE events SET actor = 'mallory'"))).rejects.toThrow(
       /append-only/,

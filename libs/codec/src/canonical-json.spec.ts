@@ -19,6 +19,19 @@ describe('canonicalJson (RFC 8785)', () => {
     );
   });
 
+  it('sorts objects with a "toJSON" key like any other, and serializes shared sub-objects twice', () => {
+    const shared = { y: 1, x: 2 };
+    expect(canonicalJson({ b: 1, aa: 2, toJSON: 3, z: shared, a: shared })).toBe(
+      '{"a":{"x":2,"y":1},"aa":2,"b":1,"toJSON":3,"z":{"x":2,"y":1}}',
+    );
+  });
+
+  it('spells numbers as ECMAScript does (RFC 8785 §3.2.2.3)', () => {
+    expect(canonicalJson([0, -0, 1e21, 1e-7, 123456789012345680000, 0.1 + 0.2, -1.5e-300])).toBe(
+      '[0,0,1e+21,1e-7,123456789012345680000,0.30000000000000004,-1.5e-300]',
+    );
+  });
+
   it.each([
     ['a lone surrogate', { a: '\ud800' }],
     ['a lone surrogate key', { '\udfff': 1 }],

@@ -1,4 +1,3 @@
-import { canonicalize } from 'json-canonicalize';
 import type { CborValue } from './cbor-value.js';
 
 /** Thrown for a value that RFC 8785 cannot serialize (lone surrogate, non-finite number, undefined …). */
@@ -12,13 +11,26 @@ export type JsonValue =
   null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue };
 
 /**
- * Serializes a JSON value per RFC 8785 (JCS): keys sorted by UTF-16 code units, ECMAScript number formatting,
- * minimal string escaping, no whitespace. Returns the UTF-8 text. Rejects lone surrogates, which json-canonicalize
- * would otherwise escape (I-JSON forbids them), and anything JSON cannot carry.
+ * Serializes a JSON value per RFC 8785 (JCS): object keys sorted by their UTF-16 code units, numbers and strings
+ * spelled as ECMAScript's JSON.stringify spells them (which is what RFC 8785 prescribes), no whitespace. Rejects
+ * lone surrogates (I-JSON forbids them) and anything JSON cannot carry. Written here rather than taken from
+ * json-canonicalize, which hands any object with a `toJSON` key to JSON.stringify unsorted and reports shared
+ * sub-objects as circular.
  */
 export function canonicalJson(value: JsonValue): string {
   assertJson(value, 0);
-  return canonicalize(value);
+  return serialize(value);
+}
+
+function serialize(value: JsonValue): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${(value as readonly JsonValue[]).map(serialize).join(',')}]`;
+  const object = value as { readonly [key: string]: JsonValue };
+  // The default sort compares UTF-16 code units, exactly RFC 8785 §3.2.3.
+  const members = Object.keys(object)
+    .sort()
+    .map((key) => `${JSON.stringify(key)}:${serialize(object[key] ?? null)}`);
+  return `{${members.join(',')}}`;
 }
 
 /**

@@ -5,8 +5,8 @@ const MAX_DEPTH = 128;
 
 /**
  * Decodes one CBOR data item into the artifactstore value model. Strict: indefinite lengths, tags, simple values
- * other than false/true/null, non-text map keys, duplicate keys, integers beyond ±(2^53 − 1) and trailing bytes
- * are rejected with a CborDecodeError. Byte strings come back as Buffers that own their memory.
+ * other than false/true/null, non-text map keys, duplicate keys, integers beyond ±(2^53 − 1), NaN and ±Infinity,
+ * and trailing bytes are rejected with a CborDecodeError. Byte strings come back as Buffers that own their memory.
  */
 export function decodeCbor(bytes: Uint8Array): CborValue {
   const buffer = Buffer.isBuffer(bytes)
@@ -31,7 +31,8 @@ export function isCanonicalCbor(bytes: Uint8Array): boolean {
 
 class CborReader {
   offset = 0;
-  private readonly utf8 = new TextDecoder('utf-8', { fatal: true });
+  // ignoreBOM: a leading U+FEFF is content, not a byte-order mark to drop.
+  private readonly utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
   constructor(private readonly buffer: Buffer) {}
 
@@ -43,8 +44,11 @@ class CborReader {
     switch (major) {
       case 0:
         return this.argument(info);
-      case 1:
-        return -1 - this.argument(info);
+      case 1: {
+        const value = -1 - this.argument(info);
+        if (!Number.isSafeInteger(value)) throw new CborDecodeError('integer exceeds -(2^53 - 1)');
+        return value;
+      }
       case 2:
         return Buffer.from(this.take(this.argument(info)));
       case 3:
@@ -94,14 +98,12 @@ class CborReader {
         return true;
       case 22:
         return null;
-      case 25: {
-        const bits = this.take(2).readUInt16BE(0);
-        return halfToNumber(bits);
-      }
+      case 25:
+        return finite(halfToNumber(this.take(2).readUInt16BE(0)));
       case 26:
-        return this.take(4).readFloatBE(0);
+        return finite(this.take(4).readFloatBE(0));
       case 27:
-        return this.take(8).readDoubleBE(0);
+        return finite(this.take(8).readDoubleBE(0));
       default:
         throw new CborDecodeError(`unsupported simple value or break (additional info ${info})`);
     }
@@ -134,6 +136,12 @@ class CborReader {
     this.offset = end;
     return slice;
   }
+}
+
+/** NaN and ±Infinity have no JSON projection, so no artifactstore payload carries them. */
+function finite(value: number): number {
+  if (!Number.isFinite(value)) throw new CborDecodeError(`non-finite float ${value}`);
+  return value;
 }
 
 function halfToNumber(bits: number): number {

@@ -127,6 +127,11 @@ describe('decodeCbor', () => {
     }
   });
 
+  it('keeps a leading U+FEFF as content', () => {
+    expect(decodeCbor(bytes('64efbbbf61'))).toBe('\ufeffa');
+    expect(isCanonicalCbor(bytes('64efbbbf61'))).toBe(true);
+  });
+
   it('keeps a "__proto__" key as data', () => {
     const decoded = decodeCbor(bytes('a1695f5f70726f746f5f5f01')) as Record<string, unknown>;
     expect(Object.getPrototypeOf(decoded)).toBe(Object.prototype);
@@ -143,6 +148,9 @@ describe('decodeCbor', () => {
     ['a truncated item', '1903'],
     ['an integer beyond 2^53 - 1', '1b0020000000000000'],
     ['invalid UTF-8', '61ff'],
+    ['-2^53', '3b001fffffffffffff'],
+    ['NaN', 'f97e00'],
+    ['Infinity as a double', 'fb7ff0000000000000'],
   ])('rejects %s', (_name, input) => {
     expect(() => decodeCbor(bytes(input))).toThrow(CborDecodeError);
   });

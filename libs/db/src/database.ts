@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '@artifactstore/config';
 import { DataSource } from 'typeorm';
-import { Mutex } from './async-mutex.js';
+import { Mutex, Semaphore } from './async-mutex.js';
 import { dataSourceOptions } from './data-source-options.js';
 import { QueryRunnerExecutor, SqliteExecutor, type SqlExecutor } from './sql-executor.js';
 import { type Dialect, Tx } from './tx.js';
@@ -22,6 +22,12 @@ export class Database implements OnApplicationShutdown {
   private readonly logger = new Logger('Database');
   private readonly writeLock = new Mutex();
   private readonly readLock = new Mutex();
+  /**
+   * PostgreSQL: write units that may wait for the append lock (behind a long replay) must not take every pooled
+   * connection, or reads, tails and health checks would wait too. Two connections stay free for them.
+   */
+  private readonly postgresWriteSlots: Semaphore;
+  private closed = false;
   private reader: DataSource | undefined;
   private readerExecutor: SqliteExecutor | undefined;
   private writerExecutor: SqliteExecutor | undefined;
@@ -30,7 +36,9 @@ export class Database implements OnApplicationShutdown {
     readonly dialect: Dialect,
     private readonly writer: DataSource,
     private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.postgresWriteSlots = new Semaphore(Math.max(1, config.databasePoolSize - 2));
+  }
 
   /** Connects, and applies pending migrations when ARTIFACTSTORE_MIGRATE_ON_START says so. */
   static async open(config: AppConfig, options: { migrate?: boolean } = {}): Promise<Database> {
@@ -58,36 +66,42 @@ export class Database implements OnApplicationShutdown {
 
   /** Drops every table of the database, then migrates again. Destroys all data: for development and tests. */
   async migrateFresh(): Promise<string[]> {
-    await this.writeLock.runExclusive(async () => {
-      await this.closeReader();
-      this.writerExecutor = undefined; // dropping tables invalidates prepared statements
-      await this.writer.dropDatabase();
-    });
+    await this.writeLock.runExclusive(() =>
+      this.readLock.runExclusive(async () => {
+        await this.closeReader();
+        this.writerExecutor = undefined; // dropping tables invalidates prepared statements
+        await this.writer.dropDatabase();
+      }),
+    );
     return this.migrate();
   }
 
   /** Runs `work` in one read-write transaction; commits if it resolves, rolls back if it throws. */
   async write<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    this.assertOpen();
     if (this.dialect === 'sqlite') {
       return this.writeLock.runExclusive(() => {
         this.writerExecutor ??= SqliteExecutor.of(this.writer);
         return this.inTransaction(this.writerExecutor, 'BEGIN IMMEDIATE', work);
       });
     }
-    const runner = this.writer.createQueryRunner();
-    try {
-      return await this.inTransaction(
-        new QueryRunnerExecutor(runner),
-        'START TRANSACTION ISOLATION LEVEL READ COMMITTED',
-        work,
-      );
-    } finally {
-      await runner.release();
-    }
+    return this.postgresWriteSlots.run(async () => {
+      const runner = this.writer.createQueryRunner();
+      try {
+        return await this.inTransaction(
+          new QueryRunnerExecutor(runner),
+          'START TRANSACTION ISOLATION LEVEL READ COMMITTED',
+          work,
+        );
+      } finally {
+        await runner.release();
+      }
+    });
   }
 
   /** Runs `work` in a read-only snapshot of committed data. */
   async read<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    this.assertOpen();
     if (this.dialect === 'sqlite') {
       return this.readLock.runExclusive(async () =>
         this.inTransaction(await this.openReader(), 'BEGIN DEFERRED', work),
@@ -105,7 +119,9 @@ export class Database implements OnApplicationShutdown {
     }
   }
 
+  /** Closes the connections. Units of work started afterwards fail instead of reconnecting. */
   async close(): Promise<void> {
+    this.closed = true;
     await this.closeReader();
     this.writerExecutor = undefined;
     if (this.writer.isInitialized) await this.writer.destroy();
@@ -113,6 +129,10 @@ export class Database implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     await this.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('the database is closed');
   }
 
   private async inTransaction<T>(

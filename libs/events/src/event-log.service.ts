@@ -3,7 +3,7 @@ import { blake3, formatTimestamp, type Timestamp } from '@artifactstore/codec';
 import { AppConfig } from '@artifactstore/config';
 import { asBytes, asNumber, asString, asTimestamp, Database, type Row, type Tx } from '@artifactstore/db';
 import { chainDigest, GENESIS_CHAIN_DIGEST } from './chain-digest.js';
-import { InvalidEventError, type Event, type EventDraft } from './event.js';
+import { InvalidEventError, makeEventFromEncodedPayload, type Event, type EventDraft } from './event.js';
 import { EVENTS_CHANNEL, PgListener } from './pg-listener.js';
 import type { ViewWriter } from './view-writer.js';
 import { Wakeups } from './wakeups.js';
@@ -64,6 +64,8 @@ export class EventLog implements OnApplicationShutdown {
   private readonly listener: PgListener | undefined;
   /** The head of each open append transaction, so a batch of appends reads it once. */
   private readonly heads = new WeakMap<Tx, Head>();
+  /** Aborted at shutdown: every tail ends cleanly instead of reading from a closed database. */
+  private readonly shutdown = new AbortController();
 
   constructor(
     private readonly database: Database,
@@ -109,6 +111,10 @@ export class EventLog implements OnApplicationShutdown {
    * created_at that never goes below the previous event's, even if the clock steps back.
    */
   async append(tx: Tx, draft: EventDraft): Promise<Event> {
+    // A hand-built draft with a wrong digest would poison the chain for good; one BLAKE3 pass is cheap insurance.
+    if (!blake3(draft.payload).equals(draft.payload_digest)) {
+      throw new InvalidEventError('payload_digest does not match the payload');
+    }
     await this.lockAppends(tx);
     const head = this.heads.get(tx);
     if (!head) throw new Error('append lock lost');
@@ -143,6 +149,7 @@ export class EventLog implements OnApplicationShutdown {
     for (const event of events) {
       const head = this.heads.get(tx);
       if (!head) throw new Error('append lock lost');
+      makeEventFromEncodedPayload(event, event.payload); // the header's shape and a canonical payload
       const problem =
         event.sequence <= head.sequence
           ? `sequence ${event.sequence} does not follow ${head.sequence}`
@@ -206,22 +213,34 @@ export class EventLog implements OnApplicationShutdown {
    * on this process's own commits, and polls as a fallback. Ends with no timer or listener left behind.
    */
   async *tail(since: number, options: TailOptions = {}): AsyncGenerator<Event, void, undefined> {
-    const { signal } = options;
+    // One signal for "stop": the caller's or the application's shutdown. Listeners are removed in `finally`, so
+    // a long-lived shutdown signal does not collect one listener per tail ever opened.
+    const stop = new AbortController();
+    const onStop = (): void => {
+      stop.abort();
+    };
+    // A function, not a property read: TypeScript would narrow `aborted` across the awaits below.
+    const stopped = (): boolean => stop.signal.aborted;
+    if (options.signal?.aborted || this.shutdown.signal.aborted) stop.abort();
+    options.signal?.addEventListener('abort', onStop);
+    this.shutdown.signal.addEventListener('abort', onStop);
     const pollIntervalMs = options.pollIntervalMs ?? this.config.tailPollIntervalMs;
     const subscription = this.wakeups.subscribe();
     try {
       await this.listener?.ensureStarted();
       let cursor = since;
-      while (!signal?.aborted) {
+      while (!stopped()) {
         const batch = await this.fetchSince(cursor, TAIL_BATCH);
         for (const event of batch) {
-          if (signal?.aborted) return;
+          if (stopped()) return;
           cursor = event.sequence;
           yield event;
         }
-        if (batch.length < TAIL_BATCH) await subscription.wait(pollIntervalMs, signal);
+        if (batch.length < TAIL_BATCH) await subscription.wait(pollIntervalMs, stop.signal);
       }
     } finally {
+      options.signal?.removeEventListener('abort', onStop);
+      this.shutdown.signal.removeEventListener('abort', onStop);
       subscription.close();
     }
   }
@@ -282,7 +301,7 @@ export class EventLog implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.wakeups.wakeAll();
+    this.shutdown.abort();
     await this.listener?.close();
   }
 }

@@ -12,6 +12,7 @@ export class PgListener {
   private readonly logger = new Logger('PgListener');
   private client: pg.Client | undefined;
   private starting: Promise<void> | undefined;
+  private closed = false;
 
   constructor(
     private readonly url: string,
@@ -19,7 +20,7 @@ export class PgListener {
   ) {}
 
   ensureStarted(): Promise<void> {
-    if (this.client) return Promise.resolve();
+    if (this.client || this.closed) return Promise.resolve();
     this.starting ??= this.start().finally(() => {
       this.starting = undefined;
     });
@@ -27,6 +28,7 @@ export class PgListener {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await this.starting?.catch(() => undefined);
     const client = this.client;
     this.client = undefined;
@@ -34,7 +36,11 @@ export class PgListener {
   }
 
   private async start(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.url, application_name: 'artifactstore-listen' });
+    const client = new pg.Client({
+      connectionString: this.url,
+      application_name: 'artifactstore-listen',
+      connectionTimeoutMillis: 5_000,
+    });
     client.on('notification', () => {
       this.onNotify();
     });
@@ -46,6 +52,10 @@ export class PgListener {
     try {
       await client.connect();
       await client.query(`LISTEN ${EVENTS_CHANNEL}`);
+      if (this.closed) {
+        await client.end();
+        return;
+      }
       this.client = client;
     } catch (error) {
       this.logger.warn(`cannot LISTEN, tails poll instead: ${String(error)}`);

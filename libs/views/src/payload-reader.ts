@@ -7,6 +7,8 @@ export class InvalidPayloadError extends Error {
   override readonly name = 'InvalidPayloadError';
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 /** Typed, checked access to the fields of a CBOR map payload. */
 export class PayloadReader {
   private constructor(
@@ -28,6 +30,16 @@ export class PayloadReader {
   text(key: string): string {
     const value = this.field(key);
     if (typeof value !== 'string') throw this.wrongType(key, 'a text string');
+    return value;
+  }
+
+  /**
+   * A UUID in its one spelling: lowercase, hyphenated (8-4-4-4-12). PostgreSQL's uuid type would accept and
+   * normalize other spellings while SQLite's text would not, so the views could differ by dialect.
+   */
+  uuid(key: string): string {
+    const value = this.text(key);
+    if (!UUID.test(value)) throw this.wrongType(key, 'a lowercase hyphenated UUID');
     return value;
   }
 

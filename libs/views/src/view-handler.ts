@@ -16,3 +16,12 @@ export class ProjectionError extends Error {
   readonly code = 'projection_error';
   override readonly name = 'ProjectionError';
 }
+
+/** Every view event belongs to its package's stream: subject_kind `package`, subject_id the package id. */
+export function assertSubject(event: Event, packageId: string): void {
+  if (event.subject_kind !== 'package' || event.subject_id !== packageId) {
+    throw new ProjectionError(
+      `${event.event_type} #${event.sequence}: subject ${event.subject_kind}/${event.subject_id} is not package ${packageId}`,
+    );
+  }
+}

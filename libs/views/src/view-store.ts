@@ -39,6 +39,21 @@ function valuesOf(table: ViewTable, row: ViewRow): (string | number | null)[] {
   });
 }
 
+/**
+ * Both stores must agree on every update: columns must exist, and `expected` may not hold null (SQL's `= NULL`
+ * never matches, while memory's `=== null` would).
+ */
+function checkUpdate(table: ViewTable, changes: ViewRow, expected: ViewRow): void {
+  for (const column of [...Object.keys(changes), ...Object.keys(expected)]) {
+    if (!table.columns.some((known) => known.name === column)) {
+      throw new ProjectionError(`${table.name} has no column ${column}`);
+    }
+  }
+  if (Object.values(expected).some((value) => value === null)) {
+    throw new ProjectionError(`${table.name}: an expected value may not be null`);
+  }
+}
+
 function updateSql(table: ViewTable, changes: ViewRow, expected: ViewRow): string {
   const set = Object.keys(changes).map((column) => `${column} = ?`);
   const where = [table.key, ...Object.keys(expected)].map((column) => `${column} = ?`);
@@ -56,6 +71,7 @@ export class ImmediateViewStore implements ViewStore {
 
   async update(name: ViewTableName, key: string, changes: ViewRow, expected: ViewRow = {}): Promise<boolean> {
     const table = tableOf(name);
+    checkUpdate(table, changes, expected);
     const params = [...Object.values(changes), key, ...Object.values(expected)];
     return (await this.tx.run(updateSql(table, changes, expected), params)) === 1;
   }
@@ -95,6 +111,7 @@ export class BatchingViewStore implements ViewStore {
   }
 
   async update(name: ViewTableName, key: string, changes: ViewRow, expected: ViewRow = {}): Promise<boolean> {
+    checkUpdate(tableOf(name), changes, expected);
     const row = this.pending.get(name)?.get(key);
     if (!row) return new ImmediateViewStore(this.tx).update(name, key, changes, expected);
     if (Object.entries(expected).some(([column, value]) => row[column] !== value)) return false;
@@ -103,7 +120,8 @@ export class BatchingViewStore implements ViewStore {
   }
 
   async get(name: ViewTableName, key: string): Promise<Row | undefined> {
-    return this.pending.get(name)?.get(key) ?? new ImmediateViewStore(this.tx).get(name, key);
+    const row = this.pending.get(name)?.get(key);
+    return row ? { ...row } : new ImmediateViewStore(this.tx).get(name, key);
   }
 
   private hold(name: ViewTableName, row: ViewRow): void {

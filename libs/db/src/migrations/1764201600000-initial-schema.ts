@@ -69,6 +69,8 @@ const POSTGRES_UP = [
     BEGIN RAISE EXCEPTION 'events are append-only'; END $$`,
   `CREATE TRIGGER events_append_only BEFORE UPDATE OR DELETE ON events
     FOR EACH ROW EXECUTE FUNCTION events_append_only()`,
+  `CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
+    FOR EACH STATEMENT EXECUTE FUNCTION events_append_only()`,
   `CREATE TABLE retention_classes (
     name text PRIMARY KEY,
     ttl_days integer CHECK (ttl_days > 0),

@@ -1,7 +1,7 @@
 import { contentAddress, toHex } from '@artifactstore/codec';
 import { makeEvent, type Event, type EventDraft } from '@artifactstore/events';
 import { PayloadReader } from '../payload-reader.js';
-import { ProjectionError, type ViewHandler } from '../view-handler.js';
+import { assertSubject, ProjectionError, type ViewHandler } from '../view-handler.js';
 import type { ViewStore } from '../view-store.js';
 
 export const FILE_INGESTED = 'v1.file.ingested';
@@ -36,8 +36,8 @@ export function readFileIngested(event: Event): FileIngestedPayload {
   const payload = PayloadReader.of(event);
   const storage = payload.nested('storage');
   return {
-    file_id: payload.text('file_id'),
-    package_id: payload.text('package_id'),
+    file_id: payload.uuid('file_id'),
+    package_id: payload.uuid('package_id'),
     relative_path: payload.text('relative_path'),
     media_type: payload.text('media_type'),
     size: payload.integer('size'),
@@ -57,11 +57,19 @@ export class FileIngestedHandler implements ViewHandler {
 
   async apply(store: ViewStore, event: Event): Promise<void> {
     const payload = readFileIngested(event);
-    const touched = await store.update('artifact_packages', payload.package_id, {
-      last_event_sequence: event.sequence,
-    });
+    assertSubject(event, payload.package_id);
+    // Only an open package takes files: the projection is where appends are serialized, so this is the check
+    // that cannot race with finalization.
+    const touched = await store.update(
+      'artifact_packages',
+      payload.package_id,
+      { last_event_sequence: event.sequence },
+      { status: 'created' },
+    );
     if (!touched) {
-      throw new ProjectionError(`${FILE_INGESTED} #${event.sequence}: unknown package ${payload.package_id}`);
+      throw new ProjectionError(
+        `${FILE_INGESTED} #${event.sequence}: package ${payload.package_id} is unknown or already finalized`,
+      );
     }
     await store.insert('artifact_files', {
       id: payload.file_id,

@@ -1,7 +1,7 @@
 import { canonicalJson, cborToJson, type CborMap } from '@artifactstore/codec';
 import { makeEvent, type Event, type EventDraft } from '@artifactstore/events';
 import { PayloadReader } from '../payload-reader.js';
-import type { ViewHandler } from '../view-handler.js';
+import { assertSubject, type ViewHandler } from '../view-handler.js';
 import type { ViewStore } from '../view-store.js';
 
 export const PACKAGE_CREATED = 'v1.package.created';
@@ -28,7 +28,7 @@ export function packageCreatedEvent(actor: string, payload: PackageCreatedPayloa
 export function readPackageCreated(event: Event): PackageCreatedPayload {
   const payload = PayloadReader.of(event);
   return {
-    package_id: payload.text('package_id'),
+    package_id: payload.uuid('package_id'),
     name: payload.text('name'),
     producer: payload.text('producer'),
     subject: payload.text('subject'),
@@ -44,6 +44,7 @@ export class PackageCreatedHandler implements ViewHandler {
 
   async apply(store: ViewStore, event: Event): Promise<void> {
     const payload = readPackageCreated(event);
+    assertSubject(event, payload.package_id);
     await store.insert('artifact_packages', {
       id: payload.package_id,
       name: payload.name,

@@ -1,7 +1,7 @@
 import { addDays, toHex } from '@artifactstore/codec';
 import { makeEventFromEncodedPayload, type Event, type EventDraft } from '@artifactstore/events';
 import { PayloadReader } from '../payload-reader.js';
-import { ProjectionError, type ViewHandler } from '../view-handler.js';
+import { assertSubject, ProjectionError, type ViewHandler } from '../view-handler.js';
 import { nullableInteger, type ViewStore } from '../view-store.js';
 
 export const PACKAGE_FINALIZED = 'v1.package.finalized';
@@ -22,12 +22,7 @@ export class PackageFinalizedHandler implements ViewHandler {
   readonly eventType = PACKAGE_FINALIZED;
 
   async apply(store: ViewStore, event: Event): Promise<void> {
-    const manifestPackageId = PayloadReader.of(event).nested('package').text('id');
-    if (manifestPackageId !== event.subject_id) {
-      throw new ProjectionError(
-        `${PACKAGE_FINALIZED} #${event.sequence}: manifest names package ${manifestPackageId}`,
-      );
-    }
+    assertSubject(event, PayloadReader.of(event).nested('package').uuid('id'));
     const finalized = await store.update(
       'artifact_packages',
       event.subject_id,
