@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import request from 'supertest';
 import { Test } from '@nestjs/testing';
 import type { INestApplication } from '@nestjs/common';
@@ -64,6 +66,7 @@ describe('the built server process', () => {
         });
       });
       expect(output).toContain('applied migration InitialSchema1764201600000');
+      expect(existsSync(join(testDatabase!.config.dataDir, 'blobs', 'tmp'))).toBe(true);
       const response = await fetch(`${url.replace('[::1]', '127.0.0.1')}/healthz`);
       expect(await response.json()).toEqual({ status: 'ok', head_sequence: 0 });
       child.kill('SIGTERM');

@@ -37,6 +37,21 @@ describe.each(dialectsUnderTest())('Database on $dialect', (dialectUnderTest) =>
     expect(await database.migrate()).toEqual([]);
   });
 
+  it('leaves the schema alone when ARTIFACTSTORE_MIGRATE_ON_START=false', async () => {
+    const other = await dialectUnderTest.create({ ARTIFACTSTORE_MIGRATE_ON_START: 'false' });
+    const unmigrated = await Database.open(other.config);
+    try {
+      await expect(
+        unmigrated.read((tx) => tx.query('SELECT COUNT(*) AS n FROM events')),
+      ).rejects.toBeInstanceOf(DatabaseError);
+      expect(await unmigrated.migrate()).toEqual(['InitialSchema1764201600000']);
+      expect(await unmigrated.read((tx) => tx.query('SELECT COUNT(*) AS n FROM events'))).toHaveLength(1);
+    } finally {
+      await unmigrated.close();
+      await other.dispose();
+    }
+  });
+
   it('rolls back a unit of work that throws, and commits one that returns', async () => {
     await expect(
       database.write(async (tx) => {
