@@ -2,18 +2,22 @@ import { cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import Sqlite from 'better-sqlite3';
 import pg from 'pg';
+import { benchDataplane, type DataplaneResult } from './dataplane.bench.js';
 import { benchAppend, benchReplay, benchTailLatency } from './event-log.bench.js';
 import { createScratchPostgres, createScratchSqlite, type ScratchDatabase } from './scratch-database.js';
 import { median } from './stats.js';
 
 /**
- * `npm run bench [-- --dialects sqlite,postgres --runs 3 --replay-events 100000 --pg-url postgres://…]`
+ * `npm run bench [-- --suites eventlog,dataplane --dialects sqlite,postgres --runs 3 --replay-events 100000
+ *   --blob-mib 1024 --pg-url postgres://…]`
  * Prints a Markdown report: every figure is the median of --runs runs, beside its baseline from the same run.
  * PostgreSQL is measured when --pg-url or ARTIFACTSTORE_TEST_PG_URL names a server.
  */
 const { values } = parseArgs({
   options: {
+    suites: { type: 'string', default: 'eventlog,dataplane' },
     dialects: { type: 'string', default: 'sqlite,postgres' },
+    'blob-mib': { type: 'string', default: '1024' },
     runs: { type: 'string', default: '3' },
     'replay-events': { type: 'string', default: '100000' },
     'pg-url': { type: 'string', default: process.env.ARTIFACTSTORE_TEST_PG_URL ?? '' },
@@ -55,12 +59,40 @@ async function machine(): Promise<string> {
   return lines.join('\n');
 }
 
+async function dataplaneReport(): Promise<string> {
+  const sizeMiB = Number(values['blob-mib']);
+  const rows: string[] = [];
+  for (const chunkKiB of [64, 1024]) {
+    const results: DataplaneResult[] = [];
+    for (let run = 0; run < runs; run++) results.push(await benchDataplane(sizeMiB, chunkKiB, run * 31));
+    const m = (key: keyof DataplaneResult): number => median(results.map((result) => result[key]));
+    const limit = Math.min(m('rawWriteMiBps'), m('hashOnlyMiBps'));
+    rows.push(
+      `| ${chunkKiB} KiB | ${fmt(m('ingestMiBps'))} | ${fmt(m('rawWriteMiBps'))} | ${fmt(m('hashOnlyMiBps'))} | ` +
+        `${ratio(m('ingestMiBps'), limit)} | ${fmt(m('verifiedReadMiBps'))} | ${fmt(m('rawReadMiBps'))} | ` +
+        `${ratio(m('verifiedReadMiBps'), m('rawReadMiBps'))} | ${m('ingestRssGrowthMiB').toFixed(1)} | ` +
+        `${fmt(m('concurrentIngestMiBps'))} |`,
+    );
+  }
+  return [
+    `## dataplane (FsBlobStore, ${fmt(sizeMiB)} MiB, MiB/s)`,
+    '',
+    '| source chunks | ingest | raw durable write | BLAKE3 + SHA-256 alone | ingest / slower limit | verified read | raw read | ratio | ingest RSS growth (MiB) | 4 concurrent ingests |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows,
+    '',
+  ].join('\n');
+}
+
 async function main(): Promise<void> {
+  const suites = values.suites.split(',');
   const dialects = values.dialects
     .split(',')
     .filter((d) => d === 'sqlite' || (d === 'postgres' && pgUrl !== ''));
-  process.stdout.write(`# Event log benchmark, ${new Date().toISOString()}\n\n${await machine()}\n`);
+  process.stdout.write(`# artifactstore benchmark, ${new Date().toISOString()}\n\n${await machine()}\n`);
   process.stdout.write(`- ${runs} runs per figure; medians\n\n`);
+  if (suites.includes('dataplane')) process.stdout.write(`${await dataplaneReport()}\n`);
+  if (!suites.includes('eventlog')) return;
   for (const dialect of dialects) {
     const create = () => (dialect === 'sqlite' ? createScratchSqlite() : createScratchPostgres(pgUrl));
     const single = dialect === 'sqlite' ? 2000 : 1000;

@@ -77,6 +77,7 @@ export class FsBlobStore extends BlobStore {
       throw storageError('cannot create a temp file', error);
     });
     let closed = false;
+    const writer = new CoalescingWriter(handle);
     try {
       const blake3 = createBlake3();
       const sha256 = createSha256();
@@ -87,7 +88,7 @@ export class FsBlobStore extends BlobStore {
           if (size > limit) throw new SizeLimitExceededError(limit);
           blake3.update(chunk);
           sha256.update(chunk);
-          await writeAll(handle, chunk);
+          await writer.push(chunk);
         }
       } catch (error) {
         if (error instanceof DataplaneError) throw error;
@@ -95,6 +96,7 @@ export class FsBlobStore extends BlobStore {
           cause: error,
         });
       }
+      await writer.finish();
       if (options.expectedSize !== undefined && size < options.expectedSize) {
         throw new IncompleteStreamError(`the source ended after ${size} of ${options.expectedSize} bytes`);
       }
@@ -125,6 +127,7 @@ export class FsBlobStore extends BlobStore {
       }
       return { ...receipt, key };
     } catch (error) {
+      await writer.settle();
       if (!closed) await handle.close().catch(() => undefined);
       await rm(tempPath, { force: true }).catch(() => undefined);
       throw error instanceof DataplaneError ? error : storageError('ingest failed', error);
@@ -194,6 +197,61 @@ export class FsBlobStore extends BlobStore {
         }
       }
     }
+  }
+}
+
+/** Bytes per write: 1 MiB writes were measured markedly faster than writing each 64 KiB chunk as it comes. */
+const WRITE_CHUNK = 1 << 20;
+
+/**
+ * Gathers incoming chunks into 1 MiB buffers and writes each while the next one fills (and is hashed), with at
+ * most one write in flight: two buffers of memory, and back-pressure, since `push` waits for the previous write
+ * before starting another.
+ */
+class CoalescingWriter {
+  private filling: Buffer = Buffer.allocUnsafe(WRITE_CHUNK);
+  private spare: Buffer | undefined = Buffer.allocUnsafe(WRITE_CHUNK);
+  private filled = 0;
+  private inFlight: Promise<void> | undefined;
+
+  constructor(private readonly handle: FileHandle) {}
+
+  async push(chunk: Uint8Array): Promise<void> {
+    let offset = 0;
+    while (offset < chunk.length) {
+      const count = Math.min(chunk.length - offset, WRITE_CHUNK - this.filled);
+      this.filling.set(chunk.subarray(offset, offset + count), this.filled);
+      this.filled += count;
+      offset += count;
+      if (this.filled === WRITE_CHUNK) await this.flush();
+    }
+  }
+
+  /** Writes what is left and waits for every write. */
+  async finish(): Promise<void> {
+    await this.flush();
+    await this.inFlight;
+  }
+
+  /** Waits for the write in flight, whatever its outcome (before closing the file after a failure). */
+  async settle(): Promise<void> {
+    await this.inFlight?.catch(() => undefined);
+  }
+
+  private async flush(): Promise<void> {
+    if (this.inFlight) await this.inFlight;
+    if (this.filled === 0) return;
+    const full = this.filling.subarray(0, this.filled);
+    const written = this.filling;
+    this.filling = this.spare ?? Buffer.allocUnsafe(WRITE_CHUNK);
+    this.spare = undefined;
+    this.filled = 0;
+    const write = writeAll(this.handle, full).then(() => {
+      this.spare = written;
+    });
+    // Handled here so a failure between now and the next await is not an unhandled rejection; awaited later.
+    write.catch(() => undefined);
+    this.inFlight = write;
   }
 }
 
