@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, open, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FsBlobStore } from '@artifactstore/dataplane';
+import { FsBlobStore, StorageError } from '@artifactstore/dataplane';
 import { describeBlobStore } from '../support/describe-blob-store.js';
 
 async function makeFsStore() {
@@ -59,6 +59,25 @@ describe('FsBlobStore on disk', () => {
     }
   });
 
+  it('turns a full disk into a StorageError and keeps nothing (a 2 MiB tmpfs; needs root, as CI has)', async () => {
+    const mountPoint = await mkdtemp(join(tmpdir(), 'artifactstore-full-'));
+    await run('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mountPoint]);
+    try {
+      const store = new FsBlobStore(join(mountPoint, 'blobs'));
+      await store.init();
+      const chunks = Array.from({ length: 64 }, (_, i) => Buffer.alloc(64 * 1024, i));
+      const error = await store.ingest(chunks).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(StorageError);
+      expect((error as StorageError).code).toBe('storage_error');
+      expect(await readdir(join(mountPoint, 'blobs', 'tmp'))).toEqual([]);
+      const small = await store.ingest([Buffer.from('still works')]);
+      expect(await store.exists(small.key)).toBe(true);
+    } finally {
+      await run('umount', [mountPoint]);
+      await rm(mountPoint, { recursive: true, force: true });
+    }
+  });
+
   it('keeps memory bounded while ingesting 1 GiB (peak RSS growth, in a child process)', async () => {
     const root = await mkdtemp(join(tmpdir(), 'artifactstore-rss-'));
     try {
@@ -83,3 +102,14 @@ describe('FsBlobStore on disk', () => {
     }
   });
 });
+
+function run(command: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: 'inherit' });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code === 0) resolve();
+      else reject(new Error(`${command} ${args.join(' ')} exited ${String(code)}`));
+    });
+  });
+}
