@@ -85,18 +85,9 @@ export class Database implements OnApplicationShutdown {
         return this.inTransaction(this.writerExecutor, 'BEGIN IMMEDIATE', work);
       });
     }
-    return this.postgresWriteSlots.run(async () => {
-      const runner = this.writer.createQueryRunner();
-      try {
-        return await this.inTransaction(
-          new QueryRunnerExecutor(runner),
-          'START TRANSACTION ISOLATION LEVEL READ COMMITTED',
-          work,
-        );
-      } finally {
-        await runner.release();
-      }
-    });
+    return this.postgresWriteSlots.run(() =>
+      this.onPooledConnection('START TRANSACTION ISOLATION LEVEL READ COMMITTED', work),
+    );
   }
 
   /** Runs `work` in a read-only snapshot of committed data. */
@@ -107,16 +98,7 @@ export class Database implements OnApplicationShutdown {
         this.inTransaction(await this.openReader(), 'BEGIN DEFERRED', work),
       );
     }
-    const runner = this.writer.createQueryRunner();
-    try {
-      return await this.inTransaction(
-        new QueryRunnerExecutor(runner),
-        'START TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY',
-        work,
-      );
-    } finally {
-      await runner.release();
-    }
+    return this.onPooledConnection('START TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY', work);
   }
 
   /** Closes the connections. Units of work started afterwards fail instead of reconnecting. */
@@ -129,6 +111,16 @@ export class Database implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     await this.close();
+  }
+
+  /** PostgreSQL: one transaction on a connection borrowed from the pool for its duration. */
+  private async onPooledConnection<T>(begin: string, work: (tx: Tx) => Promise<T>): Promise<T> {
+    const runner = this.writer.createQueryRunner();
+    try {
+      return await this.inTransaction(new QueryRunnerExecutor(runner), begin, work);
+    } finally {
+      await runner.release();
+    }
   }
 
   private assertOpen(): void {
