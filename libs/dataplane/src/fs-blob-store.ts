@@ -100,32 +100,29 @@ export class FsBlobStore extends BlobStore {
       if (options.expectedSize !== undefined && size < options.expectedSize) {
         throw new IncompleteStreamError(`the source ended after ${size} of ${options.expectedSize} bytes`);
       }
-      const receipt: IngestReceipt = {
-        size,
-        blake3: blake3.digest(),
-        sha256: sha256.digest(),
-        backend: this.backend,
-        key: '',
-      };
-      checkDigest('blake3', options.expectedBlake3, receipt.blake3);
-      checkDigest('sha256', options.expectedSha256, receipt.sha256);
-      const key = receipt.blake3.toString('hex');
+      const blake3Digest = blake3.digest();
+      const sha256Digest = sha256.digest();
+      checkDigest('blake3', options.expectedBlake3, blake3Digest);
+      checkDigest('sha256', options.expectedSha256, sha256Digest);
+      const key = blake3Digest.toString('hex');
       const finalPath = this.pathOf(key);
-      if (await this.exists(key)) {
-        await handle.close();
-        closed = true;
-        await rm(tempPath, { force: true });
-      } else {
+      // Identical bytes already stored: this copy needs neither fsync nor rename.
+      const duplicate = await this.exists(key);
+      if (!duplicate) {
         await handle.sync().catch((error: unknown) => {
           throw storageError('fsync failed', error);
         });
-        await handle.close();
-        closed = true;
+      }
+      await handle.close();
+      closed = true;
+      if (duplicate) {
+        await rm(tempPath, { force: true });
+      } else {
         await mkdir(dirname(finalPath), { recursive: true });
         await rename(tempPath, finalPath);
         await syncDirectory(dirname(finalPath));
       }
-      return { ...receipt, key };
+      return { size, blake3: blake3Digest, sha256: sha256Digest, backend: this.backend, key };
     } catch (error) {
       await writer.settle();
       if (!closed) await handle.close().catch(() => undefined);

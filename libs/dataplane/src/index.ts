@@ -13,7 +13,6 @@ export {
 export { FsBlobStore } from './fs-blob-store.js';
 export { createBlobStore } from './blob-store.factory.js';
 export { DataplaneModule } from './dataplane.module.js';
-export { VerifyingStream } from './verifying-stream.js';
 export {
   DataplaneError,
   DigestMismatchError,

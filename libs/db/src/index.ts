@@ -6,7 +6,6 @@
 export { Database } from './database.js';
 export { DbModule } from './db.module.js';
 export { Tx, type Dialect, type Row } from './tx.js';
-export { Mutex } from './async-mutex.js';
 export { DatabaseError, type DatabaseErrorKind } from './database.errors.js';
 export { dataSourceOptions } from './data-source-options.js';
-export { asNumber, asString, asBytes, asTimestamp, asNullable } from './row-values.js';
+export { asNumber, asString, asBytes, asTimestamp } from './row-values.js';

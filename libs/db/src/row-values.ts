@@ -27,7 +27,3 @@ export function asTimestamp(value: unknown): Timestamp {
   if (value instanceof Date) return formatTimestamp(value);
   return asString(value);
 }
-
-export function asNullable<T>(read: (value: unknown) => T): (value: unknown) => T | null {
-  return (value) => (value === null || value === undefined ? null : read(value));
-}

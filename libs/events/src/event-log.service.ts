@@ -12,7 +12,7 @@ import { Wakeups } from './wakeups.js';
  * The key of the PostgreSQL advisory lock that serializes appends (and replay): the ASCII of "artifact".
  * Only artifactstore's own database uses it.
  */
-export const APPEND_LOCK_KEY = '7021802725052392308';
+const APPEND_LOCK_KEY = '7021802725052392308';
 
 /** The end of the log as seen by an open append transaction. */
 interface Head {
@@ -41,7 +41,7 @@ export type ChainVerification =
       readonly ok: false;
       readonly eventsChecked: number;
       readonly sequence: number;
-      readonly problem: 'payload_digest' | 'chain_digest' | 'sequence_order';
+      readonly problem: 'payload_digest' | 'chain_digest';
     };
 
 const EVENT_COLUMNS =
@@ -85,25 +85,30 @@ export class EventLog implements OnApplicationShutdown {
    * work that locks view rows before appending must call this first, or it can deadlock with a replay.
    */
   async lockAppends(tx: Tx): Promise<void> {
-    if (this.heads.has(tx)) return;
+    await this.headOf(tx);
+  }
+
+  /** The head of the log as `tx` sees it, taking the append lock on first use. */
+  private async headOf(tx: Tx): Promise<Head> {
+    const known = this.heads.get(tx);
+    if (known) return known;
     if (tx.dialect === 'postgres') {
       await tx.query(`SELECT pg_advisory_xact_lock(${APPEND_LOCK_KEY}), pg_notify('${EVENTS_CHANNEL}', '')`);
     }
     // Read the head only once the lock is held, so it includes the previous holder's commit.
     const [row] = await tx.query(SELECT_HEAD);
-    this.heads.set(
-      tx,
-      row
-        ? {
-            sequence: asNumber(row.sequence),
-            chain_digest: asBytes(row.chain_digest),
-            created_at: asTimestamp(row.created_at),
-          }
-        : { sequence: 0, chain_digest: GENESIS_CHAIN_DIGEST, created_at: formatTimestamp(new Date(0)) },
-    );
+    const head: Head = row
+      ? {
+          sequence: asNumber(row.sequence),
+          chain_digest: asBytes(row.chain_digest),
+          created_at: asTimestamp(row.created_at),
+        }
+      : { sequence: 0, chain_digest: GENESIS_CHAIN_DIGEST, created_at: formatTimestamp(new Date(0)) };
+    this.heads.set(tx, head);
     tx.afterCommit(() => {
       this.wakeups.wakeAll();
     });
+    return head;
   }
 
   /**
@@ -115,9 +120,7 @@ export class EventLog implements OnApplicationShutdown {
     if (!blake3(draft.payload).equals(draft.payload_digest)) {
       throw new InvalidEventError('payload_digest does not match the payload');
     }
-    await this.lockAppends(tx);
-    const head = this.heads.get(tx);
-    if (!head) throw new Error('append lock lost');
+    const head = await this.headOf(tx);
     const sequence =
       tx.dialect === 'postgres'
         ? asNumber((await tx.query(NEXT_SEQUENCE_POSTGRES))[0]?.next)
@@ -145,17 +148,16 @@ export class EventLog implements OnApplicationShutdown {
    * recomputed, sequences must increase and timestamps must not go back. Views are not touched; replay them.
    */
   async importEvents(tx: Tx, events: readonly Event[]): Promise<void> {
-    await this.lockAppends(tx);
     for (const event of events) {
-      const head = this.heads.get(tx);
-      if (!head) throw new Error('append lock lost');
-      makeEventFromEncodedPayload(event, event.payload); // the header's shape and a canonical payload
+      const head = await this.headOf(tx);
+      // Checks the header's shape and that the payload is canonical, and digests it.
+      const { payload_digest } = makeEventFromEncodedPayload(event, event.payload);
       const problem =
         event.sequence <= head.sequence
           ? `sequence ${event.sequence} does not follow ${head.sequence}`
           : event.created_at < head.created_at
             ? `created_at ${event.created_at} goes back`
-            : !blake3(event.payload).equals(event.payload_digest)
+            : !payload_digest.equals(event.payload_digest)
               ? 'payload_digest does not match the payload'
               : !chainDigest(head.chain_digest, event).equals(event.chain_digest)
                 ? 'chain_digest does not continue the chain'
@@ -165,9 +167,8 @@ export class EventLog implements OnApplicationShutdown {
     }
     if (tx.dialect === 'postgres' && events.length > 0) {
       // Later appends draw from the identity sequence: move it past the imported events.
-      await tx.query("SELECT setval(pg_get_serial_sequence('events', 'sequence'), ?)", [
-        this.heads.get(tx)?.sequence,
-      ]);
+      const { sequence } = await this.headOf(tx);
+      await tx.query("SELECT setval(pg_get_serial_sequence('events', 'sequence'), ?)", [sequence]);
     }
   }
 
@@ -284,13 +285,12 @@ export class EventLog implements OnApplicationShutdown {
     for (;;) {
       const batch = await this.fetchSince(cursor, batchSize);
       for (const event of batch) {
+        // Rows come in sequence order (ORDER BY the primary key), so only the digests need checking.
         const problem = !blake3(event.payload).equals(event.payload_digest)
           ? 'payload_digest'
-          : event.sequence <= cursor
-            ? 'sequence_order'
-            : !chainDigest(previous, event).equals(event.chain_digest)
-              ? 'chain_digest'
-              : undefined;
+          : !chainDigest(previous, event).equals(event.chain_digest)
+            ? 'chain_digest'
+            : undefined;
         if (problem) return { ok: false, eventsChecked, sequence: event.sequence, problem };
         previous = event.chain_digest;
         cursor = event.sequence;

@@ -14,7 +14,6 @@ export {
 export { chainDigest, GENESIS_CHAIN_DIGEST } from './chain-digest.js';
 export {
   EventLog,
-  APPEND_LOCK_KEY,
   type TailOptions,
   type ReplayOptions,
   type ChainVerification,

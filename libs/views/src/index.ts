@@ -24,10 +24,4 @@ export {
   type StorageLocation,
 } from './handlers/file-ingested.handler.js';
 export { PACKAGE_FINALIZED, packageFinalizedEvent } from './handlers/package-finalized.handler.js';
-export {
-  type ViewStore,
-  type ViewRow,
-  type ViewTableName,
-  ImmediateViewStore,
-  BatchingViewStore,
-} from './view-store.js';
+export { type ViewStore, type ViewRow, type ViewTableName } from './view-store.js';
