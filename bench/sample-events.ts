@@ -1,7 +1,6 @@
 // Sample event drafts for benchmarks and tests. The registry builds the real ones; these only need the right shapes.
 import { randomBytes } from 'node:crypto';
-import { uuidv7 as randomUUID } from './uuidv7.js';
-import { blake3, encodeCanonicalCbor, sha256 } from '@artifactstore/codec';
+import { blake3, encodeCanonicalCbor, sha256, uuidv7 as randomUUID } from '@artifactstore/codec';
 import { makeEvent, type EventDraft } from '@artifactstore/events';
 import { fileIngestedEvent, packageCreatedEvent, packageFinalizedEvent } from '@artifactstore/views';
 

@@ -12,6 +12,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   events: ['config', 'codec', 'db'],
   views: ['config', 'codec', 'db', 'events'],
   dataplane: ['config', 'codec'],
+  registry: ['config', 'codec', 'db', 'events', 'views', 'dataplane'],
 };
 
 function sourceFiles(dir: string): string[] {

@@ -24,3 +24,4 @@ export {
   addDays,
   InvalidTimestampError,
 } from './timestamp.js';
+export { uuidv7, uuidv5, isUuid } from './uuid.js';

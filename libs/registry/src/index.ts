@@ -1,0 +1,56 @@
+/**
+ * @artifactstore/registry — the domain service the HTTP API and the CLI share: create a package, ingest its files,
+ * finalize it into a manifest whose BLAKE3 is its content address, and read all of it back. It knows no HTTP: every
+ * refusal is a RegistryError with a stable `code` (or a dataplane error for bytes), for the caller to map.
+ */
+export {
+  Registry,
+  STORAGE_LOCATION_NAMESPACE,
+  storageLocationId,
+  type CreatePackageInput,
+  type IngestFileOptions,
+  type PackageFilter,
+  type PageRequest,
+  type FinalizeResult,
+  type ManifestFormat,
+  type ManifestBytes,
+  type FileDownload,
+  type ReplayReport,
+} from './registry.service.js';
+export { RegistryModule } from './registry.module.js';
+export { type PackageRecord, type FileRecord } from './records.js';
+export { type Page, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from './page-cursor.js';
+export {
+  MANIFEST_SCHEMA,
+  buildManifest,
+  encodeManifest,
+  decodeManifest,
+  manifestJson,
+  InvalidManifestError,
+  type Manifest,
+  type ManifestFile,
+  type ManifestPackage,
+} from './manifest.js';
+export {
+  DEFAULT_MEDIA_TYPE,
+  MAX_LABEL_CODE_POINTS,
+  MAX_METADATA_BYTES,
+  MAX_METADATA_DEPTH,
+  MAX_RELATIVE_PATH_BYTES,
+  MAX_MEDIA_TYPE_LENGTH,
+  normalizeRelativePath,
+} from './input-rules.js';
+export {
+  RegistryError,
+  InvalidInputError,
+  UnknownRetentionClassError,
+  PackageNotFoundError,
+  IllegalPackageStateError,
+  InvalidRelativePathError,
+  DuplicateRelativePathError,
+  PathConflictError,
+  FileNotFoundError,
+  ManifestNotFoundError,
+  type RegistryErrorCode,
+  type PackageStatus,
+} from './registry.errors.js';

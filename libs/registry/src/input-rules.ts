@@ -1,0 +1,145 @@
+import { canonicalJson, type CborMap, type JsonValue } from '@artifactstore/codec';
+import { InvalidInputError, InvalidRelativePathError } from './registry.errors.js';
+
+/** The input rules of the registry, each a pure function that returns the accepted value or throws. */
+
+export const MAX_LABEL_CODE_POINTS = 256;
+export const MAX_METADATA_BYTES = 64 * 1024;
+export const MAX_METADATA_DEPTH = 16;
+export const MAX_RELATIVE_PATH_BYTES = 1024;
+export const MAX_MEDIA_TYPE_LENGTH = 255;
+export const DEFAULT_MEDIA_TYPE = 'application/octet-stream';
+
+// Unicode general category Cc: C0 controls, DEL and C1 controls.
+const CONTROL = /\p{Cc}/u;
+
+/** name, producer, subject: 1–256 Unicode code points, well-formed, no control characters. */
+export function checkLabel(field: string, value: unknown): string {
+  if (typeof value !== 'string') throw new InvalidInputError(field, 'must be a string');
+  if (!value.isWellFormed()) throw new InvalidInputError(field, 'must not contain a lone surrogate');
+  const length = codePointCount(value);
+  if (length < 1 || length > MAX_LABEL_CODE_POINTS) {
+    throw new InvalidInputError(field, `must be 1 to ${MAX_LABEL_CODE_POINTS} characters, got ${length}`);
+  }
+  if (CONTROL.test(value)) throw new InvalidInputError(field, 'must not contain control characters');
+  return value;
+}
+
+function codePointCount(value: string): number {
+  // A well-formed string: each surrogate pair is one code point in two code units.
+  return value.length - (value.match(/[\ud800-\udbff]/g)?.length ?? 0);
+}
+
+/**
+ * metadata: a JSON object (default `{}`) nesting at most 16 levels (the object itself is level 1) whose RFC 8785
+ * text is at most 64 KiB of UTF-8. Strings must be well-formed and free of U+0000, which PostgreSQL's jsonb cannot
+ * store — refusing it everywhere keeps both dialects alike.
+ */
+export function checkMetadata(value: unknown): CborMap {
+  if (value === undefined) return {};
+  if (!isPlainObject(value)) throw new InvalidInputError('metadata', 'must be a JSON object');
+  checkJsonValue(value, 'metadata', 1);
+  const bytes = Buffer.byteLength(canonicalJson(value as JsonValue));
+  if (bytes > MAX_METADATA_BYTES) {
+    throw new InvalidInputError(
+      'metadata',
+      `is ${bytes} bytes as JSON; at most ${MAX_METADATA_BYTES} allowed`,
+    );
+  }
+  return value as CborMap;
+}
+
+function checkJsonValue(value: unknown, where: string, depth: number): void {
+  switch (typeof value) {
+    case 'string':
+      checkMetadataString(value, where);
+      return;
+    case 'number':
+      if (!Number.isFinite(value)) throw new InvalidInputError(where, 'must be a finite number');
+      return;
+    case 'boolean':
+      return;
+    case 'object': {
+      if (value === null) return;
+      if (depth > MAX_METADATA_DEPTH) {
+        throw new InvalidInputError('metadata', `nests deeper than ${MAX_METADATA_DEPTH} levels`);
+      }
+      if (Array.isArray(value)) {
+        value.forEach((item, index) => {
+          checkJsonValue(item, `${where}[${index}]`, depth + 1);
+        });
+        return;
+      }
+      if (!isPlainObject(value)) throw new InvalidInputError(where, 'must be JSON data');
+      for (const [key, item] of Object.entries(value)) {
+        checkMetadataString(key, `${where} key ${JSON.stringify(key)}`);
+        checkJsonValue(item, `${where}.${key}`, depth + 1);
+      }
+      return;
+    }
+    default:
+      throw new InvalidInputError(where, `must be JSON data, not ${typeof value}`);
+  }
+}
+
+function checkMetadataString(value: string, where: string): void {
+  if (!value.isWellFormed()) throw new InvalidInputError(where, 'must not contain a lone surrogate');
+  if (value.includes('\u0000')) throw new InvalidInputError(where, 'must not contain U+0000');
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+/**
+ * A file's place in its package, normalized to NFC: 1–1024 bytes of UTF-8, `/`-separated segments, none empty,
+ * `.` or `..`, no leading `/`, no backslash, no control characters. Such a path stays inside any directory it is
+ * written under, on every common filesystem.
+ */
+export function normalizeRelativePath(value: unknown): string {
+  if (typeof value !== 'string') throw new InvalidRelativePathError(String(value), 'must be a string');
+  const refuse = (reason: string): never => {
+    throw new InvalidRelativePathError(value, reason);
+  };
+  if (!value.isWellFormed()) refuse('must be valid Unicode (it has a lone surrogate)');
+  const path = value.normalize('NFC');
+  const bytes = Buffer.byteLength(path);
+  if (bytes < 1) refuse('must not be empty');
+  if (bytes > MAX_RELATIVE_PATH_BYTES)
+    refuse(`is ${bytes} bytes; at most ${MAX_RELATIVE_PATH_BYTES} allowed`);
+  if (path.startsWith('/')) refuse('must not start with /');
+  if (path.includes('\\')) refuse('must not contain a backslash');
+  if (CONTROL.test(path)) refuse('must not contain control characters');
+  for (const segment of path.split('/')) {
+    if (segment === '') refuse('must not have an empty segment');
+    if (segment === '.' || segment === '..') refuse(`must not have a ${segment} segment`);
+  }
+  return path;
+}
+
+/** The directories a path lies in: `a/b/c` → `a`, `a/b`. */
+export function parentDirectories(path: string): string[] {
+  const parents: string[] = [];
+  for (let at = path.indexOf('/'); at !== -1; at = path.indexOf('/', at + 1)) parents.push(path.slice(0, at));
+  return parents;
+}
+
+// RFC 9110 §8.3.1: type "/" subtype *( OWS ";" OWS [ parameter ] ), parameter = token "=" ( token / quoted-string ).
+const TOKEN = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]+";
+const QUOTED = '"(?:[\\t \\x21\\x23-\\x5b\\x5d-\\x7e\\x80-\\xff]|\\\\[\\t \\x21-\\x7e\\x80-\\xff])*"';
+const MEDIA_TYPE = new RegExp(`^${TOKEN}/${TOKEN}(?:[ \\t]*;[ \\t]*(?:${TOKEN}=(?:${TOKEN}|${QUOTED}))?)*$`);
+
+/** A media type as RFC 9110 spells one, at most 255 characters, kept exactly as given (default octet-stream). */
+export function checkMediaType(value: unknown): string {
+  if (value === undefined) return DEFAULT_MEDIA_TYPE;
+  if (typeof value !== 'string') throw new InvalidInputError('media_type', 'must be a string');
+  if (value.length > MAX_MEDIA_TYPE_LENGTH) {
+    throw new InvalidInputError('media_type', `must be at most ${MAX_MEDIA_TYPE_LENGTH} characters`);
+  }
+  if (!MEDIA_TYPE.test(value)) {
+    throw new InvalidInputError('media_type', `${JSON.stringify(value)} is not a type/subtype media type`);
+  }
+  return value;
+}

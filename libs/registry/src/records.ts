@@ -1,0 +1,94 @@
+import type { JsonValue, Timestamp } from '@artifactstore/codec';
+import { asNumber, asString, asTimestamp, type Row } from '@artifactstore/db';
+import type { PackageStatus } from './registry.errors.js';
+
+/** A package as the registry shows it. Field names are the wire's (snake_case), so callers pass records through. */
+export interface PackageRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly producer: string;
+  readonly subject: string;
+  readonly retention_class: string;
+  readonly status: PackageStatus;
+  readonly metadata: { readonly [key: string]: JsonValue };
+  readonly created_at: Timestamp;
+  readonly finalized_at: Timestamp | null;
+  /** When the retention class lets the package go; null while open, and for classes that never expire. */
+  readonly expires_at: Timestamp | null;
+  readonly file_count: number;
+  readonly total_size: number;
+  /** `blake3:<hex>` of the manifest, once finalized. */
+  readonly content_address: string | null;
+}
+
+/** A file of a package. Digests are lowercase hex. */
+export interface FileRecord {
+  readonly id: string;
+  readonly package_id: string;
+  readonly relative_path: string;
+  readonly media_type: string;
+  readonly size: number;
+  readonly blake3: string;
+  readonly sha256: string;
+  /** `blake3:<hex>` of the bytes. */
+  readonly content_address: string;
+  readonly created_at: Timestamp;
+}
+
+/** The columns PACKAGE_SELECT returns, for callers that add their own WHERE. */
+export const PACKAGE_SELECT = `SELECT p.id, p.name, p.producer, p.subject, p.retention_class, p.status, p.metadata,
+    p.created_at, p.finalized_at, p.manifest_digest, r.expires_at,
+    (SELECT count(*) FROM artifact_files f WHERE f.package_id = p.id) AS file_count,
+    (SELECT coalesce(sum(f.size), 0) FROM artifact_files f WHERE f.package_id = p.id) AS total_size
+  FROM artifact_packages p JOIN retention_state r ON r.package_id = p.id`;
+
+export const FILE_SELECT = `SELECT f.id, f.package_id, f.relative_path, f.media_type, f.size, f.blake3, f.sha256,
+    f.content_address, f.created_at
+  FROM artifact_files f`;
+
+export function toPackageRecord(row: Row): PackageRecord {
+  const manifestDigest = row.manifest_digest === null ? null : asString(row.manifest_digest);
+  return {
+    id: asString(row.id),
+    name: asString(row.name),
+    producer: asString(row.producer),
+    subject: asString(row.subject),
+    retention_class: asString(row.retention_class),
+    status: asStatus(row.status),
+    metadata: asJsonObject(row.metadata),
+    created_at: asTimestamp(row.created_at),
+    finalized_at: row.finalized_at === null ? null : asTimestamp(row.finalized_at),
+    expires_at: row.expires_at === null ? null : asTimestamp(row.expires_at),
+    file_count: asNumber(row.file_count),
+    total_size: asNumber(row.total_size),
+    content_address: manifestDigest === null ? null : `blake3:${manifestDigest}`,
+  };
+}
+
+export function toFileRecord(row: Row): FileRecord {
+  return {
+    id: asString(row.id),
+    package_id: asString(row.package_id),
+    relative_path: asString(row.relative_path),
+    media_type: asString(row.media_type),
+    size: asNumber(row.size),
+    blake3: asString(row.blake3),
+    sha256: asString(row.sha256),
+    content_address: asString(row.content_address),
+    created_at: asTimestamp(row.created_at),
+  };
+}
+
+export function asStatus(value: unknown): PackageStatus {
+  if (value === 'created' || value === 'finalized') return value;
+  throw new TypeError(`unexpected package status ${String(value)}`);
+}
+
+/** jsonb arrives parsed from pg; SQLite holds the JSON text. */
+export function asJsonObject(value: unknown): { readonly [key: string]: JsonValue } {
+  const parsed: unknown = typeof value === 'string' ? JSON.parse(value) : value;
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new TypeError('expected a JSON object column value');
+  }
+  return parsed as { readonly [key: string]: JsonValue };
+}

@@ -1,0 +1,125 @@
+/**
+ * Every error the registry throws on purpose: a stable `code` (the API maps it to a status with an exhaustive
+ * switch) and a message meant for the person who sent the request. They know nothing of HTTP.
+ */
+export abstract class RegistryError extends Error {
+  abstract readonly code: RegistryErrorCode;
+}
+
+export type RegistryErrorCode =
+  | 'invalid_input'
+  | 'unknown_retention_class'
+  | 'package_not_found'
+  | 'illegal_package_state'
+  | 'invalid_relative_path'
+  | 'duplicate_relative_path'
+  | 'path_conflict'
+  | 'file_not_found'
+  | 'manifest_not_found';
+
+/** A field of a request breaks a rule. `field` names it, as the caller spelled it. */
+export class InvalidInputError extends RegistryError {
+  readonly code = 'invalid_input';
+  override readonly name = 'InvalidInputError';
+
+  constructor(
+    readonly field: string,
+    readonly reason: string,
+  ) {
+    super(`${field}: ${reason}`);
+  }
+}
+
+export class UnknownRetentionClassError extends RegistryError {
+  readonly code = 'unknown_retention_class';
+  override readonly name = 'UnknownRetentionClassError';
+
+  constructor(
+    readonly retentionClass: string,
+    readonly known: readonly string[],
+  ) {
+    super(`unknown retention class ${JSON.stringify(retentionClass)}; known: ${known.join(', ')}`);
+  }
+}
+
+export class PackageNotFoundError extends RegistryError {
+  readonly code = 'package_not_found';
+  override readonly name = 'PackageNotFoundError';
+
+  constructor(readonly packageId: string) {
+    super(`package ${packageId} does not exist`);
+  }
+}
+
+/** The package is not in the state the operation needs (adding a file to a finalized package, finalizing twice …). */
+export class IllegalPackageStateError extends RegistryError {
+  readonly code = 'illegal_package_state';
+  override readonly name = 'IllegalPackageStateError';
+
+  constructor(
+    readonly packageId: string,
+    readonly status: PackageStatus,
+    operation: string,
+  ) {
+    super(`cannot ${operation}: package ${packageId} is ${status}`);
+  }
+}
+
+export type PackageStatus = 'created' | 'finalized';
+
+export class InvalidRelativePathError extends RegistryError {
+  readonly code = 'invalid_relative_path';
+  override readonly name = 'InvalidRelativePathError';
+
+  constructor(
+    readonly relativePath: string,
+    readonly reason: string,
+  ) {
+    super(`invalid relative path ${JSON.stringify(relativePath)}: ${reason}`);
+  }
+}
+
+export class DuplicateRelativePathError extends RegistryError {
+  readonly code = 'duplicate_relative_path';
+  override readonly name = 'DuplicateRelativePathError';
+
+  constructor(
+    readonly packageId: string,
+    readonly relativePath: string,
+  ) {
+    super(`package ${packageId} already has a file at ${JSON.stringify(relativePath)}`);
+  }
+}
+
+/** One path would be both a file and a directory (`a` beside `a/b`), so the package could not be written out. */
+export class PathConflictError extends RegistryError {
+  readonly code = 'path_conflict';
+  override readonly name = 'PathConflictError';
+
+  constructor(
+    readonly relativePath: string,
+    readonly conflictsWith: string,
+  ) {
+    super(
+      `${JSON.stringify(relativePath)} conflicts with ${JSON.stringify(conflictsWith)}: a path cannot be both a file and a directory`,
+    );
+  }
+}
+
+export class FileNotFoundError extends RegistryError {
+  readonly code = 'file_not_found';
+  override readonly name = 'FileNotFoundError';
+
+  constructor(what: string) {
+    super(`file ${what} does not exist`);
+  }
+}
+
+export class ManifestNotFoundError extends RegistryError {
+  readonly code = 'manifest_not_found';
+  override readonly name = 'ManifestNotFoundError';
+
+  constructor(readonly contentAddress: string) {
+    super(`no package has the content address ${contentAddress}`);
+  }
+}

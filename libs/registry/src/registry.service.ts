@@ -1,0 +1,507 @@
+import type { Readable } from 'node:stream';
+import { Injectable } from '@nestjs/common';
+import {
+  blake3,
+  contentAddress,
+  encodeCanonicalCbor,
+  isUuid,
+  toHex,
+  uuidv5,
+  uuidv7,
+} from '@artifactstore/codec';
+import { BlobStore, type ByteSource, type OpenOptions } from '@artifactstore/dataplane';
+import { Database, asNumber, asString, type Tx } from '@artifactstore/db';
+import { EventLog, type ChainVerification, type Event, type TailOptions } from '@artifactstore/events';
+import {
+  PACKAGE_FINALIZED,
+  ViewProjector,
+  fileIngestedEvent,
+  packageCreatedEvent,
+  packageFinalizedEvent,
+  stateDigest,
+} from '@artifactstore/views';
+import {
+  checkLabel,
+  checkMediaType,
+  checkMetadata,
+  normalizeRelativePath,
+  parentDirectories,
+} from './input-rules.js';
+import { buildManifest, encodeManifest, manifestJson, type ManifestFile } from './manifest.js';
+import { checkLimit, decodeCursor, toPage, type Page } from './page-cursor.js';
+import {
+  FILE_SELECT,
+  PACKAGE_SELECT,
+  asJsonObject,
+  asStatus,
+  toFileRecord,
+  toPackageRecord,
+  type FileRecord,
+  type PackageRecord,
+} from './records.js';
+import {
+  DuplicateRelativePathError,
+  FileNotFoundError,
+  IllegalPackageStateError,
+  InvalidInputError,
+  ManifestNotFoundError,
+  PackageNotFoundError,
+  PathConflictError,
+  UnknownRetentionClassError,
+  type PackageStatus,
+} from './registry.errors.js';
+
+export interface CreatePackageInput {
+  readonly name: string;
+  readonly producer: string;
+  readonly subject: string;
+  readonly retention_class: string;
+  /** A JSON object; `{}` when absent. */
+  readonly metadata?: Readonly<Record<string, unknown>>;
+}
+
+export interface IngestFileOptions {
+  /** The exact size the stream will have (e.g. from Content-Length). */
+  readonly expectedSize?: number;
+  readonly expectedSha256?: Uint8Array;
+  readonly expectedBlake3?: Uint8Array;
+  /** The most bytes accepted. */
+  readonly maxSize?: number;
+}
+
+export interface PackageFilter {
+  readonly name?: string;
+  readonly producer?: string;
+  readonly subject?: string;
+  readonly status?: string;
+  /** 1–1000, default 100. */
+  readonly limit?: number;
+  readonly cursor?: string;
+}
+
+export interface PageRequest {
+  readonly limit?: number;
+  readonly cursor?: string;
+}
+
+export interface FinalizeResult {
+  readonly id: string;
+  readonly status: PackageStatus;
+  /** `blake3:<hex>` of the manifest bytes. */
+  readonly content_address: string;
+  /** The same digest as bare hex: the finalize event's payload_digest. */
+  readonly manifest_digest: string;
+}
+
+export type ManifestFormat = 'cbor' | 'json';
+
+export interface ManifestBytes {
+  readonly package_id: string;
+  readonly content_address: string;
+  readonly format: ManifestFormat;
+  readonly bytes: Buffer;
+}
+
+/** A file's metadata and its bytes: the whole file verified by BLAKE3 as it streams, or the range asked for. */
+export interface FileDownload {
+  readonly file: FileRecord;
+  readonly stream: Readable;
+}
+
+export interface ReplayReport {
+  /** The highest sequence replayed (0 for an empty log). */
+  readonly head_sequence: number;
+  readonly state_digest_before: string;
+  readonly state_digest_after: string;
+}
+
+/** RFC 9562 v5 namespace of storage location ids (docs/formats.md). */
+export const STORAGE_LOCATION_NAMESPACE = '2c8c9714-15d9-40c4-a93a-96a3706cbe05';
+
+/** Deterministic, so replay reproduces it: UUIDv5 of the canonical CBOR of [file id, backend, key]. */
+export function storageLocationId(fileId: string, backend: string, key: string): string {
+  return uuidv5(STORAGE_LOCATION_NAMESPACE, encodeCanonicalCbor([fileId, backend, key]));
+}
+
+const CONTENT_ADDRESS = /^blake3:[0-9a-f]{64}$/;
+
+/**
+ * The domain service: the operations the HTTP API and the CLI share. Writes append an event and apply its view in
+ * one transaction (through ViewProjector); reads go to the views. Errors are RegistryError subclasses with stable
+ * codes, or the dataplane's own for bytes that could not be stored or read.
+ *
+ * Ingest and finalize of one package are serialized by taking the log's append lock before the package is checked
+ * in the writing transaction: every check that decides whether an event may be appended runs after every earlier
+ * append has committed and before any later one can start.
+ */
+@Injectable()
+export class Registry {
+  constructor(
+    private readonly database: Database,
+    private readonly eventLog: EventLog,
+    private readonly projector: ViewProjector,
+    private readonly blobStore: BlobStore,
+  ) {}
+
+  async createPackage(input: CreatePackageInput, actor: string): Promise<PackageRecord> {
+    const fields = {
+      name: checkLabel('name', input.name),
+      producer: checkLabel('producer', input.producer),
+      subject: checkLabel('subject', input.subject),
+      metadata: checkMetadata(input.metadata),
+    };
+    const retentionClass = checkRetentionClassName(input.retention_class);
+    checkLabel('actor', actor);
+    const id = uuidv7();
+    return this.database.write(async (tx) => {
+      const [retention] = await tx.query('SELECT ttl_days FROM retention_classes WHERE name = ?', [
+        retentionClass,
+      ]);
+      if (!retention) throw new UnknownRetentionClassError(retentionClass, await retentionClassNames(tx));
+      const ttlDays = retention.ttl_days === null ? null : asNumber(retention.ttl_days);
+      await this.projector.appendAndApply(
+        tx,
+        packageCreatedEvent(actor, {
+          package_id: id,
+          ...fields,
+          retention_class: retentionClass,
+          ttl_days: ttlDays,
+        }),
+      );
+      return requirePackage(tx, id);
+    });
+  }
+
+  /**
+   * Streams `source` into the dataplane, then records the file. The package and the path are checked before the
+   * first byte is read (so a doomed upload fails fast) and again under the append lock at commit (so of two
+   * uploads of one path exactly one wins, and nothing enters a package after its manifest was built). A failure
+   * after the bytes were stored leaves no row and no event; the blob stays for garbage collection.
+   */
+  async ingestFile(
+    packageId: string,
+    relativePath: string,
+    mediaType: string | undefined,
+    source: ByteSource,
+    actor: string,
+    options: IngestFileOptions = {},
+  ): Promise<FileRecord> {
+    checkId('package_id', packageId);
+    const path = normalizeRelativePath(relativePath);
+    const media = checkMediaType(mediaType);
+    checkLabel('actor', actor);
+    await this.database.read((tx) => checkCanAdd(tx, packageId, path));
+    const receipt = await this.blobStore.ingest(source, options);
+    return this.database.write(async (tx) => {
+      await this.eventLog.lockAppends(tx);
+      await checkCanAdd(tx, packageId, path);
+      const fileId = uuidv7();
+      await this.projector.appendAndApply(
+        tx,
+        fileIngestedEvent(actor, {
+          file_id: fileId,
+          package_id: packageId,
+          relative_path: path,
+          media_type: media,
+          size: receipt.size,
+          blake3: receipt.blake3,
+          sha256: receipt.sha256,
+          storage: {
+            location_id: storageLocationId(fileId, receipt.backend, receipt.key),
+            backend: receipt.backend,
+            key: receipt.key,
+          },
+        }),
+      );
+      return requireFile(tx, fileId);
+    });
+  }
+
+  /**
+   * Builds the manifest from the views, appends `v1.package.finalized` with the manifest bytes as its payload, and
+   * returns the content address. An empty package may be finalized; a finalized one may not be again.
+   */
+  async finalizePackage(packageId: string, actor: string): Promise<FinalizeResult> {
+    checkId('package_id', packageId);
+    checkLabel('actor', actor);
+    return this.database.write(async (tx) => {
+      await this.eventLog.lockAppends(tx);
+      const [row] = await tx.query(
+        'SELECT id, name, producer, subject, status, metadata FROM artifact_packages WHERE id = ?',
+        [packageId],
+      );
+      if (!row) throw new PackageNotFoundError(packageId);
+      const status = asStatus(row.status);
+      if (status !== 'created') throw new IllegalPackageStateError(packageId, status, 'finalize');
+      const files = await tx.query(
+        'SELECT relative_path, media_type, size, blake3, sha256 FROM artifact_files WHERE package_id = ?',
+        [packageId],
+      );
+      const manifest = buildManifest(
+        {
+          id: packageId,
+          name: asString(row.name),
+          producer: asString(row.producer),
+          subject: asString(row.subject),
+          metadata: asJsonObject(row.metadata),
+        },
+        files.map((file): ManifestFile => ({
+          relative_path: asString(file.relative_path),
+          media_type: asString(file.media_type),
+          size: asNumber(file.size),
+          blake3: Buffer.from(asString(file.blake3), 'hex'),
+          sha256: Buffer.from(asString(file.sha256), 'hex'),
+        })),
+      );
+      const event = await this.projector.appendAndApply(
+        tx,
+        packageFinalizedEvent(actor, packageId, encodeManifest(manifest)),
+      );
+      return {
+        id: packageId,
+        status: 'finalized' as const,
+        content_address: contentAddress(event.payload_digest),
+        manifest_digest: toHex(event.payload_digest),
+      };
+    });
+  }
+
+  async getPackage(packageId: string): Promise<PackageRecord> {
+    checkId('package_id', packageId);
+    return this.database.read((tx) => requirePackage(tx, packageId));
+  }
+
+  /** Newest first (created_at, then id), filtered by exact name, producer, subject and status. */
+  async listPackages(filter: PackageFilter = {}): Promise<Page<PackageRecord>> {
+    const limit = checkLimit(filter.limit);
+    const where: string[] = [];
+    const params: unknown[] = [];
+    for (const field of ['name', 'producer', 'subject'] as const) {
+      const value = filter[field];
+      if (value === undefined) continue;
+      where.push(`p.${field} = ?`);
+      params.push(value);
+    }
+    if (filter.status !== undefined) {
+      if (filter.status !== 'created' && filter.status !== 'finalized') {
+        throw new InvalidInputError('status', 'must be created or finalized');
+      }
+      where.push('p.status = ?');
+      params.push(filter.status);
+    }
+    if (filter.cursor !== undefined) {
+      const [createdAt = '', id = ''] = decodeCursor(filter.cursor, 2);
+      if (!isUuid(id)) throw new InvalidInputError('cursor', 'is not a cursor this server returned');
+      where.push('(p.created_at < ? OR (p.created_at = ? AND p.id < ?))');
+      params.push(createdAt, createdAt, id);
+    }
+    const sql = `${PACKAGE_SELECT} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY p.created_at DESC, p.id DESC LIMIT ?`;
+    const rows = await this.database.read((tx) => tx.query(sql, [...params, limit + 1]));
+    return toPage(rows, limit, toPackageRecord, (item) => [item.created_at, item.id]);
+  }
+
+  /** The package whose manifest has this content address (`blake3:<hex>`). */
+  async resolveContentAddress(address: string): Promise<PackageRecord> {
+    checkContentAddress(address);
+    return this.database.read(async (tx) => {
+      const [row] = await tx.query(`${PACKAGE_SELECT} WHERE p.manifest_digest = ?`, [address.slice(7)]);
+      if (!row) throw new ManifestNotFoundError(address);
+      return toPackageRecord(row);
+    });
+  }
+
+  /** The files of a package in the order of their paths' UTF-8 bytes. */
+  async listFiles(packageId: string, page: PageRequest = {}): Promise<Page<FileRecord>> {
+    checkId('package_id', packageId);
+    const limit = checkLimit(page.limit);
+    const after = page.cursor === undefined ? undefined : decodeCursor(page.cursor, 1)[0];
+    const rows = await this.database.read(async (tx) => {
+      await requirePackageStatus(tx, packageId);
+      return after === undefined
+        ? tx.query(`${FILE_SELECT} WHERE f.package_id = ? ORDER BY f.relative_path LIMIT ?`, [
+            packageId,
+            limit + 1,
+          ])
+        : tx.query(
+            `${FILE_SELECT} WHERE f.package_id = ? AND f.relative_path > ? ORDER BY f.relative_path LIMIT ?`,
+            [packageId, after, limit + 1],
+          );
+    });
+    return toPage(rows, limit, toFileRecord, (item) => [item.relative_path]);
+  }
+
+  /**
+   * The manifest of a finalized package, by package id or content address: the finalize event's payload byte for
+   * byte (`cbor`), or its RFC 8785 projection (`json`).
+   */
+  async getManifestBytes(ref: string, format: ManifestFormat = 'cbor'): Promise<ManifestBytes> {
+    const packageId = ref.startsWith('blake3:') ? (await this.resolveContentAddress(ref)).id : ref;
+    checkId('package_id', packageId);
+    const payload = await this.database.read(async (tx) => {
+      const status = await requirePackageStatus(tx, packageId);
+      if (status !== 'finalized') throw new IllegalPackageStateError(packageId, status, 'read the manifest');
+      const [event] = await tx.query(
+        `SELECT payload FROM events WHERE subject_kind = 'package' AND subject_id = ? AND event_type = ?
+          ORDER BY sequence LIMIT 1`,
+        [packageId, PACKAGE_FINALIZED],
+      );
+      if (!event)
+        throw new Error(`package ${packageId} is finalized but its ${PACKAGE_FINALIZED} event is missing`);
+      return event.payload as Buffer;
+    });
+    return {
+      package_id: packageId,
+      content_address: contentAddress(blake3(payload)),
+      format,
+      bytes: format === 'cbor' ? payload : Buffer.from(manifestJson(payload), 'utf8'),
+    };
+  }
+
+  /** A file's metadata, by id. */
+  async findFile(fileId: string): Promise<FileRecord> {
+    checkId('file_id', fileId);
+    return this.database.read((tx) => requireFile(tx, fileId));
+  }
+
+  /** A file's metadata, by its package and path (the path is NFC-normalized first, as at ingest). */
+  async findFileByPath(packageId: string, relativePath: string): Promise<FileRecord> {
+    checkId('package_id', packageId);
+    const path = normalizeRelativePath(relativePath);
+    return this.database.read(async (tx) => {
+      await requirePackageStatus(tx, packageId);
+      const [row] = await tx.query(`${FILE_SELECT} WHERE f.package_id = ? AND f.relative_path = ?`, [
+        packageId,
+        path,
+      ]);
+      if (!row) throw new FileNotFoundError(`${JSON.stringify(path)} in package ${packageId}`);
+      return toFileRecord(row);
+    });
+  }
+
+  /** The bytes of a file: all of them (BLAKE3-verified as they stream), or the inclusive range asked for. */
+  async openFile(file: FileRecord, range: OpenOptions = {}): Promise<Readable> {
+    const key = await this.database.read(async (tx) => {
+      const rows = await tx.query('SELECT backend, key FROM storage_locations WHERE file_id = ?', [file.id]);
+      const here = rows.find((row) => row.backend === this.blobStore.backend);
+      if (!here) throw new FileNotFoundError(`${file.id} on the ${this.blobStore.backend} backend`);
+      return asString(here.key);
+    });
+    return this.blobStore.open(key, range);
+  }
+
+  async getFile(fileId: string, range?: OpenOptions): Promise<FileDownload> {
+    const file = await this.findFile(fileId);
+    return { file, stream: await this.openFile(file, range) };
+  }
+
+  async getFileByPath(packageId: string, relativePath: string, range?: OpenOptions): Promise<FileDownload> {
+    const file = await this.findFileByPath(packageId, relativePath);
+    return { file, stream: await this.openFile(file, range) };
+  }
+
+  /** Events after `since`, at most `limit` of them, in sequence order. */
+  async listEvents(since: number, limit: number): Promise<Event[]> {
+    checkSequence(since);
+    checkLimit(limit);
+    return this.database.read((tx) => this.eventLog.readSince(tx, since, limit));
+  }
+
+  /** Every event after `since` as it commits, never missing one (the event log's tail). */
+  tailEvents(since: number, options?: TailOptions): AsyncIterable<Event> {
+    checkSequence(since);
+    return this.eventLog.tail(since, options);
+  }
+
+  async headSequence(): Promise<number> {
+    return this.eventLog.headSequence();
+  }
+
+  /** Rebuilds every view from the log, with the state digest before and after (equal unless the views drifted). */
+  async replayViews(): Promise<ReplayReport> {
+    const before = await this.database.read((tx) => stateDigest(tx));
+    const headSequence = await this.projector.replayAll();
+    const after = await this.database.read((tx) => stateDigest(tx));
+    return {
+      head_sequence: headSequence,
+      state_digest_before: toHex(before),
+      state_digest_after: toHex(after),
+    };
+  }
+
+  verifyChain(): Promise<ChainVerification> {
+    return this.eventLog.verifyChain();
+  }
+}
+
+function checkId(field: string, value: unknown): asserts value is string {
+  if (typeof value !== 'string' || !isUuid(value)) {
+    throw new InvalidInputError(field, 'must be a lowercase hyphenated UUID');
+  }
+}
+
+function checkContentAddress(value: unknown): asserts value is string {
+  if (typeof value !== 'string' || !CONTENT_ADDRESS.test(value)) {
+    throw new InvalidInputError('content_address', 'must be blake3: followed by 64 lowercase hex digits');
+  }
+}
+
+function checkSequence(value: number): void {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new InvalidInputError('since', 'must be a non-negative integer');
+  }
+}
+
+function checkRetentionClassName(value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new InvalidInputError('retention_class', 'must be a non-empty string');
+  }
+  return value;
+}
+
+async function retentionClassNames(tx: Tx): Promise<string[]> {
+  const rows = await tx.query('SELECT name FROM retention_classes ORDER BY name');
+  return rows.map((row) => asString(row.name));
+}
+
+async function requirePackage(tx: Tx, packageId: string): Promise<PackageRecord> {
+  const [row] = await tx.query(`${PACKAGE_SELECT} WHERE p.id = ?`, [packageId]);
+  if (!row) throw new PackageNotFoundError(packageId);
+  return toPackageRecord(row);
+}
+
+async function requirePackageStatus(tx: Tx, packageId: string): Promise<PackageStatus> {
+  const [row] = await tx.query('SELECT status FROM artifact_packages WHERE id = ?', [packageId]);
+  if (!row) throw new PackageNotFoundError(packageId);
+  return asStatus(row.status);
+}
+
+async function requireFile(tx: Tx, fileId: string): Promise<FileRecord> {
+  const [row] = await tx.query(`${FILE_SELECT} WHERE f.id = ?`, [fileId]);
+  if (!row) throw new FileNotFoundError(fileId);
+  return toFileRecord(row);
+}
+
+/**
+ * The package takes files, and `path` is free: not a file yet, no file is one of its directories, and it is not
+ * a directory of a file. Children are found by range: every path under `a/` sorts from `a/` to just before `a0`
+ * (`0` follows `/` in ASCII) in byte order, which both dialects use for relative_path.
+ */
+async function checkCanAdd(tx: Tx, packageId: string, path: string): Promise<void> {
+  const status = await requirePackageStatus(tx, packageId);
+  if (status !== 'created') throw new IllegalPackageStateError(packageId, status, 'add a file');
+  const candidates = [path, ...parentDirectories(path)];
+  const taken = await tx.query(
+    `SELECT relative_path FROM artifact_files WHERE package_id = ? AND relative_path IN (${candidates.map(() => '?').join(', ')})`,
+    [packageId, ...candidates],
+  );
+  if (taken.some((row) => row.relative_path === path)) throw new DuplicateRelativePathError(packageId, path);
+  const [parent] = taken;
+  if (parent) throw new PathConflictError(path, asString(parent.relative_path));
+  const [child] = await tx.query(
+    `SELECT relative_path FROM artifact_files WHERE package_id = ? AND relative_path >= ? AND relative_path < ?
+      ORDER BY relative_path LIMIT 1`,
+    [packageId, `${path}/`, `${path}0`],
+  );
+  if (child) throw new PathConflictError(path, asString(child.relative_path));
+}
