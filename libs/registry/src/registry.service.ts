@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import { Injectable } from '@nestjs/common';
 import {
@@ -190,6 +191,7 @@ export class Registry {
     const path = normalizeRelativePath(relativePath);
     const media = checkMediaType(mediaType);
     checkLabel('actor', actor);
+    keepErrorsForIteration(source);
     await this.database.read((tx) => checkCanAdd(tx, packageId, path));
     const receipt = await this.blobStore.ingest(source, options);
     return this.database.write(async (tx) => {
@@ -432,6 +434,19 @@ export class Registry {
   verifyChain(): Promise<ChainVerification> {
     return this.eventLog.verifyChain();
   }
+}
+
+/**
+ * A stream that fails while nobody listens (a client that hangs up during the early checks) would crash the process
+ * with an unhandled 'error' event. The error is kept by the stream either way, and iterating it rethrows it, so the
+ * dataplane still sees the failure and reports IncompleteStreamError.
+ */
+function keepErrorsForIteration(source: ByteSource): void {
+  if (source instanceof EventEmitter) source.on('error', ignore);
+}
+
+function ignore(): void {
+  // See keepErrorsForIteration.
 }
 
 function checkId(field: string, value: unknown): asserts value is string {
