@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
-import { blake3, decodeCbor, sha256 } from '@artifactstore/codec';
+import { blake3, decodeCbor, sha256, toHex, uuidv7 } from '@artifactstore/codec';
 import { IncompleteStreamError, DigestMismatchError } from '@artifactstore/dataplane';
 import { asString } from '@artifactstore/db';
 import type { Event } from '@artifactstore/events';
@@ -21,8 +21,10 @@ import {
   type PackageRecord,
   type Registry,
 } from '@artifactstore/registry';
-import { dumpState, stateDigest } from '@artifactstore/views';
+import { dumpState, fileIngestedEvent, packageCreatedEvent, stateDigest } from '@artifactstore/views';
+import vectors from '../fixtures/manifest-vectors.json' with { type: 'json' };
 import { startCore, type CoreHarness } from '../support/app-harness.js';
+import { TEN_THOUSAND_PACKAGE, tenThousandFiles } from '../support/manifest-vectors.js';
 import { dialectsUnderTest, type TestDatabase } from '../support/test-databases.js';
 
 const ACTOR = 'alice';
@@ -531,6 +533,42 @@ describe.each(dialectsUnderTest())('Registry on $dialect', (dialectUnderTest) =>
         code: 'file_not_found',
       });
     });
+  });
+
+  it('finalizes a 10,000-file package into the golden manifest (views read back in byte order)', async () => {
+    // The files are recorded straight through the projector (no bytes stored): this is about the manifest.
+    await core.database.write(async (tx) => {
+      await core.projector.appendAndApply(
+        tx,
+        packageCreatedEvent(ACTOR, {
+          package_id: TEN_THOUSAND_PACKAGE.id,
+          name: TEN_THOUSAND_PACKAGE.name,
+          producer: TEN_THOUSAND_PACKAGE.producer,
+          subject: TEN_THOUSAND_PACKAGE.subject,
+          retention_class: 'standard',
+          ttl_days: 90,
+          metadata: TEN_THOUSAND_PACKAGE.metadata,
+        }),
+      );
+      for (const file of tenThousandFiles()) {
+        const fileId = uuidv7();
+        const key = toHex(file.blake3);
+        await core.projector.appendAndApply(
+          tx,
+          fileIngestedEvent(ACTOR, {
+            ...file,
+            file_id: fileId,
+            package_id: TEN_THOUSAND_PACKAGE.id,
+            storage: { location_id: storageLocationId(fileId, 'fs', key), backend: 'fs', key },
+          }),
+        );
+      }
+    });
+    const result = await registry.finalizePackage(TEN_THOUSAND_PACKAGE.id, ACTOR);
+    expect(result.content_address).toBe(vectors.tenThousandFiles.contentAddress);
+    const manifest = await registry.getManifestBytes(result.content_address);
+    expect(manifest.bytes).toHaveLength(vectors.tenThousandFiles.size);
+    expect(decodeManifest(manifest.bytes).files).toHaveLength(10_000);
   });
 
   it('end to end: create, ingest three files, finalize, manifests, downloads, tail, replay', async () => {

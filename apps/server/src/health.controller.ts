@@ -1,13 +1,13 @@
 import { Controller, Get } from '@nestjs/common';
-import { EventLog } from '@artifactstore/events';
+import { Registry } from '@artifactstore/registry';
 
 /** Liveness and readiness in one: answers only when the database does. */
 @Controller()
 export class HealthController {
-  constructor(private readonly eventLog: EventLog) {}
+  constructor(private readonly registry: Registry) {}
 
   @Get('healthz')
   async health(): Promise<{ status: 'ok'; head_sequence: number }> {
-    return { status: 'ok', head_sequence: await this.eventLog.headSequence() };
+    return { status: 'ok', head_sequence: await this.registry.headSequence() };
   }
 }

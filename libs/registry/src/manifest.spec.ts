@@ -1,56 +1,34 @@
 import { encode as independentEncode, cdeEncodeOptions } from 'cbor2';
 import { createHash as createIndependentBlake3 } from 'blake3-wasm';
-import { blake3, contentAddress, decodeCbor, sha256 } from '@artifactstore/codec';
+import { blake3, contentAddress, decodeCbor } from '@artifactstore/codec';
 import vectors from '../../../test/fixtures/manifest-vectors.json' with { type: 'json' };
+import {
+  TEN_THOUSAND_PACKAGE,
+  VECTOR_PACKAGE,
+  tenThousandFiles,
+  vectorFile,
+  workedExampleFiles,
+} from '../../../test/support/manifest-vectors.js';
 import {
   InvalidManifestError,
   buildManifest,
   decodeManifest,
   encodeManifest,
   manifestJson,
-  type ManifestFile,
-  type ManifestPackage,
+  type Manifest,
 } from './manifest.js';
 
-const PACKAGE: ManifestPackage = {
-  id: '01890a5d-ac96-774b-bcce-b302099a8057',
-  name: 'hello',
-  producer: 'ci',
-  subject: 'git:abc123',
-  metadata: { build: 7, ratio: 0.25, tags: ['a', 'é'] },
-};
-
-const file = (relativePath: string, content: string, mediaType = 'text/plain'): ManifestFile => ({
-  relative_path: relativePath,
-  media_type: mediaType,
-  size: Buffer.byteLength(content),
-  blake3: blake3(content),
-  sha256: sha256(content),
-});
-
-/** The worked example of docs/formats.md: two files, given out of order. */
-const WORKED_EXAMPLE = buildManifest(PACKAGE, [
-  file('b.txt', 'bee\n'),
-  file('a/x.bin', '', 'application/octet-stream'),
-]);
-
-/** 10,000 files in 100 directories, deterministic. */
-function largeManifest(): ReturnType<typeof buildManifest> {
-  const files: ManifestFile[] = [];
-  for (let i = 0; i < 10_000; i++) {
-    files.push(
-      file(`dir-${String(i % 100).padStart(2, '0')}/file-${i}.bin`, `content ${i}`, 'application/x-test'),
-    );
-  }
-  return buildManifest({ ...PACKAGE, metadata: { files: 10_000 } }, files.reverse());
-}
+const PACKAGE = VECTOR_PACKAGE;
+const file = vectorFile;
+const WORKED_EXAMPLE = buildManifest(PACKAGE, workedExampleFiles());
+const largeManifest = (): Manifest => buildManifest(TEN_THOUSAND_PACKAGE, tenThousandFiles());
 
 function independentContentAddress(bytes: Uint8Array): string {
   return `blake3:${createIndependentBlake3().update(bytes).digest('hex')}`;
 }
 
 /** The manifest as plain data for cbor2: byte strings as plain Uint8Array. */
-function forIndependentEncoder(manifest: ReturnType<typeof buildManifest>): unknown {
+function forIndependentEncoder(manifest: Manifest): unknown {
   return {
     schema: manifest.schema,
     package: { ...manifest.package },
