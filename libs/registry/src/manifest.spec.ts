@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { encode as independentEncode, cdeEncodeOptions } from 'cbor2';
 import { createHash as createIndependentBlake3 } from 'blake3-wasm';
 import { blake3, contentAddress, decodeCbor } from '@artifactstore/codec';
@@ -60,6 +61,16 @@ describe('manifest', () => {
     );
     expect(contentAddress(blake3(bytes))).toBe(vectors.workedExample.contentAddress);
     expect(independentContentAddress(bytes)).toBe(vectors.workedExample.contentAddress);
+  });
+
+  it('is the worked example that docs/formats.md prints', () => {
+    const docs = readFileSync('docs/formats.md', 'utf8');
+    const block = /The manifest is (\d+) bytes:\n\n```\n([0-9a-f\n]+)```/.exec(docs);
+    expect(block?.[2]?.replaceAll('\n', '')).toBe(vectors.workedExample.cborHex);
+    expect(Number(block?.[1])).toBe(vectors.workedExample.cborHex.length / 2);
+    expect(docs).toContain(vectors.workedExample.contentAddress);
+    expect(docs).toContain(vectors.workedExample.json);
+    expect(docs).toContain(vectors.tenThousandFiles.contentAddress);
   });
 
   it('projects the worked example to the pinned RFC 8785 JSON', () => {
