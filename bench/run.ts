@@ -4,18 +4,19 @@ import Sqlite from 'better-sqlite3';
 import pg from 'pg';
 import { benchDataplane, type DataplaneResult } from './dataplane.bench.js';
 import { benchAppend, benchReplay, benchTailLatency } from './event-log.bench.js';
+import { benchFinalizeLatency, benchPackageFlow } from './registry.bench.js';
 import { createScratchPostgres, createScratchSqlite, type ScratchDatabase } from './scratch-database.js';
 import { median } from './stats.js';
 
 /**
- * `npm run bench [-- --suites eventlog,dataplane --dialects sqlite,postgres --runs 3 --replay-events 100000
+ * `npm run bench [-- --suites eventlog,dataplane,registry --dialects sqlite,postgres --runs 3 --replay-events 100000
  *   --blob-mib 1024 --pg-url postgres://…]`
  * Prints a Markdown report: every figure is the median of --runs runs, beside its baseline from the same run.
  * PostgreSQL is measured when --pg-url or ARTIFACTSTORE_TEST_PG_URL names a server.
  */
 const { values } = parseArgs({
   options: {
-    suites: { type: 'string', default: 'eventlog,dataplane' },
+    suites: { type: 'string', default: 'eventlog,dataplane,registry' },
     dialects: { type: 'string', default: 'sqlite,postgres' },
     'blob-mib': { type: 'string', default: '1024' },
     runs: { type: 'string', default: '3' },
@@ -84,6 +85,37 @@ async function dataplaneReport(): Promise<string> {
   ].join('\n');
 }
 
+function scratchOf(dialect: string): () => Promise<ScratchDatabase> {
+  return () => (dialect === 'sqlite' ? createScratchSqlite() : createScratchPostgres(pgUrl));
+}
+
+/** Packages/s through the registry beside the plain append rate (1 event per transaction) of the same run. */
+async function registryReport(dialect: string): Promise<string> {
+  const create = scratchOf(dialect);
+  const flows = [];
+  const appends = [];
+  for (let run = 0; run < runs; run++) {
+    appends.push(await withScratch(create, (s) => benchAppend(s, 1000, 1)));
+    flows.push(await withScratch(create, (s) => benchPackageFlow(s, 30, 10, 4096, 4)));
+  }
+  const append = median(appends.map((r) => r.appendPerSecond));
+  const flow = median(flows.map((r) => r.packagesPerSecond));
+  const concurrent = median(flows.map((r) => r.concurrentPackagesPerSecond));
+  // create + 10 ingests + finalize = 12 events per package.
+  const eventsPerPackage = 12;
+  const finalize = await withScratch(create, (s) => benchFinalizeLatency(s, 10_000, runs));
+  return [
+    `## registry on ${dialect}`,
+    '',
+    '| measure | artifactstore | baseline: EventLog.append, 1 event per transaction | ratio (events/s) |',
+    '| --- | --- | --- | --- |',
+    `| create → ingest 10 × 4 KiB → finalize, one at a time | ${flow.toFixed(1)} packages/s (${fmt(flow * eventsPerPackage)} ev/s) | ${fmt(append)} ev/s | ${ratio(flow * eventsPerPackage, append)} |`,
+    `| the same, 4 packages at once | ${concurrent.toFixed(1)} packages/s (${fmt(concurrent * eventsPerPackage)} ev/s) | | ${ratio(concurrent * eventsPerPackage, append)} |`,
+    `| finalize of a ${fmt(finalize.files)}-file package (manifest ${fmt(finalize.manifestBytes)} bytes) | ${finalize.finalizeMs.toFixed(0)} ms | | |`,
+    '',
+  ].join('\n');
+}
+
 async function main(): Promise<void> {
   const suites = values.suites.split(',');
   const dialects = values.dialects
@@ -92,6 +124,9 @@ async function main(): Promise<void> {
   process.stdout.write(`# artifactstore benchmark, ${new Date().toISOString()}\n\n${await machine()}\n`);
   process.stdout.write(`- ${runs} runs per figure; medians\n\n`);
   if (suites.includes('dataplane')) process.stdout.write(`${await dataplaneReport()}\n`);
+  if (suites.includes('registry')) {
+    for (const dialect of dialects) process.stdout.write(`${await registryReport(dialect)}\n`);
+  }
   if (!suites.includes('eventlog')) return;
   for (const dialect of dialects) {
     const create = () => (dialect === 'sqlite' ? createScratchSqlite() : createScratchPostgres(pgUrl));
