@@ -1,12 +1,19 @@
-import { cpus, totalmem } from 'node:os';
+import { availableParallelism, cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import Sqlite from 'better-sqlite3';
 import pg from 'pg';
-import { benchDataplane, type DataplaneResult } from './dataplane.bench.js';
+import {
+  benchConcurrentIngest,
+  benchDataplane,
+  type ConcurrentIngestResult,
+  type DataplaneResult,
+  type IngestHashing,
+} from './dataplane.bench.js';
 import { benchAppend, benchReplay, benchTailLatency } from './event-log.bench.js';
 import { benchFinalizeLatency, benchPackageFlow } from './registry.bench.js';
 import { createScratchPostgres, createScratchSqlite, type ScratchDatabase } from './scratch-database.js';
 import { median } from './stats.js';
+import { HashWorkerPool } from './worker-hashing.js';
 
 /**
  * `npm run bench [-- --suites eventlog,dataplane,registry --dialects sqlite,postgres --runs 3 --replay-events 100000
@@ -19,6 +26,7 @@ const { values } = parseArgs({
     suites: { type: 'string', default: 'eventlog,dataplane,registry' },
     dialects: { type: 'string', default: 'sqlite,postgres' },
     'blob-mib': { type: 'string', default: '1024' },
+    'concurrent-mib': { type: 'string', default: '256' },
     runs: { type: 'string', default: '3' },
     'replay-events': { type: 'string', default: '100000' },
     'pg-url': { type: 'string', default: process.env.ARTIFACTSTORE_TEST_PG_URL ?? '' },
@@ -101,17 +109,66 @@ async function registryReport(dialect: string): Promise<string> {
   const append = median(appends.map((r) => r.appendPerSecond));
   const flow = median(flows.map((r) => r.packagesPerSecond));
   const concurrent = median(flows.map((r) => r.concurrentPackagesPerSecond));
-  // create + 10 ingests + finalize = 12 events per package.
+  // create + 10 ingests + finalize = 12 events per package; its parts measured alone: 12 appends and 10 blobs.
   const eventsPerPackage = 12;
+  const blobMs = median(flows.map((r) => r.blobIngestMs));
+  const parts = 1000 / ((eventsPerPackage * 1000) / append + 10 * blobMs);
   const finalize = await withScratch(create, (s) => benchFinalizeLatency(s, 10_000, runs));
   return [
     `## registry on ${dialect}`,
     '',
-    '| measure | artifactstore | baseline: EventLog.append, 1 event per transaction | ratio (events/s) |',
+    '| measure | artifactstore | baseline: its parts alone, one at a time | ratio |',
     '| --- | --- | --- | --- |',
-    `| create → ingest 10 × 4 KiB → finalize, one at a time | ${flow.toFixed(1)} packages/s (${fmt(flow * eventsPerPackage)} ev/s) | ${fmt(append)} ev/s | ${ratio(flow * eventsPerPackage, append)} |`,
-    `| the same, 4 packages at once | ${concurrent.toFixed(1)} packages/s (${fmt(concurrent * eventsPerPackage)} ev/s) | | ${ratio(concurrent * eventsPerPackage, append)} |`,
+    `| create → ingest 10 × 4 KiB → finalize, one at a time | ${flow.toFixed(1)} packages/s | ${parts.toFixed(1)} packages/s: 12 × EventLog.append (${fmt(append)} ev/s, 1 per transaction) + 10 × FsBlobStore.ingest (${blobMs.toFixed(2)} ms each) | ${ratio(flow, parts)} |`,
+    `| the same, 4 packages at once | ${concurrent.toFixed(1)} packages/s | | ${ratio(concurrent, parts)} |`,
     `| finalize of a ${fmt(finalize.files)}-file package (manifest ${fmt(finalize.manifestBytes)} bytes) | ${finalize.finalizeMs.toFixed(0)} ms | | |`,
+    '',
+  ].join('\n');
+}
+
+/**
+ * Ingest throughput, CPU and event-loop delay for 1, 2 and 4 concurrent ingests, hashing on the main thread
+ * (FsBlobStore, and the prototype's same code path) or on a worker thread (the prototype); ADR 0005.
+ */
+async function hashingReport(): Promise<string> {
+  const sizeMiB = Number(values['concurrent-mib']);
+  const workers = Math.max(1, availableParallelism() - 1);
+  const pool = new HashWorkerPool(workers);
+  const modes: [IngestHashing, string][] = [
+    ['fs-blob-store', 'FsBlobStore (both digests on the main thread)'],
+    ['main', 'prototype, both digests on the main thread'],
+    ['worker-sha256', 'prototype, SHA-256 on a worker'],
+    ['worker-both', 'prototype, both digests on a worker'],
+  ];
+  const rows: string[] = [];
+  try {
+    for (const concurrency of [1, 2, 4]) {
+      const results = new Map<IngestHashing, ConcurrentIngestResult[]>(modes.map(([mode]) => [mode, []]));
+      // Interleaved, so that the machine's drift falls on every mode alike.
+      for (let run = 0; run < runs; run++) {
+        for (const [mode] of modes) {
+          results.get(mode)?.push(await benchConcurrentIngest(concurrency, sizeMiB, mode, pool, run * 7));
+        }
+      }
+      for (const [mode, label] of modes) {
+        const list = results.get(mode) ?? [];
+        const m = (key: keyof ConcurrentIngestResult): number => median(list.map((result) => result[key]));
+        rows.push(
+          `| ${concurrency} | ${label} | ${fmt(m('mibps'))} | ${m('cores').toFixed(2)} | ` +
+            `${Math.round(m('mainThreadBusy') * 100)}% | ${m('loopDelayP50Ms').toFixed(1)} / ` +
+            `${m('loopDelayP99Ms').toFixed(1)} / ${m('loopDelayMaxMs').toFixed(1)} |`,
+        );
+      }
+    }
+  } finally {
+    await pool.close();
+  }
+  return [
+    `## hashing threads (${fmt(sizeMiB)} MiB per ingest, 64 KiB source chunks, ${workers} hash worker(s))`,
+    '',
+    '| ingests at once | hashing | total MiB/s | CPU cores busy | main thread busy | event-loop delay p50 / p99 / max (ms) |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...rows,
     '',
   ].join('\n');
 }
@@ -124,6 +181,7 @@ async function main(): Promise<void> {
   process.stdout.write(`# artifactstore benchmark, ${new Date().toISOString()}\n\n${await machine()}\n`);
   process.stdout.write(`- ${runs} runs per figure; medians\n\n`);
   if (suites.includes('dataplane')) process.stdout.write(`${await dataplaneReport()}\n`);
+  if (suites.includes('hashing')) process.stdout.write(`${await hashingReport()}\n`);
   if (suites.includes('registry')) {
     for (const dialect of dialects) process.stdout.write(`${await registryReport(dialect)}\n`);
   }
