@@ -3,11 +3,15 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { createBlake3, createSha256 } from '@artifactstore/codec';
 import { FsBlobStore } from '@artifactstore/dataplane';
+import { median } from './stats.js';
+import { type HashingMode, type HashWorkerPool, ingestWithHashing } from './worker-hashing.js';
 
 const MiB = 1 << 20;
+/** Raw and verified reads per run, alternated. */
+const READ_PAIRS = 3;
 
 /** `total` bytes in `chunkSize` chunks cut from one random block, the first byte varied per chunk. */
 function* bytes(total: number, chunkSize: number, block: Buffer, salt: number): Generator<Buffer> {
@@ -41,7 +45,7 @@ export interface DataplaneResult {
 /**
  * One run on a fresh folder: ingest of `sizeMiB` into FsBlobStore beside a raw durable write of the same bytes
  * (write + fsync) and the dual-hash pass alone; a verified full read beside a plain read of the same file (both
- * from the page cache); peak RSS growth during the ingest; and 4 concurrent ingests of sizeMiB/4 each.
+ * from the page cache, alternated three times, medians); peak RSS growth during the ingest; and 4 concurrent ingests of sizeMiB/4 each.
  */
 export async function benchDataplane(
   sizeMiB: number,
@@ -86,12 +90,19 @@ export async function benchDataplane(
     clearInterval(sampler);
     const ingestRssGrowthMiB = (rssPeak - rssBefore) / MiB;
 
-    start = performance.now();
-    await drain(createReadStream(rawPath, { highWaterMark: MiB }));
-    const rawReadMiBps = rate((performance.now() - start) / 1000);
-    start = performance.now();
-    await drain(await store.open(receipt.key));
-    const verifiedReadMiBps = rate((performance.now() - start) / 1000);
+    // Reads alternate, raw then verified, READ_PAIRS times, so that the machine's drift falls on both alike.
+    const rawReads: number[] = [];
+    const verifiedReads: number[] = [];
+    for (let pair = 0; pair < READ_PAIRS; pair++) {
+      start = performance.now();
+      await drain(createReadStream(rawPath, { highWaterMark: MiB }));
+      rawReads.push(rate((performance.now() - start) / 1000));
+      start = performance.now();
+      await drain(await store.open(receipt.key));
+      verifiedReads.push(rate((performance.now() - start) / 1000));
+    }
+    const rawReadMiBps = median(rawReads);
+    const verifiedReadMiBps = median(verifiedReads);
 
     start = performance.now();
     await Promise.all(
@@ -109,6 +120,66 @@ export async function benchDataplane(
       rawReadMiBps,
       ingestRssGrowthMiB,
       concurrentIngestMiBps,
+    };
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+export interface ConcurrentIngestResult {
+  readonly mibps: number;
+  /** Average CPU cores busy (user + system, every thread of the process) during the run. */
+  readonly cores: number;
+  /** Share of the run the main thread's event loop was busy (performance.eventLoopUtilization). */
+  readonly mainThreadBusy: number;
+  readonly loopDelayP50Ms: number;
+  readonly loopDelayP99Ms: number;
+  readonly loopDelayMaxMs: number;
+}
+
+/** Who hashes in the concurrent-ingest case: FsBlobStore itself, or the prototype in worker-hashing.ts. */
+export type IngestHashing = 'fs-blob-store' | HashingMode;
+
+/**
+ * `concurrency` ingests of `sizeMiB` each at once (64 KiB source chunks), hashed as `hashing` says, with the
+ * process's CPU time, the main thread's busy share and the event-loop delay (sampled every 1 ms) over the run.
+ */
+export async function benchConcurrentIngest(
+  concurrency: number,
+  sizeMiB: number,
+  hashing: IngestHashing,
+  pool: HashWorkerPool,
+  salt: number,
+): Promise<ConcurrentIngestResult> {
+  const root = await mkdtemp(join(tmpdir(), 'artifactstore-bench-threads-'));
+  const chunkSize = 64 * 1024;
+  const block = randomBytes(chunkSize);
+  try {
+    const store = new FsBlobStore(join(root, 'blobs'));
+    await store.init();
+    const ingest = (n: number): Promise<unknown> => {
+      const source = bytes(sizeMiB * MiB, chunkSize, block, salt + n * 17);
+      return hashing === 'fs-blob-store'
+        ? store.ingest(source)
+        : ingestWithHashing(join(root, 'prototype'), source, hashing, pool);
+    };
+    const delay = monitorEventLoopDelay({ resolution: 1 });
+    const cpuBefore = process.cpuUsage();
+    const eluBefore = performance.eventLoopUtilization();
+    delay.enable();
+    const start = performance.now();
+    await Promise.all(Array.from({ length: concurrency }, (_, n) => ingest(n)));
+    const seconds = (performance.now() - start) / 1000;
+    delay.disable();
+    const cpu = process.cpuUsage(cpuBefore);
+    const elu = performance.eventLoopUtilization(eluBefore);
+    return {
+      mibps: (concurrency * sizeMiB) / seconds,
+      cores: (cpu.user + cpu.system) / 1e6 / seconds,
+      mainThreadBusy: elu.utilization,
+      loopDelayP50Ms: delay.percentile(50) / 1e6,
+      loopDelayP99Ms: delay.percentile(99) / 1e6,
+      loopDelayMaxMs: delay.max / 1e6,
     };
   } finally {
     await rm(root, { recursive: true, force: true });
