@@ -6,6 +6,14 @@ export type DatabaseTarget =
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
 export type SqliteSynchronous = 'full' | 'normal';
 export type StorageBackend = 'fs';
+export type Role = 'reader' | 'producer' | 'admin';
+
+/** One entry of the tokens file: who the bearer is, the SHA-256 of their token (lowercase hex), their role. */
+export interface TokenEntry {
+  readonly name: string;
+  readonly tokenSha256: string;
+  readonly role: Role;
+}
 
 /**
  * The validated configuration, read once at boot (see config.schema.ts for the variables) and injected as a typed
@@ -22,6 +30,12 @@ export class AppConfig {
   readonly migrateOnStart: boolean;
   readonly tailPollIntervalMs: number;
   readonly storage: StorageBackend;
+  /** Bearer tokens; empty = local mode (no auth, every request is the admin `local`). */
+  readonly tokens: readonly TokenEntry[];
+  /** Local mode on a non-loopback address was asked for explicitly. */
+  readonly allowAnonymous: boolean;
+  /** Largest file accepted, in bytes, enforced while streaming. */
+  readonly maxFileSize: number;
 
   constructor(values: Omit<AppConfig, never>) {
     this.host = values.host;
@@ -34,6 +48,9 @@ export class AppConfig {
     this.migrateOnStart = values.migrateOnStart;
     this.tailPollIntervalMs = values.tailPollIntervalMs;
     this.storage = values.storage;
+    this.tokens = Object.freeze(values.tokens.map((token) => Object.freeze({ ...token })));
+    this.allowAnonymous = values.allowAnonymous;
+    this.maxFileSize = values.maxFileSize;
     Object.freeze(this);
   }
 }

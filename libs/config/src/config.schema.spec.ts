@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError, loadConfig } from './index.js';
 
 describe('loadConfig', () => {
@@ -63,5 +66,95 @@ describe('loadConfig', () => {
 
   it('ignores the test harness variables', () => {
     expect(() => loadConfig({ ARTIFACTSTORE_TEST_PG_URL: 'postgres://x/y' })).not.toThrow();
+  });
+
+  describe('tokens, anonymous mode and the file size limit', () => {
+    let dir: string;
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), 'artifactstore-config-'));
+    });
+    afterAll(() => {
+      rmSync(dir, { recursive: true, force: true });
+    });
+    const tokensFile = (content: unknown): string => {
+      const path = join(dir, `tokens-${Math.random().toString(16).slice(2)}.json`);
+      writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
+      return path;
+    };
+    const hash = 'AB'.repeat(32);
+
+    it('runs in local mode without a tokens file, and defaults the limit to 10 GiB', () => {
+      const config = loadConfig({});
+      expect(config.tokens).toEqual([]);
+      expect(config.allowAnonymous).toBe(false);
+      expect(config.maxFileSize).toBe(10 * 2 ** 30);
+    });
+
+    it('reads a tokens file, lowercasing the hashes', () => {
+      const path = tokensFile([
+        { name: 'ci', token_sha256: hash, role: 'producer' },
+        { name: 'ops', token_sha256: 'cd'.repeat(32), role: 'admin' },
+      ]);
+      expect(loadConfig({ ARTIFACTSTORE_TOKENS_FILE: path }).tokens).toEqual([
+        { name: 'ci', tokenSha256: 'ab'.repeat(32), role: 'producer' },
+        { name: 'ops', tokenSha256: 'cd'.repeat(32), role: 'admin' },
+      ]);
+    });
+
+    it.each([
+      ['not json', /cannot read .* as JSON/],
+      [[], /non-empty JSON array/],
+      [[{ name: '', token_sha256: 'ab'.repeat(32), role: 'reader' }], /name must be 1 to 256/],
+      [[{ name: 'x', token_sha256: 'abc', role: 'reader' }], /token_sha256 must be 64 hex digits/],
+      [
+        [{ name: 'x', token_sha256: 'ab'.repeat(32), role: 'root' }],
+        /role must be one of reader, producer, admin/,
+      ],
+      [
+        [
+          { name: 'x', token_sha256: 'ab'.repeat(32), role: 'reader' },
+          { name: 'x', token_sha256: 'cd'.repeat(32), role: 'admin' },
+        ],
+        /appears twice/,
+      ],
+    ])('refuses the tokens file %j', (content, message) => {
+      expect(() => loadConfig({ ARTIFACTSTORE_TOKENS_FILE: tokensFile(content) })).toThrow(message);
+    });
+
+    it('refuses a tokens file that does not exist', () => {
+      expect(() => loadConfig({ ARTIFACTSTORE_TOKENS_FILE: join(dir, 'missing.json') })).toThrow(
+        /ARTIFACTSTORE_TOKENS_FILE: cannot read/,
+      );
+    });
+
+    it('refuses local mode on a non-loopback address unless anonymous access is allowed', () => {
+      expect(() => loadConfig({ ARTIFACTSTORE_HOST: '0.0.0.0' })).toThrow(/not a loopback address/);
+      expect(loadConfig({ ARTIFACTSTORE_HOST: '0.0.0.0', ARTIFACTSTORE_ALLOW_ANONYMOUS: 'true' }).host).toBe(
+        '0.0.0.0',
+      );
+      const path = tokensFile([{ name: 'ci', token_sha256: hash, role: 'reader' }]);
+      expect(loadConfig({ ARTIFACTSTORE_HOST: '0.0.0.0', ARTIFACTSTORE_TOKENS_FILE: path }).host).toBe(
+        '0.0.0.0',
+      );
+      for (const host of ['127.0.0.1', '127.1.2.3', '::1', 'localhost']) {
+        expect(loadConfig({ ARTIFACTSTORE_HOST: host }).host).toBe(host);
+      }
+    });
+
+    it.each([
+      ['1048576', 1048576],
+      ['500MiB', 500 * 2 ** 20],
+      ['2 GiB', 2 * 2 ** 30],
+      ['1TiB', 2 ** 40],
+      ['64KiB', 65536],
+    ])('reads the size %s', (text, bytes) => {
+      expect(loadConfig({ ARTIFACTSTORE_MAX_FILE_SIZE: text }).maxFileSize).toBe(bytes);
+    });
+
+    it.each(['0', '-1', '1.5GiB', '10GB', 'lots'])('refuses the size %s', (text) => {
+      expect(() => loadConfig({ ARTIFACTSTORE_MAX_FILE_SIZE: text })).toThrow(
+        /ARTIFACTSTORE_MAX_FILE_SIZE: expected a size/,
+      );
+    });
   });
 });

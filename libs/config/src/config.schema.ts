@@ -1,11 +1,14 @@
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import {
   AppConfig,
   type DatabaseTarget,
   type LogLevel,
+  type Role,
   type SqliteSynchronous,
   type StorageBackend,
+  type TokenEntry,
 } from './app-config.js';
 import { ConfigError } from './config.errors.js';
 
@@ -65,6 +68,22 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     default: '1000',
     description: 'How often a tail polls the log when no notification arrives (10–60000).',
   },
+  {
+    name: 'ARTIFACTSTORE_TOKENS_FILE',
+    default: '(none: local mode)',
+    description:
+      'JSON array of `{name, token_sha256, role}` (role `reader`, `producer` or `admin`). Without it every request is the admin `local`.',
+  },
+  {
+    name: 'ARTIFACTSTORE_ALLOW_ANONYMOUS',
+    default: 'false',
+    description: 'Allow local mode (no tokens) on a non-loopback address.',
+  },
+  {
+    name: 'ARTIFACTSTORE_MAX_FILE_SIZE',
+    default: '10GiB',
+    description: 'Largest file accepted: bytes, or a number with KiB, MiB, GiB or TiB.',
+  },
 ];
 
 /** Variables with this prefix belong to the test harness, not the server. */
@@ -105,6 +124,17 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): AppCo
   const migrateOnStart = read('ARTIFACTSTORE_MIGRATE_ON_START', 'true', parseBoolean);
   const tailPollIntervalMs = read('ARTIFACTSTORE_TAIL_POLL_INTERVAL_MS', '1000', integerIn(10, 60_000));
   const storage = read('ARTIFACTSTORE_STORAGE', 'fs', oneOf<StorageBackend>(['fs']));
+  const tokens = read('ARTIFACTSTORE_TOKENS_FILE', '', (text) =>
+    text === '' ? [] : readTokensFile(resolve(cwd, text)),
+  );
+  const allowAnonymous = read('ARTIFACTSTORE_ALLOW_ANONYMOUS', 'false', parseBoolean);
+  const maxFileSize = read('ARTIFACTSTORE_MAX_FILE_SIZE', '10GiB', parseByteSize);
+  if (tokens?.length === 0 && allowAnonymous === false && host !== undefined && !isLoopback(host)) {
+    problems.push(
+      `ARTIFACTSTORE_HOST: ${host} is not a loopback address and no ARTIFACTSTORE_TOKENS_FILE is set; ` +
+        'set one, or ARTIFACTSTORE_ALLOW_ANONYMOUS=true to serve everyone as admin',
+    );
+  }
 
   const known = new Set(CONFIG_VARIABLES.map((variable) => variable.name));
   for (const name of Object.keys(env)) {
@@ -124,7 +154,10 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): AppCo
     logLevel === undefined ||
     migrateOnStart === undefined ||
     tailPollIntervalMs === undefined ||
-    storage === undefined
+    storage === undefined ||
+    tokens === undefined ||
+    allowAnonymous === undefined ||
+    maxFileSize === undefined
   ) {
     throw new ConfigError(problems);
   }
@@ -139,7 +172,62 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): AppCo
     migrateOnStart,
     tailPollIntervalMs,
     storage,
+    tokens,
+    allowAnonymous,
+    maxFileSize,
   });
+}
+
+const ROLES: readonly Role[] = ['reader', 'producer', 'admin'];
+
+/** The tokens file: a JSON array of {name, token_sha256, role}; names are unique, since they become actors. */
+function readTokensFile(path: string): TokenEntry[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    fail(`cannot read ${path} as JSON (${error instanceof Error ? error.message : String(error)})`);
+  }
+  if (!Array.isArray(parsed) || parsed.length === 0) fail(`${path} must hold a non-empty JSON array`);
+  const names = new Set<string>();
+  return (parsed as unknown[]).map((entry, index) => {
+    const where = `${path}[${index}]`;
+    if (entry === null || typeof entry !== 'object') fail(`${where} must be an object`);
+    const { name, token_sha256: tokenSha256, role } = entry as Record<string, unknown>;
+    if (typeof name !== 'string' || !/^[^\p{Cc}]{1,256}$/u.test(name)) {
+      fail(`${where}.name must be 1 to 256 characters without control characters`);
+    }
+    if (names.has(name)) fail(`${where}.name ${JSON.stringify(name)} appears twice`);
+    names.add(name);
+    if (typeof tokenSha256 !== 'string' || !/^[0-9a-fA-F]{64}$/.test(tokenSha256)) {
+      fail(`${where}.token_sha256 must be 64 hex digits (the SHA-256 of the token)`);
+    }
+    if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) {
+      fail(`${where}.role must be one of ${ROLES.join(', ')}`);
+    }
+    return { name, tokenSha256: tokenSha256.toLowerCase(), role: role as Role };
+  });
+}
+
+const SIZE_UNITS: Readonly<Record<string, number>> = {
+  '': 1,
+  B: 1,
+  KiB: 2 ** 10,
+  MiB: 2 ** 20,
+  GiB: 2 ** 30,
+  TiB: 2 ** 40,
+};
+
+function parseByteSize(text: string): number {
+  const match = /^(\d+)\s*(B|KiB|MiB|GiB|TiB)?$/.exec(text);
+  const bytes = match ? Number(match[1]) * (SIZE_UNITS[match[2] ?? ''] ?? NaN) : NaN;
+  return Number.isSafeInteger(bytes) && bytes > 0
+    ? bytes
+    : fail('expected a size such as 10GiB, 500MiB or 1048576');
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** A parser's complaint: what the variable should have held. */

@@ -8,6 +8,8 @@ export {
   type LogLevel,
   type SqliteSynchronous,
   type StorageBackend,
+  type Role,
+  type TokenEntry,
 } from './app-config.js';
 export { loadConfig, CONFIG_VARIABLES, type ConfigVariable, type Environment } from './config.schema.js';
 export { ConfigError } from './config.errors.js';
