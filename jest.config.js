@@ -1,6 +1,6 @@
 // Jest runs in ESM mode (NestJS 12 is ESM-only): `npm test` starts node with --experimental-vm-modules.
 // Tiers (STYLE.md §12): *.spec.ts beside the code, test/integration/*.int-spec.ts, test/e2e/*.e2e-spec.ts.
-const libs = ['config', 'db', 'codec', 'events', 'views', 'dataplane', 'registry'];
+const libs = ['config', 'db', 'codec', 'events', 'views', 'dataplane', 'registry', 'api'];
 
 /** @type {import('jest').Config} */
 export default {

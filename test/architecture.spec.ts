@@ -13,6 +13,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   views: ['config', 'codec', 'db', 'events'],
   dataplane: ['config', 'codec'],
   registry: ['config', 'codec', 'db', 'events', 'views', 'dataplane'],
+  api: ['config', 'codec', 'registry'],
 };
 
 function sourceFiles(dir: string): string[] {

@@ -4,11 +4,10 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import request from 'supertest';
-import { Test } from '@nestjs/testing';
 import type { INestApplication } from '@nestjs/common';
 import type { Server } from 'node:http';
 import { CONFIG_VARIABLES } from '@artifactstore/config';
-import { AppModule } from '@artifactstore/server';
+import { createServerApp } from '@artifactstore/server';
 import { dialectsUnderTest, type TestDatabase } from '../support/test-databases.js';
 
 const SERVER = 'dist/apps/server/src/main.js';
@@ -19,11 +18,7 @@ describe.each(dialectsUnderTest())('server on $dialect', (dialectUnderTest) => {
 
   beforeAll(async () => {
     testDatabase = await dialectUnderTest.create();
-    const moduleRef = await Test.createTestingModule({
-      imports: [AppModule.forRoot(testDatabase.config)],
-    }).compile();
-    moduleRef.useLogger(false);
-    app = moduleRef.createNestApplication();
+    app = await createServerApp(testDatabase.config);
     await app.init();
   });
 
@@ -32,11 +27,13 @@ describe.each(dialectsUnderTest())('server on $dialect', (dialectUnderTest) => {
     await testDatabase.dispose();
   });
 
-  it('answers /healthz from a migrated database', async () => {
-    const response = await request(app.getHttpServer() as Server)
-      .get('/healthz')
-      .expect(200);
-    expect(response.body).toEqual({ status: 'ok', head_sequence: 0 });
+  it('answers /healthz, and /readyz from a migrated database', async () => {
+    const server = app.getHttpServer() as Server;
+    expect((await request(server).get('/healthz').expect(200)).body).toEqual({ status: 'ok' });
+    expect((await request(server).get('/readyz').expect(200)).body).toEqual({
+      status: 'ready',
+      head_sequence: 0,
+    });
   });
 });
 
@@ -67,8 +64,8 @@ describe('the built server process', () => {
       });
       expect(output).toContain('applied migration InitialSchema1764201600000');
       expect(existsSync(join(testDatabase!.config.dataDir, 'blobs', 'tmp'))).toBe(true);
-      const response = await fetch(`${url.replace('[::1]', '127.0.0.1')}/healthz`);
-      expect(await response.json()).toEqual({ status: 'ok', head_sequence: 0 });
+      const response = await fetch(`${url.replace('[::1]', '127.0.0.1')}/readyz`);
+      expect(await response.json()).toEqual({ status: 'ready', head_sequence: 0 });
       child.kill('SIGTERM');
       const [code] = (await once(child, 'exit')) as [number | null];
       expect(code).toBe(0);

@@ -1,5 +1,7 @@
-import { type INestApplication, Logger } from '@nestjs/common';
+import { type INestApplication, Logger, type LoggerService, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { configureHttpApp } from '@artifactstore/api';
 import type { AppConfig } from '@artifactstore/config';
 import { AppModule } from './app.module.js';
 import { nestLogLevels } from './nest-log-levels.js';
@@ -9,7 +11,7 @@ import { nestLogLevels } from './nest-log-levels.js';
  * and closes it cleanly on SIGTERM or SIGINT. Used by `npm start` and, later, `artifactstore serve`.
  */
 export async function startServer(config: AppConfig): Promise<INestApplication> {
-  const app = await NestFactory.create(AppModule.forRoot(config), { logger: nestLogLevels(config.logLevel) });
+  const app = await createServerApp(config, nestLogLevels(config.logLevel));
   await app.listen(config.port, config.host);
   const logger = new Logger('artifactstore');
   // Our own handler rather than enableShutdownHooks(): Nest re-raises the signal after closing, so the process
@@ -28,5 +30,21 @@ export async function startServer(config: AppConfig): Promise<INestApplication> 
   }
   const where = config.database.dialect === 'sqlite' ? config.database.path : 'PostgreSQL';
   logger.log(`listening on ${await app.getUrl()} (database: ${where})`);
+  return app;
+}
+
+/**
+ * The HTTP application on `config`, configured but not listening (tests call `init()` or `listen(0)` on it).
+ * Body parsing is left to configureHttpApp: Nest's default parsers would consume file uploads.
+ */
+export async function createServerApp(
+  config: AppConfig,
+  logger: LoggerService | LogLevel[] | false = false,
+): Promise<NestExpressApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    bodyParser: false,
+    logger,
+  });
+  configureHttpApp(app);
   return app;
 }

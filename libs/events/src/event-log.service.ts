@@ -33,6 +33,10 @@ export interface ReplayOptions {
   reset?: boolean;
   /** Events read per query (default 1000). */
   batchSize?: number;
+  /** Runs in the replay's transaction, under the append lock, before the reset (e.g. to digest the old views). */
+  before?: (tx: Tx) => Promise<void>;
+  /** Runs in the replay's transaction, under the append lock, after the last event was applied. */
+  after?: (tx: Tx) => Promise<void>;
 }
 
 export type ChainVerification =
@@ -256,9 +260,10 @@ export class EventLog implements OnApplicationShutdown {
    * applied. Holds the append lock throughout, so no event commits mid-replay and none is lost or applied twice.
    */
   replay(viewWriter: ViewWriter, options: ReplayOptions = {}): Promise<number> {
-    const { reset = true, batchSize = 1000 } = options;
+    const { reset = true, batchSize = 1000, before, after } = options;
     return this.database.write(async (tx) => {
       await this.lockAppends(tx);
+      await before?.(tx);
       if (reset) await viewWriter.reset(tx);
       let cursor = 0;
       for (;;) {
@@ -269,8 +274,10 @@ export class EventLog implements OnApplicationShutdown {
           for (const event of batch) await viewWriter.apply(tx, event);
         }
         cursor = batch.at(-1)?.sequence ?? cursor;
-        if (batch.length < batchSize) return cursor;
+        if (batch.length < batchSize) break;
       }
+      await after?.(tx);
+      return cursor;
     });
   }
 

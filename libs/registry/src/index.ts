@@ -54,3 +54,12 @@ export {
   type RegistryErrorCode,
   type PackageStatus,
 } from './registry.errors.js';
+/** What callers of the registry meet from the libs below it: the events it tails and the dataplane's errors. */
+export { type Event } from '@artifactstore/events';
+export {
+  DataplaneError,
+  DigestMismatchError,
+  SizeLimitExceededError,
+  IncompleteStreamError,
+  RangeNotSatisfiableError,
+} from '@artifactstore/dataplane';

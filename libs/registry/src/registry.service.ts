@@ -419,11 +419,27 @@ export class Registry {
     return this.eventLog.headSequence();
   }
 
-  /** Rebuilds every view from the log, with the state digest before and after (equal unless the views drifted). */
+  /** Throws unless the database answers; returns the head sequence. */
+  async checkReadiness(): Promise<number> {
+    return this.eventLog.headSequence();
+  }
+
+  /**
+   * Rebuilds every view from the log, with the state digest before and after (equal unless the views drifted).
+   * Both digests are taken in the replay's transaction under the append lock, so a write racing the replay cannot
+   * make them differ.
+   */
   async replayViews(): Promise<ReplayReport> {
-    const before = await this.database.read((tx) => stateDigest(tx));
-    const headSequence = await this.projector.replayAll();
-    const after = await this.database.read((tx) => stateDigest(tx));
+    let before: Buffer = Buffer.alloc(0);
+    let after: Buffer = Buffer.alloc(0);
+    const headSequence = await this.projector.replayAll({
+      before: async (tx) => {
+        before = await stateDigest(tx);
+      },
+      after: async (tx) => {
+        after = await stateDigest(tx);
+      },
+    });
     return {
       head_sequence: headSequence,
       state_digest_before: toHex(before),

@@ -1,0 +1,29 @@
+import { Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { RegistryModule } from '@artifactstore/registry';
+import { AdminController } from './admin.controller.js';
+import { AuthGuard } from './auth.guard.js';
+import { EventsController } from './events.controller.js';
+import { FilesController } from './files.controller.js';
+import { HealthController } from './health.controller.js';
+import { ManifestsController } from './manifests.controller.js';
+import { PackagesController } from './packages.controller.js';
+import { ProblemFilter } from './problem.filter.js';
+
+/** The HTTP API: controllers over the registry, bearer-token auth on every route but health, problem+json errors. */
+@Module({
+  imports: [RegistryModule],
+  controllers: [
+    HealthController,
+    PackagesController,
+    FilesController,
+    ManifestsController,
+    EventsController,
+    AdminController,
+  ],
+  providers: [
+    { provide: APP_GUARD, useClass: AuthGuard },
+    { provide: APP_FILTER, useClass: ProblemFilter },
+  ],
+})
+export class ApiModule {}

@@ -1,0 +1,29 @@
+import { cborToJson, decodeCbor, toHex, type JsonValue } from '@artifactstore/codec';
+import type { Event } from '@artifactstore/registry';
+
+/** An event as the API shows it: digests as hex, the CBOR payload projected to JSON as manifests are. */
+export interface EventJson {
+  readonly sequence: number;
+  readonly event_type: string;
+  readonly subject_kind: string;
+  readonly subject_id: string;
+  readonly actor: string;
+  readonly created_at: string;
+  readonly payload_digest: string;
+  readonly chain_digest: string;
+  readonly payload: JsonValue;
+}
+
+export function eventJson(event: Event): EventJson {
+  return {
+    sequence: event.sequence,
+    event_type: event.event_type,
+    subject_kind: event.subject_kind,
+    subject_id: event.subject_id,
+    actor: event.actor,
+    created_at: event.created_at,
+    payload_digest: toHex(event.payload_digest),
+    chain_digest: toHex(event.chain_digest),
+    payload: cborToJson(decodeCbor(event.payload)),
+  };
+}

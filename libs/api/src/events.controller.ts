@@ -1,0 +1,55 @@
+import { Controller, Get, Query, Res } from '@nestjs/common';
+import type { Response } from 'express';
+import { Registry } from '@artifactstore/registry';
+import { eventJson, type EventJson } from './event-json.js';
+import { onlyKnownParameters, queryInteger } from './query-values.js';
+
+export const MAX_WAIT_SECONDS = 60;
+
+@Controller('v1/events')
+export class EventsController {
+  constructor(private readonly registry: Registry) {}
+
+  /**
+   * Events after `since`, in order. With `wait` > 0 and nothing new, the request is held until an event commits
+   * (woken by the event log's tail: at once in this process, by LISTEN/NOTIFY from other processes on PostgreSQL)
+   * or the wait ends, or the client leaves.
+   */
+  @Get()
+  async list(
+    @Query() query: Record<string, unknown>,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<{ events: EventJson[]; next_since: number }> {
+    onlyKnownParameters(query, ['since', 'limit', 'wait']);
+    const since = queryInteger(query, 'since', 0, Number.MAX_SAFE_INTEGER, 0);
+    const limit = queryInteger(query, 'limit', 1, 1000, 100);
+    const wait = queryInteger(query, 'wait', 0, MAX_WAIT_SECONDS, 0);
+    let events = await this.registry.listEvents(since, limit);
+    if (events.length === 0 && wait > 0) {
+      await this.waitForEvent(since, wait * 1000, response);
+      events = await this.registry.listEvents(since, limit);
+    }
+    return { events: events.map(eventJson), next_since: events.at(-1)?.sequence ?? since };
+  }
+
+  private async waitForEvent(since: number, waitMs: number, response: Response): Promise<void> {
+    const stop = new AbortController();
+    const abort = (): void => {
+      stop.abort();
+    };
+    const timer = setTimeout(abort, waitMs);
+    response.once('close', abort);
+    try {
+      // The first event is enough: the caller reads the batch afterwards. return() closes the tail.
+      const tail = this.registry.tailEvents(since, { signal: stop.signal })[Symbol.asyncIterator]();
+      try {
+        await tail.next();
+      } finally {
+        await tail.return?.();
+      }
+    } finally {
+      clearTimeout(timer);
+      response.off('close', abort);
+    }
+  }
+}

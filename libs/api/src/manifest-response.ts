@@ -1,0 +1,30 @@
+import type { Response } from 'express';
+import type { Registry } from '@artifactstore/registry';
+import { ifNoneMatchHits } from './conditional.js';
+import { manifestFormat } from './negotiation.js';
+import type { ApiRequest } from './principal.js';
+
+/**
+ * A manifest, by package id or content address, as canonical CBOR (the default) or its JCS JSON. Each form has
+ * its own ETag, and responses vary by Accept.
+ */
+export async function sendManifest(
+  registry: Registry,
+  request: ApiRequest,
+  response: Response,
+  ref: string,
+): Promise<void> {
+  const format = manifestFormat(request.headers.accept, request.query.format);
+  const manifest = await registry.getManifestBytes(ref, format);
+  const etag = format === 'cbor' ? `"${manifest.content_address}"` : `"${manifest.content_address}.json"`;
+  response.setHeader('Vary', 'Accept');
+  response.setHeader('ETag', etag);
+  if (ifNoneMatchHits(request.headers['if-none-match'], etag)) {
+    response.status(304).end();
+    return;
+  }
+  response.status(200);
+  response.setHeader('Content-Type', format === 'cbor' ? 'application/cbor' : 'application/json');
+  response.setHeader('Content-Length', String(manifest.bytes.length));
+  response.end(request.method === 'HEAD' ? undefined : manifest.bytes);
+}

@@ -1,0 +1,120 @@
+import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { Response } from 'express';
+import {
+  DataplaneError,
+  IllegalPackageStateError,
+  InvalidInputError,
+  PathConflictError,
+  RegistryError,
+  UnknownRetentionClassError,
+} from '@artifactstore/registry';
+import { HttpProblem, problemOf, type Problem, type ProblemCode } from './problem.js';
+import type { ApiRequest } from './principal.js';
+
+/**
+ * The one place where errors become responses: RFC 9457 problem+json, with the request id. Known errors keep their
+ * stable code; anything else is a 500 whose body says nothing internal (the log has the details).
+ */
+@Catch()
+export class ProblemFilter implements ExceptionFilter {
+  private readonly logger = new Logger('http');
+
+  catch(error: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const request = http.getRequest<ApiRequest>();
+    const response = http.getResponse<Response>();
+    const requestId = request.requestId ?? 'unknown';
+    if (response.headersSent) {
+      // A download that failed mid-stream (a corrupted blob): the status is gone, so cut the connection and the
+      // client sees a short body instead of a complete-looking one.
+      this.logger.error(
+        `${requestId} ${request.method} ${request.originalUrl}: failed after the headers: ${describe(error)}`,
+      );
+      response.destroy();
+      return;
+    }
+    const { problem, headers } = toProblem(error, requestId);
+    if (problem.status >= 500) {
+      this.logger.error(`${requestId} ${request.method} ${request.originalUrl}: ${describe(error)}`);
+    }
+    response.status(problem.status);
+    for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
+    response.setHeader('Content-Type', 'application/problem+json');
+    // A refused upload may not have been read to its end; closing beats reading gigabytes only to discard them.
+    if (!request.complete) response.setHeader('Connection', 'close');
+    response.end(request.method === 'HEAD' ? undefined : JSON.stringify(problem));
+  }
+}
+
+function toProblem(error: unknown, requestId: string): { problem: Problem; headers: Record<string, string> } {
+  if (error instanceof HttpProblem) {
+    return {
+      problem: problemOf(error.code, error.message, requestId, error.extra),
+      headers: { ...error.headers },
+    };
+  }
+  if (error instanceof RegistryError) {
+    return { problem: problemOf(error.code, error.message, requestId, registryExtras(error)), headers: {} };
+  }
+  if (error instanceof DataplaneError) {
+    return { problem: problemOf(dataplaneCode(error.code), error.message, requestId), headers: {} };
+  }
+  const code = httpErrorCode(error);
+  if (code) return { problem: problemOf(code, httpErrorDetail(error, code), requestId), headers: {} };
+  return {
+    problem: problemOf('internal_error', `something went wrong; quote request id ${requestId}`, requestId),
+    headers: {},
+  };
+}
+
+function registryExtras(error: RegistryError): object {
+  if (error instanceof InvalidInputError) return { field: error.field };
+  if (error instanceof UnknownRetentionClassError) return { known_retention_classes: error.known };
+  if (error instanceof IllegalPackageStateError) return { package_status: error.status };
+  if (error instanceof PathConflictError) return { conflicts_with: error.conflictsWith };
+  return {};
+}
+
+function dataplaneCode(code: string): ProblemCode {
+  switch (code) {
+    case 'digest_mismatch':
+    case 'size_limit_exceeded':
+    case 'incomplete_stream':
+    case 'range_not_satisfiable':
+    case 'storage_error':
+      return code;
+    default:
+      // integrity_error, blob_not_found: stored data is damaged or gone, which is our fault, not the client's.
+      return 'internal_error';
+  }
+}
+
+/**
+ * Errors raised before our code runs: Nest's own (an unknown route) and Express's (a malformed body or a
+ * malformed percent-encoding in the path, http-errors with a 4xx `status`).
+ */
+function httpErrorCode(error: unknown): ProblemCode | undefined {
+  const status =
+    error instanceof HttpException
+      ? error.getStatus()
+      : typeof error === 'object' && error !== null && 'status' in error && typeof error.status === 'number'
+        ? error.status
+        : undefined;
+  if (status === undefined || status < 400 || status >= 500) return undefined;
+  if (status === 404) return 'not_found';
+  if (status === 413) return 'size_limit_exceeded';
+  if (status === 406) return 'not_acceptable';
+  return 'invalid_input';
+}
+
+function httpErrorDetail(error: unknown, code: ProblemCode): string {
+  if (code === 'not_found') return 'no such route';
+  const type = typeof error === 'object' && error !== null && 'type' in error ? error.type : undefined;
+  if (type === 'entity.parse.failed') return 'the body is not valid JSON';
+  if (type === 'entity.too.large') return 'the JSON body is too large';
+  return error instanceof Error ? error.message : 'bad request';
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}

@@ -1,0 +1,116 @@
+import type { RegistryErrorCode } from '@artifactstore/registry';
+
+/** Every `code` an artifactstore response may carry in its problem+json body. */
+export type ProblemCode =
+  | RegistryErrorCode
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not_found'
+  | 'not_acceptable'
+  | 'size_limit_exceeded'
+  | 'range_not_satisfiable'
+  | 'digest_mismatch'
+  | 'incomplete_stream'
+  | 'storage_error'
+  | 'internal_error'
+  | 'service_unavailable';
+
+/** The HTTP status of each code; the switch is exhaustive, so a new code cannot ship without its status. */
+export function statusOf(code: ProblemCode): number {
+  switch (code) {
+    case 'invalid_input':
+    case 'invalid_relative_path':
+    case 'incomplete_stream':
+      return 400;
+    case 'unauthorized':
+      return 401;
+    case 'forbidden':
+      return 403;
+    case 'package_not_found':
+    case 'file_not_found':
+    case 'manifest_not_found':
+    case 'not_found':
+      return 404;
+    case 'not_acceptable':
+      return 406;
+    case 'duplicate_relative_path':
+    case 'path_conflict':
+    case 'illegal_package_state':
+      return 409;
+    case 'size_limit_exceeded':
+      return 413;
+    case 'range_not_satisfiable':
+      return 416;
+    case 'unknown_retention_class':
+    case 'digest_mismatch':
+      return 422;
+    case 'internal_error':
+      return 500;
+    case 'storage_error':
+      return 507;
+    case 'service_unavailable':
+      return 503;
+  }
+}
+
+const TITLES: Readonly<Record<ProblemCode, string>> = {
+  invalid_input: 'Invalid input',
+  invalid_relative_path: 'Invalid relative path',
+  incomplete_stream: 'Incomplete upload',
+  unauthorized: 'Unauthorized',
+  forbidden: 'Forbidden',
+  package_not_found: 'Package not found',
+  file_not_found: 'File not found',
+  manifest_not_found: 'Manifest not found',
+  not_found: 'Not found',
+  not_acceptable: 'Not acceptable',
+  duplicate_relative_path: 'Duplicate relative path',
+  path_conflict: 'Path conflict',
+  illegal_package_state: 'Illegal package state',
+  size_limit_exceeded: 'Size limit exceeded',
+  range_not_satisfiable: 'Range not satisfiable',
+  unknown_retention_class: 'Unknown retention class',
+  digest_mismatch: 'Digest mismatch',
+  internal_error: 'Internal error',
+  storage_error: 'Insufficient storage',
+  service_unavailable: 'Service unavailable',
+};
+
+/** An RFC 9457 problem details object as artifactstore sends it. */
+export interface Problem {
+  readonly type: string;
+  readonly title: string;
+  readonly status: number;
+  readonly detail: string;
+  readonly code: ProblemCode;
+  readonly request_id: string;
+  /** Extra members for some codes (the offending field, the known retention classes …). */
+  readonly [extension: string]: unknown;
+}
+
+export function problemOf(code: ProblemCode, detail: string, requestId: string, extra: object = {}): Problem {
+  return {
+    ...extra,
+    type: `urn:artifactstore:problem:${code}`,
+    title: TITLES[code],
+    status: statusOf(code),
+    detail,
+    code,
+    request_id: requestId,
+  };
+}
+
+/** An HTTP-level refusal (a bad header, a missing token …) raised by the api lib itself. */
+export class HttpProblem extends Error {
+  override readonly name = 'HttpProblem';
+
+  constructor(
+    readonly code: ProblemCode,
+    detail: string,
+    /** Response headers that belong to this problem (WWW-Authenticate, Content-Range …). */
+    readonly headers: Readonly<Record<string, string>> = {},
+    readonly extra: object = {},
+  ) {
+    super(detail);
+  }
+}
