@@ -111,9 +111,11 @@ describe.each(dialectsUnderTest())('HTTP API auth on $dialect', (dialectUnderTes
     expect(created?.actor).toBe('producer-bot');
   });
 
-  it('leaves health and readiness open', async () => {
+  it('leaves health, readiness and the API documentation open', async () => {
     await api.http().get('/healthz').expect(200);
     await api.http().get('/readyz').expect(200);
+    await api.http().get('/docs').expect(200);
+    await api.http().get('/docs-json').expect(200);
   });
 
   it('refuses a malformed Authorization header', async () => {

@@ -1,7 +1,13 @@
 import { Controller, Get, HttpCode, Post } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Registry } from '@artifactstore/registry';
+import { ApiProblems } from './api-problems.decorator.js';
+import { ReplayResultDto, VerifyResultDto } from './dto/admin.dto.js';
 
+@ApiTags('admin')
+@ApiBearerAuth()
+@ApiProblems('unauthorized', 'forbidden')
 @Controller('v1/admin')
 export class AdminController {
   constructor(private readonly registry: Registry) {}
@@ -9,6 +15,8 @@ export class AdminController {
   /** Rebuilds every view from the log; `identical` says the rebuilt views equal the old ones byte for byte. */
   @Post('replay')
   @HttpCode(200)
+  @ApiOperation({ summary: 'Rebuild every view from the event log' })
+  @ApiOkResponse({ type: ReplayResultDto })
   async replay(): Promise<{
     highest_sequence: number;
     state_digest_before: string;
@@ -29,6 +37,8 @@ export class AdminController {
 
   /** Checks every payload digest and chain digest of the log. */
   @Get('verify')
+  @ApiOperation({ summary: 'Verify the payload digests and the hash chain of the log' })
+  @ApiOkResponse({ type: VerifyResultDto })
   async verify(): Promise<{ ok: boolean; events_checked: number; first_bad_sequence: number | null }> {
     const result = await this.registry.verifyChain();
     return {

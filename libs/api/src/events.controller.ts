@@ -1,11 +1,17 @@
 import { Controller, Get, Query, Res } from '@nestjs/common';
 import type { Response } from 'express';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { Registry } from '@artifactstore/registry';
+import { ApiProblems } from './api-problems.decorator.js';
+import { EventsPageDto } from './dto/event.dto.js';
 import { eventJson, type EventJson } from './event-json.js';
 import { onlyKnownParameters, queryInteger } from './query-values.js';
 
 export const MAX_WAIT_SECONDS = 60;
 
+@ApiTags('events')
+@ApiBearerAuth()
+@ApiProblems('unauthorized', 'forbidden')
 @Controller('v1/events')
 export class EventsController {
   constructor(private readonly registry: Registry) {}
@@ -16,6 +22,17 @@ export class EventsController {
    * or the wait ends, or the client leaves.
    */
   @Get()
+  @ApiOperation({ summary: 'Events after `since`; with `wait`, a long-poll' })
+  @ApiQuery({ name: 'since', required: false, type: Number, description: '≥ 0, default 0' })
+  @ApiQuery({ name: 'limit', required: false, type: Number, description: '1–1000, default 100' })
+  @ApiQuery({
+    name: 'wait',
+    required: false,
+    type: Number,
+    description: 'Seconds to hold the request when nothing is new, 0–60',
+  })
+  @ApiOkResponse({ type: EventsPageDto })
+  @ApiProblems('invalid_input')
   async list(
     @Query() query: Record<string, unknown>,
     @Res({ passthrough: true }) response: Response,

@@ -1,8 +1,12 @@
 import { Controller, Get, Logger } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Registry } from '@artifactstore/registry';
+import { ApiProblems } from './api-problems.decorator.js';
+import { HealthDto, ReadyDto } from './dto/admin.dto.js';
 import { Public } from './auth.guard.js';
 import { HttpProblem } from './problem.js';
 
+@ApiTags('health')
 @Public()
 @Controller()
 export class HealthController {
@@ -12,12 +16,17 @@ export class HealthController {
 
   /** The process is up and serving; touches nothing else. */
   @Get('healthz')
+  @ApiOperation({ summary: 'The process is up' })
+  @ApiOkResponse({ type: HealthDto })
   health(): { status: 'ok' } {
     return { status: 'ok' };
   }
 
   /** Ready for traffic: the database answers and the blob storage takes writes. */
   @Get('readyz')
+  @ApiOperation({ summary: 'The database answers and the blob storage takes writes' })
+  @ApiOkResponse({ type: ReadyDto })
+  @ApiProblems('service_unavailable')
   async ready(): Promise<{ status: 'ready'; head_sequence: number }> {
     try {
       return { status: 'ready', head_sequence: await this.registry.checkReadiness() };

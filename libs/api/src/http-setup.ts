@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import express, { type NextFunction, type Response } from 'express';
+import { setupOpenApi } from './openapi.js';
 import type { ApiRequest } from './principal.js';
 
 /** Longest JSON body accepted (metadata itself is limited to 64 KiB by the registry). */
@@ -23,6 +24,7 @@ export function configureHttpApp(app: NestExpressApplication): void {
     if (request.method === 'POST') json(request, response, next);
     else next();
   });
+  setupOpenApi(app);
   const server = app.getHttpServer();
   server.requestTimeout = 0;
   server.timeout = IDLE_TIMEOUT_MS;

@@ -6,3 +6,4 @@ export { ApiModule } from './api.module.js';
 export { configureHttpApp, IDLE_TIMEOUT_MS } from './http-setup.js';
 export { statusOf, type Problem, type ProblemCode } from './problem.js';
 export { roleAllows } from './auth.guard.js';
+export { buildOpenApiDocument } from './openapi.js';

@@ -1,4 +1,18 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiBody,
+  ApiConsumes,
+  ApiCreatedResponse,
+  ApiHeader,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiProduces,
+  ApiQuery,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { Response } from 'express';
 import { AppConfig } from '@artifactstore/config';
 import {
@@ -9,7 +23,10 @@ import {
   type Page,
   type PackageRecord,
 } from '@artifactstore/registry';
+import { ApiProblems } from './api-problems.decorator.js';
 import { parseBlake3Header, parseContentDigest } from './content-digest.js';
+import { FileDto, FilePageDto } from './dto/file.dto.js';
+import { CreatePackageDto, FinalizeResultDto, PackageDto, PackagePageDto } from './dto/package.dto.js';
 import { sendFile } from './file-response.js';
 import { sendManifest } from './manifest-response.js';
 import { HttpProblem } from './problem.js';
@@ -19,6 +36,17 @@ import { relativePathOf } from './request-path.js';
 
 const CREATE_FIELDS = new Set(['name', 'producer', 'subject', 'retention_class', 'metadata']);
 
+const PATH_PARAM = {
+  name: 'path',
+  type: String,
+  description:
+    'The relative path inside the package, `/`-separated; each segment percent-decoded on its own (`%2F` separates too).',
+  example: 'bin/webapp',
+} as const;
+
+@ApiTags('packages')
+@ApiBearerAuth()
+@ApiProblems('unauthorized', 'forbidden')
 @Controller('v1/packages')
 export class PackagesController {
   constructor(
@@ -28,6 +56,10 @@ export class PackagesController {
 
   @Post()
   @HttpCode(201)
+  @ApiOperation({ summary: 'Create a package' })
+  @ApiBody({ type: CreatePackageDto })
+  @ApiCreatedResponse({ type: PackageDto, description: 'Created; `Location` names it.' })
+  @ApiProblems('invalid_input', 'unknown_retention_class', 'size_limit_exceeded')
   async create(
     @Body() body: unknown,
     @Actor() actor: string,
@@ -39,6 +71,15 @@ export class PackagesController {
   }
 
   @Get()
+  @ApiOperation({ summary: 'List packages, newest first' })
+  @ApiQuery({ name: 'name', required: false })
+  @ApiQuery({ name: 'producer', required: false })
+  @ApiQuery({ name: 'subject', required: false })
+  @ApiQuery({ name: 'status', required: false, enum: ['created', 'finalized'] })
+  @ApiQuery({ name: 'limit', required: false, type: Number, description: '1–1000, default 100' })
+  @ApiQuery({ name: 'cursor', required: false, description: 'next_cursor of the previous page' })
+  @ApiOkResponse({ type: PackagePageDto })
+  @ApiProblems('invalid_input')
   list(@Query() query: Record<string, unknown>): Promise<Page<PackageRecord>> {
     onlyKnownParameters(query, ['name', 'producer', 'subject', 'status', 'limit', 'cursor']);
     return this.registry.listPackages({
@@ -52,22 +93,40 @@ export class PackagesController {
   }
 
   @Get(':id')
+  @ApiOperation({ summary: 'Show a package' })
+  @ApiOkResponse({ type: PackageDto })
+  @ApiProblems('invalid_input', 'package_not_found')
   get(@Param('id') id: string): Promise<PackageRecord> {
     return this.registry.getPackage(id);
   }
 
   @Post(':id/finalize')
   @HttpCode(200)
+  @ApiOperation({ summary: 'Finalize: build the manifest; its BLAKE3 becomes the content address' })
+  @ApiOkResponse({ type: FinalizeResultDto })
+  @ApiProblems('invalid_input', 'package_not_found', 'illegal_package_state')
   finalize(@Param('id') id: string, @Actor() actor: string): Promise<FinalizeResult> {
     return this.registry.finalizePackage(id, actor);
   }
 
   @Get(':id/manifest')
+  @ApiOperation({ summary: "A finalized package's manifest: canonical CBOR (default) or RFC 8785 JSON" })
+  @ApiQuery({ name: 'format', required: false, enum: ['cbor', 'json'], description: 'Wins over Accept.' })
+  @ApiProduces('application/cbor', 'application/json')
+  @ApiOkResponse({
+    description: 'The manifest bytes; ETag `"<content_address>"` (CBOR) or `"<content_address>.json"`.',
+  })
+  @ApiProblems('invalid_input', 'package_not_found', 'illegal_package_state', 'not_acceptable')
   manifest(@Param('id') id: string, @Req() request: ApiRequest, @Res() response: Response): Promise<void> {
     return sendManifest(this.registry, request, response, id);
   }
 
   @Get(':id/files')
+  @ApiOperation({ summary: "List a package's files in path order" })
+  @ApiQuery({ name: 'limit', required: false, type: Number, description: '1–1000, default 100' })
+  @ApiQuery({ name: 'cursor', required: false })
+  @ApiOkResponse({ type: FilePageDto })
+  @ApiProblems('invalid_input', 'package_not_found')
   listFiles(@Param('id') id: string, @Query() query: Record<string, unknown>): Promise<Page<FileRecord>> {
     onlyKnownParameters(query, ['limit', 'cursor']);
     return this.registry.listFiles(id, {
@@ -82,6 +141,26 @@ export class PackagesController {
    */
   @Put(':id/files/*path')
   @HttpCode(201)
+  @ApiOperation({ summary: 'Upload a file: the raw body, streamed' })
+  @ApiParam(PATH_PARAM)
+  @ApiConsumes('application/octet-stream')
+  @ApiBody({
+    schema: { type: 'string', format: 'binary' },
+    description: 'The file; Content-Type is its media type.',
+  })
+  @ApiHeader({ name: 'Content-Digest', required: false, description: 'RFC 9530, e.g. `sha-256=:<base64>:`' })
+  @ApiHeader({ name: 'X-Content-BLAKE3', required: false, description: '64 hex digits' })
+  @ApiCreatedResponse({ type: FileDto, description: 'Stored; `Location` names the file.' })
+  @ApiProblems(
+    'invalid_input',
+    'invalid_relative_path',
+    'package_not_found',
+    'duplicate_relative_path',
+    'path_conflict',
+    'illegal_package_state',
+    'size_limit_exceeded',
+    'digest_mismatch',
+  )
   async upload(
     @Param('id') id: string,
     @Req() request: ApiRequest,
@@ -114,6 +193,19 @@ export class PackagesController {
   }
 
   @Get(':id/files/*path')
+  @ApiOperation({ summary: 'Download a file by its path (GET or HEAD; ranges, ETag, If-None-Match)' })
+  @ApiParam(PATH_PARAM)
+  @ApiProduces('application/octet-stream')
+  @ApiOkResponse({ description: 'The bytes, BLAKE3-verified as they stream.' })
+  @ApiResponse({ status: 206, description: 'One byte range.' })
+  @ApiResponse({ status: 304, description: 'If-None-Match matched.' })
+  @ApiProblems(
+    'invalid_input',
+    'invalid_relative_path',
+    'package_not_found',
+    'file_not_found',
+    'range_not_satisfiable',
+  )
   async download(
     @Param('id') id: string,
     @Req() request: ApiRequest,

@@ -1,0 +1,42 @@
+import { ApiProperty } from '@nestjs/swagger';
+
+export class ReplayResultDto {
+  @ApiProperty({ example: 1200 })
+  highest_sequence!: number;
+
+  @ApiProperty()
+  state_digest_before!: string;
+
+  @ApiProperty()
+  state_digest_after!: string;
+
+  @ApiProperty({ description: 'The rebuilt views equal the old ones byte for byte.' })
+  identical!: boolean;
+
+  @ApiProperty()
+  duration_ms!: number;
+}
+
+export class VerifyResultDto {
+  @ApiProperty()
+  ok!: boolean;
+
+  @ApiProperty()
+  events_checked!: number;
+
+  @ApiProperty({ nullable: true, type: Number })
+  first_bad_sequence!: number | null;
+}
+
+export class HealthDto {
+  @ApiProperty({ enum: ['ok'] })
+  status!: 'ok';
+}
+
+export class ReadyDto {
+  @ApiProperty({ enum: ['ready'] })
+  status!: 'ready';
+
+  @ApiProperty()
+  head_sequence!: number;
+}

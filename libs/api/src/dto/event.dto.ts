@@ -1,0 +1,45 @@
+import { ApiProperty } from '@nestjs/swagger';
+import type { EventJson } from '../event-json.js';
+
+export class EventDto implements EventJson {
+  @ApiProperty({ example: 42 })
+  sequence!: number;
+
+  @ApiProperty({ example: 'v1.package.created' })
+  event_type!: string;
+
+  @ApiProperty({ example: 'package' })
+  subject_kind!: string;
+
+  @ApiProperty({ format: 'uuid' })
+  subject_id!: string;
+
+  @ApiProperty({ example: 'ci-bot' })
+  actor!: string;
+
+  @ApiProperty({ format: 'date-time' })
+  created_at!: string;
+
+  @ApiProperty({ description: 'BLAKE3 of the canonical CBOR payload, hex.' })
+  payload_digest!: string;
+
+  @ApiProperty({ description: 'Hash chain over the log (docs/formats.md), hex.' })
+  chain_digest!: string;
+
+  @ApiProperty({
+    type: 'object',
+    additionalProperties: true,
+    description: 'The CBOR payload as JSON; bytes as hex.',
+  })
+  payload!: Record<string, never>;
+}
+
+export class EventsPageDto {
+  @ApiProperty({ type: [EventDto] })
+  events!: EventDto[];
+
+  @ApiProperty({
+    description: 'The last sequence returned, or `since` when none: pass it as the next `since`.',
+  })
+  next_since!: number;
+}
