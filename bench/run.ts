@@ -139,6 +139,7 @@ async function hashingReport(): Promise<string> {
     ['main', 'prototype, both digests on the main thread'],
     ['worker-sha256', 'prototype, SHA-256 on a worker'],
     ['worker-both', 'prototype, both digests on a worker'],
+    ['none', 'prototype, no hashing (control)'],
   ];
   const rows: string[] = [];
   try {

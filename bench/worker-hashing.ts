@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir, open, rename, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -10,9 +10,9 @@ import type { HashWorkerReply, HashWorkerRequest } from './hash-worker.js';
  * as FsBlobStore.ingest (1 MiB coalesced buffers, one write in flight, fsync, rename, directory fsync), but the
  * buffers are SharedArrayBuffers that a worker hashes while they are written, so the main thread only copies.
  * `main` runs the very same code with both digests on the main thread, to show that the prototype itself costs
- * nothing beside FsBlobStore.
+ * nothing beside FsBlobStore; `none` hashes nothing (a control: what the rest of the path costs).
  */
-export type HashingMode = 'main' | 'worker-sha256' | 'worker-both';
+export type HashingMode = 'none' | 'main' | 'worker-sha256' | 'worker-both';
 
 const SLOT = 1 << 20;
 /** Buffers per ingest: one filling, one being written, one the worker may still be hashing. */
@@ -98,9 +98,10 @@ export async function ingestWithHashing(
   await mkdir(join(root, 'tmp'), { recursive: true });
   const tempPath = join(root, 'tmp', `${randomUUID()}.tmp`);
   const handle = await open(tempPath, 'wx');
-  const blake3 = mode === 'worker-both' ? undefined : createBlake3();
+  const blake3 = mode === 'main' || mode === 'worker-sha256' ? createBlake3() : undefined;
   const sha256 = mode === 'main' ? createSha256() : undefined;
-  const session = mode === 'main' ? undefined : pool.session(mode === 'worker-both');
+  const session =
+    mode === 'worker-sha256' || mode === 'worker-both' ? pool.session(mode === 'worker-both') : undefined;
   const free: Slot[] = Array.from({ length: SLOTS }, () => {
     const shared = new SharedArrayBuffer(SLOT);
     return { shared, bytes: Buffer.from(shared) };
@@ -143,8 +144,8 @@ export async function ingestWithHashing(
   await dispatch();
   await Promise.all(busy);
   const fromWorker = await session?.digest();
-  const blake3Digest = blake3?.digest() ?? Buffer.from(fromWorker?.blake3 ?? []);
-  const sha256Digest = sha256?.digest() ?? Buffer.from(fromWorker?.sha256 ?? []);
+  const blake3Digest = blake3?.digest() ?? Buffer.from(fromWorker?.blake3 ?? randomBytes(32));
+  const sha256Digest = sha256?.digest() ?? Buffer.from(fromWorker?.sha256 ?? randomBytes(32));
   await handle.sync();
   await handle.close();
   const key = blake3Digest.toString('hex');
