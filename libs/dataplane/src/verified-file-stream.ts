@@ -23,11 +23,14 @@ interface PendingRead {
  * Reads are positional (`pread`) into a fresh buffer each (a pushed buffer belongs to the reader), and up to
  * `readsInFlight` of them run on the thread pool while the main thread hashes and pushes the chunk before:
  * reading and hashing overlap instead of taking turns. Back-pressure: no new read starts while the readable
- * buffer is full, so memory stays at `readsInFlight` chunks being read, one held back, and the readable buffer. The stream owns `handle` and closes it when it ends, fails or is destroyed (after any read in flight).
+ * buffer is full, so memory stays at `readsInFlight` chunks being read, one held back, and the readable buffer.
+ * The stream owns `handle` and closes it when it ends, fails or is destroyed, after its reads in flight.
  */
 export class VerifiedFileStream extends Readable {
   private readonly hash: IncrementalHash = createBlake3();
   private readonly pending: PendingRead[] = [];
+  /** The read `pump` is waiting for, out of `pending` but maybe still in flight. */
+  private awaited: Promise<Buffer> | undefined;
   /** File offset of the next read to start. */
   private position = 0;
   /** Bytes hashed so far. */
@@ -65,6 +68,7 @@ export class VerifiedFileStream extends Readable {
       this.startReads();
       const next = this.pending.shift();
       if (next === undefined) throw new Error('no read in flight'); // startReads keeps one until the end
+      this.awaited = next.done;
       const chunk = await next.done;
       if (this.destroyed) return;
       if (chunk.length < next.requested) this.ended = true;
@@ -128,7 +132,9 @@ export class VerifiedFileStream extends Readable {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.held = undefined;
-    const inFlight = this.pending.splice(0).map((read) => read.done.catch(() => undefined));
+    const reads = this.pending.splice(0).map((read) => read.done);
+    if (this.awaited) reads.push(this.awaited);
+    const inFlight = reads.map((read) => read.catch(() => undefined));
     // The file may close only after its reads in flight have settled; a close failure is of no use to anyone.
     void Promise.all(inFlight)
       .then(() => this.handle.close())
