@@ -17,7 +17,8 @@ import { HashWorkerPool } from './worker-hashing.js';
 
 /**
  * `npm run bench [-- --suites eventlog,dataplane,registry --dialects sqlite,postgres --runs 3 --replay-events 100000
- *   --blob-mib 1024 --pg-url postgres://…]`
+ *   --blob-mib 1024 --concurrent-mib 256 --pg-url postgres://…]`; `--suites hashing` (not in the default) compares
+ * hashing on the main thread and on a worker for concurrent ingests (ADR 0005).
  * Prints a Markdown report: every figure is the median of --runs runs, beside its baseline from the same run.
  * PostgreSQL is measured when --pg-url or ARTIFACTSTORE_TEST_PG_URL names a server.
  */
