@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { blake3, decodeCbor, sha256, toHex, uuidv7 } from '@artifactstore/codec';
@@ -180,6 +182,95 @@ describe.each(dialectsUnderTest())('Registry on $dialect', (dialectUnderTest) =>
     });
   });
 
+  describe('every input rule, through the database', () => {
+    const nested = (levels: number): Record<string, unknown> => {
+      let value: Record<string, unknown> = {};
+      for (let level = 1; level < levels; level++) value = { a: value };
+      return value;
+    };
+
+    it.each([
+      ['name', { name: 'x'.repeat(257) }],
+      ['name', { name: 'a\u0085b' }],
+      ['producer', { producer: 'a\ud800' }],
+      ['subject', { subject: '' }],
+      ['metadata', { metadata: { big: 'x'.repeat(65_536) } }],
+      ['metadata', { metadata: nested(17) }],
+      // eslint-disable-next-line no-sparse-arrays -- the hole is the point
+      ['metadata', { metadata: { holes: [1, , 2] } }],
+      ['metadata', { metadata: { s: 'a\u0000' } }],
+      ['retention_class', { retention_class: 'standard\u0000' }],
+    ])('createPackage refuses a bad %s on every dialect alike', async (field, overrides) => {
+      const before = await head();
+      await expect(
+        registry.createPackage(input(overrides as Partial<CreatePackageInput>), ACTOR),
+      ).rejects.toMatchObject({
+        code: 'invalid_input',
+        field: expect.stringContaining(field) as string,
+      });
+      expect(await head()).toBe(before);
+    });
+
+    it('accepts the limits themselves', async () => {
+      const pkg = await registry.createPackage(
+        input({ name: '😀'.repeat(256), metadata: { ...nested(16), s: 'x'.repeat(65_000) } }),
+        ACTOR,
+      );
+      expect(pkg.name).toBe('😀'.repeat(256));
+      const file = await registry.ingestFile(pkg.id, 'é'.repeat(512), undefined, [Buffer.from('x')], ACTOR);
+      expect(Buffer.byteLength(file.relative_path)).toBe(1024);
+    });
+
+    it.each(['a/', '..', 'a/./b', 'é'.repeat(513), 'a\ud800', 'a\u0080', '/a', 'a\\b'])(
+      'ingestFile refuses the path %j and writes nothing',
+      async (path) => {
+        const pkg = await registry.createPackage(input(), ACTOR);
+        const before = await head();
+        await expect(
+          registry.ingestFile(pkg.id, path, undefined, [Buffer.from('x')], ACTOR),
+        ).rejects.toMatchObject({
+          code: 'invalid_relative_path',
+        });
+        expect(await head()).toBe(before);
+      },
+    );
+
+    it.each([
+      [{ name: 'a\u0000' }, 'name'],
+      [{ producer: 'x'.repeat(1025) }, 'producer'],
+      [
+        {
+          cursor: Buffer.from(
+            JSON.stringify(['not a time', '01890a5d-ac96-774b-bcce-b302099a8057']),
+          ).toString('base64url'),
+        },
+        'cursor',
+      ],
+      [
+        { cursor: Buffer.from(JSON.stringify(['2026-01-01T00:00:00.000Z', 'x'])).toString('base64url') },
+        'cursor',
+      ],
+    ])('listPackages refuses %j as invalid input on every dialect', async (filter, field) => {
+      await expect(registry.listPackages(filter)).rejects.toMatchObject({ code: 'invalid_input', field });
+    });
+
+    it('listFiles refuses a cursor that does not hold a path', async () => {
+      const pkg = await registry.createPackage(input(), ACTOR);
+      const cursor = Buffer.from(JSON.stringify(['a\u0000'])).toString('base64url');
+      await expect(registry.listFiles(pkg.id, { cursor })).rejects.toMatchObject({
+        code: 'invalid_input',
+        field: 'cursor',
+      });
+    });
+
+    it('getManifestBytes refuses an unknown format', async () => {
+      const pkg = await registry.createPackage(input(), ACTOR);
+      await expect(registry.getManifestBytes(pkg.id, 'xml' as 'json')).rejects.toMatchObject({
+        field: 'format',
+      });
+    });
+  });
+
   describe('ingestFile', () => {
     let pkg: PackageRecord;
     beforeEach(async () => {
@@ -342,6 +433,18 @@ describe.each(dialectsUnderTest())('Registry on $dialect', (dialectUnderTest) =>
       );
       expect(await head()).toBe(before);
       expect(await rowCount('artifact_files', 'package_id = ?', [pkg.id])).toBe(0);
+      expect(await readdir(join(testDatabase.config.dataDir, 'blobs', 'tmp'))).toEqual([]);
+    });
+
+    it('survives a source that fails during the early checks, and reports it as an incomplete stream', async () => {
+      const before = await head();
+      const source = new Readable({ read() {} });
+      // Fails before the registry has read a byte: while it is still checking the package and the path.
+      queueMicrotask(() => source.destroy(new Error('hung up')));
+      await expect(registry.ingestFile(pkg.id, 'early.bin', undefined, source, ACTOR)).rejects.toThrow(
+        IncompleteStreamError,
+      );
+      expect(await head()).toBe(before);
     });
 
     it('refuses bytes that do not match the declared digest and stores nothing', async () => {
@@ -383,6 +486,9 @@ describe.each(dialectsUnderTest())('Registry on $dialect', (dialectUnderTest) =>
       expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1);
       const [failure] = results.filter((result) => result.status === 'rejected');
       expect(failure?.reason).toBeInstanceOf(DuplicateRelativePathError);
+      // The loser's bytes were stored before the commit failed; they stay for garbage collection.
+      expect(await core.blobStore.exists(blake3(Buffer.from('two-2')).toString('hex'))).toBe(true);
+      expect(await core.blobStore.exists(blake3(Buffer.from('one-1')).toString('hex'))).toBe(true);
       expect(await rowCount('artifact_files', 'package_id = ?', [pkg.id])).toBe(1);
       expect(
         (await eventsOf(pkg.id)).filter((event) => event.event_type === 'v1.file.ingested'),

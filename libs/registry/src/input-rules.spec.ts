@@ -41,7 +41,12 @@ describe('checkMetadata', () => {
   it('defaults to {} and accepts JSON objects', () => {
     expect(checkMetadata(undefined)).toEqual({});
     const value = { build: 7, ratio: 0.25, tags: ['a', 'é'], ok: true, none: null, deep: { x: [1, [2]] } };
-    expect(checkMetadata(value)).toBe(value);
+    const checked = checkMetadata(value);
+    expect(checked).toEqual(value);
+    // A copy: changing the caller's object afterwards cannot change what was checked.
+    expect(checked).not.toBe(value);
+    value.tags.push('\u0000');
+    expect(checked.tags).toEqual(['a', 'é']);
   });
 
   it('accepts 16 levels of nesting (the object itself is level 1) and refuses 17', () => {
@@ -72,6 +77,8 @@ describe('checkMetadata', () => {
     [{ s: 'a\u0000b' }, 'metadata.s: must not contain U+0000'],
     [{ 'a\u0000': 1 }, 'metadata key "a\\u0000": must not contain U+0000'],
     [{ s: ['\udc00'] }, 'metadata.s[0]: must not contain a lone surrogate'],
+    // eslint-disable-next-line no-sparse-arrays -- the hole is the point
+    [{ s: [1, , 3] }, 'metadata.s[1]: must be JSON data, not undefined'],
   ])('refuses %p', (value, message) => {
     expect(() => checkMetadata(value)).toThrow(message);
   });

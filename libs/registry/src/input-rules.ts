@@ -1,7 +1,7 @@
 import { canonicalJson, type CborMap, type JsonValue } from '@artifactstore/codec';
 import { InvalidInputError, InvalidRelativePathError } from './registry.errors.js';
 
-/** The input rules of the registry, each a pure function that returns the accepted value or throws. */
+// The input rules of the registry, each a pure function that returns the accepted value or throws.
 
 export const MAX_LABEL_CODE_POINTS = 256;
 export const MAX_METADATA_BYTES = 64 * 1024;
@@ -39,14 +39,16 @@ export function checkMetadata(value: unknown): CborMap {
   if (value === undefined) return {};
   if (!isPlainObject(value)) throw new InvalidInputError('metadata', 'must be a JSON object');
   checkJsonValue(value, 'metadata', 1);
-  const bytes = Buffer.byteLength(canonicalJson(value as JsonValue));
+  const text = canonicalJson(value as JsonValue);
+  const bytes = Buffer.byteLength(text);
   if (bytes > MAX_METADATA_BYTES) {
     throw new InvalidInputError(
       'metadata',
       `is ${bytes} bytes as JSON; at most ${MAX_METADATA_BYTES} allowed`,
     );
   }
-  return value as CborMap;
+  // A copy of what was checked: the caller's object may change while the event is being written.
+  return JSON.parse(text) as CborMap;
 }
 
 function checkJsonValue(value: unknown, where: string, depth: number): void {
@@ -65,9 +67,8 @@ function checkJsonValue(value: unknown, where: string, depth: number): void {
         throw new InvalidInputError('metadata', `nests deeper than ${MAX_METADATA_DEPTH} levels`);
       }
       if (Array.isArray(value)) {
-        value.forEach((item, index) => {
-          checkJsonValue(item, `${where}[${index}]`, depth + 1);
-        });
+        // entries(), not forEach: a sparse array's holes must be refused, not skipped.
+        for (const [index, item] of value.entries()) checkJsonValue(item, `${where}[${index}]`, depth + 1);
         return;
       }
       if (!isPlainObject(value)) throw new InvalidInputError(where, 'must be JSON data');
@@ -130,6 +131,42 @@ export function parentDirectories(path: string): string[] {
 const TOKEN = "[!#$%&'*+\\-.^_`|~0-9A-Za-z]+";
 const QUOTED = '"(?:[\\t \\x21\\x23-\\x5b\\x5d-\\x7e\\x80-\\xff]|\\\\[\\t \\x21-\\x7e\\x80-\\xff])*"';
 const MEDIA_TYPE = new RegExp(`^${TOKEN}/${TOKEN}(?:[ \\t]*;[ \\t]*(?:${TOKEN}=(?:${TOKEN}|${QUOTED}))?)*$`);
+
+/**
+ * Text bound into SQL as a filter or a lookup key: well-formed, without control characters (PostgreSQL refuses
+ * U+0000 where SQLite would just not match, and the dialects must answer alike), at most 1024 characters.
+ */
+export function checkFilterText(field: string, value: unknown): string {
+  if (typeof value !== 'string') throw new InvalidInputError(field, 'must be a string');
+  if (!value.isWellFormed()) throw new InvalidInputError(field, 'must not contain a lone surrogate');
+  if (CONTROL.test(value)) throw new InvalidInputError(field, 'must not contain control characters');
+  if (value.length > 1024) throw new InvalidInputError(field, 'must be at most 1024 characters');
+  return value;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const CONTENT_ADDRESS = /^blake3:[0-9a-f]{64}$/;
+
+export function checkId(field: string, value: unknown): string {
+  if (typeof value !== 'string' || !UUID.test(value)) {
+    throw new InvalidInputError(field, 'must be a lowercase hyphenated UUID');
+  }
+  return value;
+}
+
+export function checkContentAddress(value: unknown): string {
+  if (typeof value !== 'string' || !CONTENT_ADDRESS.test(value)) {
+    throw new InvalidInputError('content_address', 'must be blake3: followed by 64 lowercase hex digits');
+  }
+  return value;
+}
+
+export function checkSequence(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new InvalidInputError('since', 'must be a non-negative integer');
+  }
+  return value;
+}
 
 /** A media type as RFC 9110 spells one, at most 255 characters, kept exactly as given (default octet-stream). */
 export function checkMediaType(value: unknown): string {

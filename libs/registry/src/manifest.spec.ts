@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { encode as independentEncode, cdeEncodeOptions } from 'cbor2';
 import { createHash as createIndependentBlake3 } from 'blake3-wasm';
-import { blake3, contentAddress, decodeCbor } from '@artifactstore/codec';
+import { blake3, contentAddress, decodeCbor, encodeCanonicalCbor } from '@artifactstore/codec';
 import vectors from '../../../test/fixtures/manifest-vectors.json' with { type: 'json' };
 import {
   TEN_THOUSAND_PACKAGE,
@@ -18,6 +18,7 @@ import {
   manifestJson,
   type Manifest,
 } from './manifest.js';
+import { storageLocationId } from './registry.service.js';
 
 const PACKAGE = VECTOR_PACKAGE;
 const file = vectorFile;
@@ -117,5 +118,16 @@ describe('manifest', () => {
       sortKeys: null,
     });
     expect(() => decodeManifest(Buffer.from(unsorted))).toThrow(/not canonical CBOR/);
+  });
+});
+
+describe('storage location id', () => {
+  it("is the UUIDv5 of docs/formats.md (vector computed with Python's hashlib, not this code)", () => {
+    const vector = vectors.storageLocationId;
+    expect(encodeCanonicalCbor([vector.fileId, vector.backend, vector.key]).toString('hex')).toBe(
+      vector.nameCborHex,
+    );
+    expect(storageLocationId(vector.fileId, vector.backend, vector.key)).toBe(vector.locationId);
+    expect(readFileSync('docs/formats.md', 'utf8')).toContain(vector.locationId);
   });
 });

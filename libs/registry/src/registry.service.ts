@@ -2,16 +2,16 @@ import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import { Injectable } from '@nestjs/common';
 import {
-  blake3,
   contentAddress,
   encodeCanonicalCbor,
   isUuid,
+  parseTimestamp,
   toHex,
   uuidv5,
   uuidv7,
 } from '@artifactstore/codec';
-import { BlobStore, type ByteSource, type OpenOptions } from '@artifactstore/dataplane';
-import { Database, asNumber, asString, type Tx } from '@artifactstore/db';
+import { BlobStore, type ByteSource, type IngestReceipt, type OpenOptions } from '@artifactstore/dataplane';
+import { Database, asBytes, asNumber, asString, type Tx } from '@artifactstore/db';
 import { EventLog, type ChainVerification, type Event, type TailOptions } from '@artifactstore/events';
 import {
   PACKAGE_FINALIZED,
@@ -22,9 +22,13 @@ import {
   stateDigest,
 } from '@artifactstore/views';
 import {
+  checkContentAddress,
+  checkFilterText,
+  checkId,
   checkLabel,
   checkMediaType,
   checkMetadata,
+  checkSequence,
   normalizeRelativePath,
   parentDirectories,
 } from './input-rules.js';
@@ -96,6 +100,9 @@ export interface FinalizeResult {
 
 export type ManifestFormat = 'cbor' | 'json';
 
+// Checked at run time too: JavaScript callers (the CLI's options) are not held to the type.
+const MANIFEST_FORMATS: readonly string[] = ['cbor', 'json'];
+
 export interface ManifestBytes {
   readonly package_id: string;
   readonly content_address: string;
@@ -124,8 +131,6 @@ export function storageLocationId(fileId: string, backend: string, key: string):
   return uuidv5(STORAGE_LOCATION_NAMESPACE, encodeCanonicalCbor([fileId, backend, key]));
 }
 
-const CONTENT_ADDRESS = /^blake3:[0-9a-f]{64}$/;
-
 /**
  * The domain service: the operations the HTTP API and the CLI share. Writes append an event and apply its view in
  * one transaction (through ViewProjector); reads go to the views. Errors are RegistryError subclasses with stable
@@ -151,7 +156,7 @@ export class Registry {
       subject: checkLabel('subject', input.subject),
       metadata: checkMetadata(input.metadata),
     };
-    const retentionClass = checkRetentionClassName(input.retention_class);
+    const retentionClass = checkFilterText('retention_class', input.retention_class);
     checkLabel('actor', actor);
     const id = uuidv7();
     return this.database.write(async (tx) => {
@@ -187,13 +192,21 @@ export class Registry {
     actor: string,
     options: IngestFileOptions = {},
   ): Promise<FileRecord> {
-    checkId('package_id', packageId);
-    const path = normalizeRelativePath(relativePath);
-    const media = checkMediaType(mediaType);
-    checkLabel('actor', actor);
-    keepErrorsForIteration(source);
-    await this.database.read((tx) => checkCanAdd(tx, packageId, path));
-    const receipt = await this.blobStore.ingest(source, options);
+    const release = keepErrorsUntilRead(source);
+    let receipt: IngestReceipt;
+    let path: string;
+    let media: string;
+    try {
+      checkId('package_id', packageId);
+      path = normalizeRelativePath(relativePath);
+      media = checkMediaType(mediaType);
+      checkLabel('actor', actor);
+      const checkedPath = path;
+      await this.database.read((tx) => checkCanAdd(tx, packageId, checkedPath));
+      receipt = await this.blobStore.ingest(source, options);
+    } finally {
+      release();
+    }
     return this.database.write(async (tx) => {
       await this.eventLog.lockAppends(tx);
       await checkCanAdd(tx, packageId, path);
@@ -282,7 +295,7 @@ export class Registry {
       const value = filter[field];
       if (value === undefined) continue;
       where.push(`p.${field} = ?`);
-      params.push(value);
+      params.push(checkFilterText(field, value));
     }
     if (filter.status !== undefined) {
       if (filter.status !== 'created' && filter.status !== 'finalized') {
@@ -293,7 +306,9 @@ export class Registry {
     }
     if (filter.cursor !== undefined) {
       const [createdAt = '', id = ''] = decodeCursor(filter.cursor, 2);
-      if (!isUuid(id)) throw new InvalidInputError('cursor', 'is not a cursor this server returned');
+      if (!isUuid(id) || !isTimestamp(createdAt)) {
+        throw new InvalidInputError('cursor', 'is not a cursor this server returned');
+      }
       where.push('(p.created_at < ? OR (p.created_at = ? AND p.id < ?))');
       params.push(createdAt, createdAt, id);
     }
@@ -317,7 +332,7 @@ export class Registry {
   async listFiles(packageId: string, page: PageRequest = {}): Promise<Page<FileRecord>> {
     checkId('package_id', packageId);
     const limit = checkLimit(page.limit);
-    const after = page.cursor === undefined ? undefined : decodeCursor(page.cursor, 1)[0];
+    const after = page.cursor === undefined ? undefined : cursorPath(decodeCursor(page.cursor, 1)[0]);
     const rows = await this.database.read(async (tx) => {
       await requirePackageStatus(tx, packageId);
       return after === undefined
@@ -338,25 +353,31 @@ export class Registry {
    * byte (`cbor`), or its RFC 8785 projection (`json`).
    */
   async getManifestBytes(ref: string, format: ManifestFormat = 'cbor'): Promise<ManifestBytes> {
-    const packageId = ref.startsWith('blake3:') ? (await this.resolveContentAddress(ref)).id : ref;
-    checkId('package_id', packageId);
-    const payload = await this.database.read(async (tx) => {
-      const status = await requirePackageStatus(tx, packageId);
-      if (status !== 'finalized') throw new IllegalPackageStateError(packageId, status, 'read the manifest');
+    if (!MANIFEST_FORMATS.includes(format)) throw new InvalidInputError('format', 'must be cbor or json');
+    const byAddress = ref.startsWith('blake3:');
+    const key = byAddress ? checkContentAddress(ref).slice('blake3:'.length) : checkId('package_id', ref);
+    const found = await this.database.read(async (tx) => {
+      const [row] = await tx.query(
+        `SELECT id, status, manifest_digest FROM artifact_packages WHERE ${byAddress ? 'manifest_digest' : 'id'} = ?`,
+        [key],
+      );
+      if (!row) throw byAddress ? new ManifestNotFoundError(ref) : new PackageNotFoundError(ref);
+      const id = asString(row.id);
+      const status = asStatus(row.status);
+      if (status !== 'finalized') throw new IllegalPackageStateError(id, status, 'read the manifest');
       const [event] = await tx.query(
         `SELECT payload FROM events WHERE subject_kind = 'package' AND subject_id = ? AND event_type = ?
           ORDER BY sequence LIMIT 1`,
-        [packageId, PACKAGE_FINALIZED],
+        [id, PACKAGE_FINALIZED],
       );
-      if (!event)
-        throw new Error(`package ${packageId} is finalized but its ${PACKAGE_FINALIZED} event is missing`);
-      return event.payload as Buffer;
+      if (!event) throw new Error(`package ${id} is finalized but its ${PACKAGE_FINALIZED} event is missing`);
+      return { id, payload: asBytes(event.payload), digest: asString(row.manifest_digest) };
     });
     return {
-      package_id: packageId,
-      content_address: contentAddress(blake3(payload)),
+      package_id: found.id,
+      content_address: `blake3:${found.digest}`,
       format,
-      bytes: format === 'cbor' ? payload : Buffer.from(manifestJson(payload), 'utf8'),
+      bytes: format === 'cbor' ? found.payload : Buffer.from(manifestJson(found.payload), 'utf8'),
     };
   }
 
@@ -421,7 +442,7 @@ export class Registry {
 
   /** Throws unless the database answers; returns the head sequence. */
   async checkReadiness(): Promise<number> {
-    return this.eventLog.headSequence();
+    return this.headSequence();
   }
 
   /**
@@ -453,41 +474,39 @@ export class Registry {
 }
 
 /**
- * A stream that fails while nobody listens (a client that hangs up during the early checks) would crash the process
- * with an unhandled 'error' event. The error is kept by the stream either way, and iterating it rethrows it, so the
- * dataplane still sees the failure and reports IncompleteStreamError.
+ * While the registry holds a source it has not read yet (during the early checks), an error on it would be an
+ * unhandled 'error' event and crash the process (a client that hangs up). The stream keeps the error either way,
+ * and iterating it rethrows it, so the dataplane still reports IncompleteStreamError. The listener goes once the
+ * registry is done with the source; if it rejected the source unread, closing it is the caller's job.
  */
-function keepErrorsForIteration(source: ByteSource): void {
-  if (source instanceof EventEmitter) source.on('error', ignore);
+function keepErrorsUntilRead(source: ByteSource): () => void {
+  if (!(source instanceof EventEmitter)) return () => undefined;
+  source.on('error', ignore);
+  return () => {
+    source.off('error', ignore);
+  };
 }
 
 function ignore(): void {
-  // See keepErrorsForIteration.
+  // See keepErrorsUntilRead.
 }
 
-function checkId(field: string, value: unknown): asserts value is string {
-  if (typeof value !== 'string' || !isUuid(value)) {
-    throw new InvalidInputError(field, 'must be a lowercase hyphenated UUID');
+function isTimestamp(text: string): boolean {
+  try {
+    parseTimestamp(text);
+    return true;
+  } catch {
+    return false;
   }
 }
 
-function checkContentAddress(value: unknown): asserts value is string {
-  if (typeof value !== 'string' || !CONTENT_ADDRESS.test(value)) {
-    throw new InvalidInputError('content_address', 'must be blake3: followed by 64 lowercase hex digits');
+/** The path in a file cursor, checked like any path, so nothing odd reaches SQL. */
+function cursorPath(path: string | undefined): string {
+  try {
+    return normalizeRelativePath(path);
+  } catch {
+    throw new InvalidInputError('cursor', 'is not a cursor this server returned');
   }
-}
-
-function checkSequence(value: number): void {
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new InvalidInputError('since', 'must be a non-negative integer');
-  }
-}
-
-function checkRetentionClassName(value: unknown): string {
-  if (typeof value !== 'string' || value.length === 0) {
-    throw new InvalidInputError('retention_class', 'must be a non-empty string');
-  }
-  return value;
 }
 
 async function retentionClassNames(tx: Tx): Promise<string[]> {

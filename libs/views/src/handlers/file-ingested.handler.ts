@@ -44,7 +44,7 @@ export function readFileIngested(event: Event): FileIngestedPayload {
     blake3: payload.digest('blake3'),
     sha256: payload.digest('sha256'),
     storage: {
-      location_id: storage.text('location_id'),
+      location_id: storage.uuid('location_id'),
       backend: storage.text('backend'),
       key: storage.text('key'),
     },
