@@ -1,4 +1,5 @@
-import { Database, DatabaseError } from '@artifactstore/db';
+import { DataSource } from 'typeorm';
+import { Database, DatabaseError, MIGRATIONS, dataSourceOptions } from '@artifactstore/db';
 import { dialectsUnderTest, type TestDatabase } from '../support/test-databases.js';
 
 describe.each(dialectsUnderTest())('Database on $dialect', (dialectUnderTest) => {
@@ -37,6 +38,45 @@ describe.each(dialectsUnderTest())('Database on $dialect', (dialectUnderTest) =>
     expect(await database.migrate()).toEqual([]);
   });
 
+  it('fills the package totals of rows written before the migration that added them', async () => {
+    const other = await dialectUnderTest.create({ ARTIFACTSTORE_MIGRATE_ON_START: 'false' });
+    const [first] = MIGRATIONS;
+    const old = new DataSource({ ...dataSourceOptions(other.config), migrations: first ? [first] : [] });
+    await old.initialize();
+    try {
+      await old.runMigrations({ transaction: 'all' });
+      const id = '00000000-0000-4000-8000-00000000000a';
+      const when = '2026-01-01T00:00:00.000Z';
+      await old.query(
+        `INSERT INTO artifact_packages (id, name, producer, subject, retention_class, status, metadata, created_at,
+          last_event_sequence) VALUES ('${id}', 'n', 'p', 's', 'standard', 'created', '{}', '${when}', 1)`,
+      );
+      for (const [n, size] of [
+        [1, 10],
+        [2, 32],
+      ] as const) {
+        await old.query(
+          `INSERT INTO artifact_files (id, package_id, relative_path, media_type, size, blake3, sha256, content_address,
+            created_at) VALUES ('00000000-0000-4000-8000-00000000010${n}', '${id}', 'f${n}', 'a/b', ${size}, 'x', 'y',
+            'z', '${when}')`,
+        );
+      }
+    } finally {
+      await old.destroy();
+    }
+    const migrated = await Database.open(other.config);
+    try {
+      expect(await migrated.migrate()).toEqual(['PackageTotals1764288000000']);
+      const [row] = await migrated.read((tx) =>
+        tx.query('SELECT file_count, total_size FROM artifact_packages'),
+      );
+      expect([Number(row?.file_count), Number(row?.total_size)]).toEqual([2, 42]);
+    } finally {
+      await migrated.close();
+      await other.dispose();
+    }
+  });
+
   it('leaves the schema alone when ARTIFACTSTORE_MIGRATE_ON_START=false', async () => {
     const other = await dialectUnderTest.create({ ARTIFACTSTORE_MIGRATE_ON_START: 'false' });
     const unmigrated = await Database.open(other.config);
@@ -44,7 +84,10 @@ describe.each(dialectsUnderTest())('Database on $dialect', (dialectUnderTest) =>
       await expect(
         unmigrated.read((tx) => tx.query('SELECT COUNT(*) AS n FROM events')),
       ).rejects.toBeInstanceOf(DatabaseError);
-      expect(await unmigrated.migrate()).toEqual(['InitialSchema1764201600000']);
+      expect(await unmigrated.migrate()).toEqual([
+        'InitialSchema1764201600000',
+        'PackageTotals1764288000000',
+      ]);
       expect(await unmigrated.read((tx) => tx.query('SELECT COUNT(*) AS n FROM events'))).toHaveLength(1);
     } finally {
       await unmigrated.close();

@@ -49,6 +49,8 @@ describe.each(dialectsUnderTest())('state digest of a fixed log on $dialect', (d
         '2026-01-02T03:04:05.555Z',
         fixedLog()[5]!.payload_digest.toString('hex'),
         6,
+        2,
+        14,
       ],
       [
         '00000000-0000-4000-8000-000000000002',
@@ -62,6 +64,8 @@ describe.each(dialectsUnderTest())('state digest of a fixed log on $dialect', (d
         null,
         null,
         5,
+        1,
+        7,
       ],
     ]);
     expect(dump.retention_state).toEqual([

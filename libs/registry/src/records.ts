@@ -1,4 +1,4 @@
-import type { JsonValue, Timestamp } from '@artifactstore/codec';
+import { canonicalJson, type JsonValue, type Timestamp } from '@artifactstore/codec';
 import { asNumber, asString, asTimestamp, type Row } from '@artifactstore/db';
 import type { PackageStatus } from './registry.errors.js';
 
@@ -37,9 +37,7 @@ export interface FileRecord {
 
 /** The columns PACKAGE_SELECT returns, for callers that add their own WHERE. */
 export const PACKAGE_SELECT = `SELECT p.id, p.name, p.producer, p.subject, p.retention_class, p.status, p.metadata,
-    p.created_at, p.finalized_at, p.manifest_digest, r.expires_at,
-    (SELECT count(*) FROM artifact_files f WHERE f.package_id = p.id) AS file_count,
-    (SELECT coalesce(sum(f.size), 0) FROM artifact_files f WHERE f.package_id = p.id) AS total_size
+    p.created_at, p.finalized_at, p.manifest_digest, r.expires_at, p.file_count, p.total_size
   FROM artifact_packages p JOIN retention_state r ON r.package_id = p.id`;
 
 export const FILE_SELECT = `SELECT f.id, f.package_id, f.relative_path, f.media_type, f.size, f.blake3, f.sha256,
@@ -84,9 +82,12 @@ export function asStatus(value: unknown): PackageStatus {
   throw new TypeError(`unexpected package status ${String(value)}`);
 }
 
-/** jsonb arrives parsed from pg; SQLite holds the JSON text. */
+/**
+ * SQLite holds the RFC 8785 text; pg parses jsonb, whose key order (shorter keys first) differs, so that is put in
+ * the same canonical order: both dialects then answer with identical JSON.
+ */
 export function asJsonObject(value: unknown): { readonly [key: string]: JsonValue } {
-  const parsed: unknown = typeof value === 'string' ? JSON.parse(value) : value;
+  const parsed: unknown = JSON.parse(typeof value === 'string' ? value : canonicalJson(value as JsonValue));
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new TypeError('expected a JSON object column value');
   }

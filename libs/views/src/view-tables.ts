@@ -36,6 +36,8 @@ export const VIEW_TABLES: readonly ViewTable[] = [
       column('finalized_at', 'timestamp', true),
       column('manifest_digest', 'text', true),
       column('last_event_sequence', 'integer'),
+      column('file_count', 'integer'),
+      column('total_size', 'integer'),
     ],
   },
   {

@@ -1,4 +1,5 @@
 import { InitialSchema1764201600000 } from './1764201600000-initial-schema.js';
+import { PackageTotals1764288000000 } from './1764288000000-package-totals.js';
 
 /** Every migration, oldest first. Add new ones at the end; never edit one that has shipped. */
-export const MIGRATIONS = [InitialSchema1764201600000];
+export const MIGRATIONS = [InitialSchema1764201600000, PackageTotals1764288000000];

@@ -3,6 +3,7 @@ import { makeEvent, type Event, type EventDraft } from '@artifactstore/events';
 import { PayloadReader } from '../payload-reader.js';
 import { assertSubject, ProjectionError, type ViewHandler } from '../view-handler.js';
 import type { ViewStore } from '../view-store.js';
+import { asNumber } from '@artifactstore/db';
 
 export const FILE_INGESTED = 'v1.file.ingested';
 
@@ -51,7 +52,7 @@ export function readFileIngested(event: Event): FileIngestedPayload {
   };
 }
 
-/** → one artifact_files row, one storage_locations row, and the package's last_event_sequence. */
+/** → one artifact_files row, one storage_locations row; the package's file_count, total_size, last_event_sequence. */
 export class FileIngestedHandler implements ViewHandler {
   readonly eventType = FILE_INGESTED;
 
@@ -60,12 +61,19 @@ export class FileIngestedHandler implements ViewHandler {
     assertSubject(event, payload.package_id);
     // Only an open package takes files: the projection is where appends are serialized, so this is the check
     // that cannot race with finalization.
-    const touched = await store.update(
-      'artifact_packages',
-      payload.package_id,
-      { last_event_sequence: event.sequence },
-      { status: 'created' },
-    );
+    const pkg = await store.get('artifact_packages', payload.package_id);
+    const touched =
+      pkg !== undefined &&
+      (await store.update(
+        'artifact_packages',
+        payload.package_id,
+        {
+          last_event_sequence: event.sequence,
+          file_count: asNumber(pkg.file_count) + 1,
+          total_size: asNumber(pkg.total_size) + payload.size,
+        },
+        { status: 'created' },
+      ));
     if (!touched) {
       throw new ProjectionError(
         `${FILE_INGESTED} #${event.sequence}: package ${payload.package_id} is unknown or already finalized`,

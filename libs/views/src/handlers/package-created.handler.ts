@@ -57,6 +57,8 @@ export class PackageCreatedHandler implements ViewHandler {
       finalized_at: null,
       manifest_digest: null,
       last_event_sequence: event.sequence,
+      file_count: 0,
+      total_size: 0,
     });
     await store.insert('retention_state', {
       package_id: payload.package_id,
