@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import request from 'supertest';
 import type { INestApplication } from '@nestjs/common';
@@ -34,6 +34,22 @@ describe.each(dialectsUnderTest())('server on $dialect', (dialectUnderTest) => {
       status: 'ready',
       head_sequence: 0,
     });
+  });
+
+  it('answers /readyz with 503 while the blob storage takes no writes', async () => {
+    const server = app.getHttpServer() as Server;
+    const tmp = join(testDatabase.config.dataDir, 'blobs', 'tmp');
+    await rm(tmp, { recursive: true });
+    await writeFile(tmp, 'not a folder');
+    try {
+      const response = await request(server).get('/readyz').expect(503);
+      expect(response.body).toMatchObject({ code: 'service_unavailable' });
+      await request(server).get('/healthz').expect(200);
+    } finally {
+      await rm(tmp);
+      await mkdir(tmp);
+    }
+    await request(server).get('/readyz').expect(200);
   });
 });
 

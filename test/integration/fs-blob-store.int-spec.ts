@@ -42,6 +42,17 @@ describe('FsBlobStore on disk', () => {
     }
   });
 
+  it('reports a StorageError from checkWritable when its temp folder cannot take a file', async () => {
+    const { store, root, dispose } = await makeFsStore();
+    try {
+      await rm(join(root, 'tmp'), { recursive: true });
+      await writeFile(join(root, 'tmp'), 'not a folder');
+      await expect(store.checkWritable()).rejects.toBeInstanceOf(StorageError);
+    } finally {
+      await dispose();
+    }
+  });
+
   it('sweeps temp files a crash left behind, but not those of a live ingest', async () => {
     const { store, root, dispose } = await makeFsStore();
     try {

@@ -206,5 +206,11 @@ export function describeBlobStore(name: string, makeStore: () => Promise<BlobSto
       await expect(store.open('not-a-key')).rejects.toBeInstanceOf(BlobNotFoundError);
       expect(await store.exists('../../etc/passwd')).toBe(false);
     });
+
+    it('reports that it takes writes, and leaves nothing behind doing so', async () => {
+      await expect(store.checkWritable()).resolves.toBeUndefined();
+      expect(await keys()).toEqual([]);
+      expect(await subject.leftovers()).toEqual([]);
+    });
   });
 }

@@ -65,4 +65,7 @@ export abstract class BlobStore {
 
   /** Every key stored, in no particular order (for garbage collection and scrubbing). */
   abstract list(): AsyncIterable<string>;
+
+  /** Resolves when the backend takes a write right now (for readiness checks); throws a StorageError otherwise. */
+  abstract checkWritable(): Promise<void>;
 }

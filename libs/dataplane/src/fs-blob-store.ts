@@ -172,6 +172,25 @@ export class FsBlobStore extends BlobStore {
     }
   }
 
+  async checkWritable(): Promise<void> {
+    // A tiny temp file, written and synced like an ingest's and removed at once (the sweep takes any leftover).
+    const probe = join(this.tempDir, `${randomUUID()}.tmp`);
+    try {
+      const handle = await open(probe, 'wx');
+      try {
+        await handle.writeFile('probe');
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    } catch (error) {
+      throw storageError(`cannot write under ${this.tempDir}`, error);
+    } finally {
+      // Best effort: when the folder itself is broken, there is nothing to remove and the error above says why.
+      await rm(probe, { force: true }).catch(() => undefined);
+    }
+  }
+
   async exists(key: string): Promise<boolean> {
     return (await this.stat(key)) !== undefined;
   }

@@ -440,9 +440,10 @@ export class Registry {
     return this.eventLog.headSequence();
   }
 
-  /** Throws unless the database answers; returns the head sequence. */
+  /** Throws unless the database answers and the blob storage takes a write; returns the head sequence. */
   async checkReadiness(): Promise<number> {
-    return this.headSequence();
+    const [head] = await Promise.all([this.headSequence(), this.blobStore.checkWritable()]);
+    return head;
   }
 
   /**
