@@ -14,7 +14,7 @@ const MiB = 1 << 20;
 const READ_PAIRS = 3;
 
 /** `total` bytes in `chunkSize` chunks cut from one random block, the first byte varied per chunk. */
-function* bytes(total: number, chunkSize: number, block: Buffer, salt: number): Generator<Buffer> {
+export function* bytes(total: number, chunkSize: number, block: Buffer, salt: number): Generator<Buffer> {
   let index = 0;
   for (let offset = 0; offset < total; offset += chunkSize, index++) {
     const chunk = Buffer.from(block.subarray(0, Math.min(chunkSize, total - offset)));

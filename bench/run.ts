@@ -11,12 +11,13 @@ import {
 } from './dataplane.bench.js';
 import { benchAppend, benchReplay, benchTailLatency } from './event-log.bench.js';
 import { benchFinalizeLatency, benchPackageFlow } from './registry.bench.js';
+import { benchHttpTransfer, type HttpTransferResult } from './http.bench.js';
 import { createScratchPostgres, createScratchSqlite, type ScratchDatabase } from './scratch-database.js';
 import { median } from './stats.js';
 import { HashWorkerPool } from './worker-hashing.js';
 
 /**
- * `npm run bench [-- --suites eventlog,dataplane,registry --dialects sqlite,postgres --runs 3 --replay-events 100000
+ * `npm run bench [-- --suites eventlog,dataplane,registry,http --dialects sqlite,postgres --runs 3 --replay-events 100000
  *   --blob-mib 1024 --concurrent-mib 256 --pg-url postgres://…]`; `--suites hashing` (not in the default) compares
  * hashing on the main thread and on a worker for concurrent ingests (ADR 0005).
  * Prints a Markdown report: every figure is the median of --runs runs, beside its baseline from the same run.
@@ -24,7 +25,7 @@ import { HashWorkerPool } from './worker-hashing.js';
  */
 const { values } = parseArgs({
   options: {
-    suites: { type: 'string', default: 'eventlog,dataplane,registry' },
+    suites: { type: 'string', default: 'eventlog,dataplane,registry,http' },
     dialects: { type: 'string', default: 'sqlite,postgres' },
     'blob-mib': { type: 'string', default: '1024' },
     'concurrent-mib': { type: 'string', default: '256' },
@@ -99,6 +100,29 @@ function scratchOf(dialect: string): () => Promise<ScratchDatabase> {
 }
 
 /** Packages/s through the registry beside the plain append rate (1 event per transaction) of the same run. */
+/** A PUT and a full GET through the server beside the dataplane alone, each run in one process. */
+async function httpReport(): Promise<string> {
+  const sizeMiB = Number(values['blob-mib']);
+  const results: HttpTransferResult[] = [];
+  for (let run = 0; run < runs; run++)
+    results.push(
+      await withScratch(
+        () => createScratchSqlite(),
+        (s) => benchHttpTransfer(s, sizeMiB),
+      ),
+    );
+  const m = (key: keyof HttpTransferResult): number => median(results.map((result) => result[key]));
+  return [
+    `## HTTP (${fmt(sizeMiB)} MiB over loopback, MiB/s)`,
+    '',
+    '| transfer | through the server | dataplane alone, same run | ratio |',
+    '| --- | --- | --- | --- |',
+    `| PUT /v1/packages/{id}/files/… vs FsBlobStore.ingest | ${fmt(m('putMiBps'))} | ${fmt(m('ingestMiBps'))} | ${ratio(m('putMiBps'), m('ingestMiBps'))} |`,
+    `| GET /v1/files/{id} vs FsBlobStore.open (both verified) | ${fmt(m('getMiBps'))} | ${fmt(m('readMiBps'))} | ${ratio(m('getMiBps'), m('readMiBps'))} |`,
+    '',
+  ].join('\n');
+}
+
 async function registryReport(dialect: string): Promise<string> {
   const create = scratchOf(dialect);
   const flows = [];
@@ -184,6 +208,7 @@ async function main(): Promise<void> {
   process.stdout.write(`- ${runs} runs per figure; medians\n\n`);
   if (suites.includes('dataplane')) process.stdout.write(`${await dataplaneReport()}\n`);
   if (suites.includes('hashing')) process.stdout.write(`${await hashingReport()}\n`);
+  if (suites.includes('http')) process.stdout.write(`${await httpReport()}\n`);
   if (suites.includes('registry')) {
     for (const dialect of dialects) process.stdout.write(`${await registryReport(dialect)}\n`);
   }
