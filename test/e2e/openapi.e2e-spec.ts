@@ -50,6 +50,8 @@ describe('OpenAPI document and Swagger UI', () => {
         'GET /v1/files/{id}',
         'GET /v1/manifests/{address}',
         'GET /v1/events',
+        'GET /v1/events/stream',
+        'POST /v1/packages/{id}/files',
         'POST /v1/admin/replay',
         'GET /v1/admin/verify',
       ].sort(),

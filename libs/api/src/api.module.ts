@@ -4,11 +4,14 @@ import { RegistryModule } from '@artifactstore/registry';
 import { AdminController } from './admin.controller.js';
 import { AuthGuard } from './auth.guard.js';
 import { EventsController } from './events.controller.js';
+import { EventsStreamController } from './events-stream.controller.js';
 import { FilesController } from './files.controller.js';
 import { HealthController } from './health.controller.js';
 import { ManifestsController } from './manifests.controller.js';
 import { PackagesController } from './packages.controller.js';
 import { ProblemFilter } from './problem.filter.js';
+import { TrustedProxies } from './trusted-proxies.js';
+import { WaitingClients } from './waiting-clients.js';
 
 /** The HTTP API: controllers over the registry, bearer-token auth on every route but health, problem+json errors. */
 @Module({
@@ -19,9 +22,12 @@ import { ProblemFilter } from './problem.filter.js';
     FilesController,
     ManifestsController,
     EventsController,
+    EventsStreamController,
     AdminController,
   ],
   providers: [
+    TrustedProxies,
+    WaitingClients,
     { provide: APP_GUARD, useClass: AuthGuard },
     { provide: APP_FILTER, useClass: ProblemFilter },
   ],

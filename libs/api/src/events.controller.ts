@@ -6,6 +6,7 @@ import { ApiProblems } from './api-problems.decorator.js';
 import { EventsPageDto } from './dto/event.dto.js';
 import { eventJson, type EventJson } from './event-json.js';
 import { onlyKnownParameters, queryInteger } from './query-values.js';
+import { WaitingClients } from './waiting-clients.js';
 
 export const MAX_WAIT_SECONDS = 60;
 
@@ -14,12 +15,16 @@ export const MAX_WAIT_SECONDS = 60;
 @ApiProblems('unauthorized', 'forbidden')
 @Controller('v1/events')
 export class EventsController {
-  constructor(private readonly registry: Registry) {}
+  constructor(
+    private readonly registry: Registry,
+    private readonly waitingClients: WaitingClients,
+  ) {}
 
   /**
    * Events after `since`, in order. With `wait` > 0 and nothing new, the request is held until an event commits
    * (woken by the event log's tail: at once in this process, by LISTEN/NOTIFY from other processes on PostgreSQL)
-   * or the wait ends, or the client leaves.
+   * or the wait ends, or the client leaves, or the server shuts down. Waiting takes one of the
+   * ARTIFACTSTORE_MAX_WAITING_CLIENTS places; with none free the answer is 503 with Retry-After.
    */
   @Get()
   @ApiOperation({ summary: 'Events after `since`; with `wait`, a long-poll' })
@@ -32,7 +37,7 @@ export class EventsController {
     description: 'Seconds to hold the request when nothing is new, 0–60',
   })
   @ApiOkResponse({ type: EventsPageDto })
-  @ApiProblems('invalid_input')
+  @ApiProblems('invalid_input', 'service_unavailable')
   async list(
     @Query() query: Record<string, unknown>,
     @Res({ passthrough: true }) response: Response,
@@ -50,12 +55,15 @@ export class EventsController {
   }
 
   private async waitForEvent(since: number, waitMs: number, response: Response): Promise<void> {
+    const lease = this.waitingClients.acquire('long_poll');
     const stop = new AbortController();
     const abort = (): void => {
       stop.abort();
     };
     const timer = setTimeout(abort, waitMs);
     response.once('close', abort);
+    if (lease.signal.aborted) abort();
+    else lease.signal.addEventListener('abort', abort);
     try {
       // The first event is enough: the caller reads the batch afterwards. return() closes the tail.
       const tail = this.registry.tailEvents(since, { signal: stop.signal })[Symbol.asyncIterator]();
@@ -67,6 +75,8 @@ export class EventsController {
     } finally {
       clearTimeout(timer);
       response.off('close', abort);
+      lease.signal.removeEventListener('abort', abort);
+      lease.release();
     }
   }
 }

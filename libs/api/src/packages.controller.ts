@@ -32,6 +32,7 @@ import { sendManifest } from './manifest-response.js';
 import { HttpProblem } from './problem.js';
 import { Actor, type ApiRequest } from './principal.js';
 import { onlyKnownParameters, queryInteger, queryText } from './query-values.js';
+import { receiveMultipartFile } from './multipart-upload.js';
 import { relativePathOf } from './request-path.js';
 
 const CREATE_FIELDS = new Set(['name', 'producer', 'subject', 'retention_class', 'metadata']);
@@ -192,6 +193,69 @@ export class PackagesController {
     return file;
   }
 
+  /**
+   * The same as the PUT, for browsers and Swagger UI: a multipart/form-data form with a `file` part and optional
+   * `relative_path` (default: the part's filename) and `media_type` (default: the part's type) fields.
+   */
+  @Post(':id/files')
+  @HttpCode(201)
+  @ApiOperation({ summary: 'Upload a file from a form (multipart/form-data), streamed' })
+  @ApiConsumes('multipart/form-data')
+  @ApiBody({
+    schema: {
+      type: 'object',
+      required: ['file'],
+      properties: {
+        file: { type: 'string', format: 'binary', description: 'The file.' },
+        // An empty example: Swagger UI pre-fills optional form fields with their example ("string" otherwise),
+        // and an empty field means "use the default".
+        relative_path: {
+          type: 'string',
+          example: '',
+          description: "Its path in the package; default: the file's name.",
+        },
+        media_type: {
+          type: 'string',
+          example: '',
+          description: "Its media type; default: the part's Content-Type.",
+        },
+      },
+    },
+  })
+  @ApiCreatedResponse({ type: FileDto, description: 'Stored; `Location` names the file.' })
+  @ApiProblems(
+    'invalid_input',
+    'invalid_relative_path',
+    'package_not_found',
+    'duplicate_relative_path',
+    'path_conflict',
+    'illegal_package_state',
+    'size_limit_exceeded',
+  )
+  async uploadForm(
+    @Param('id') id: string,
+    @Req() request: ApiRequest,
+    @Actor() actor: string,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<FileRecord> {
+    if (!request.is('multipart/form-data')) {
+      throw new HttpProblem(
+        'invalid_input',
+        'send multipart/form-data (or PUT the raw bytes to …/files/{path})',
+        {},
+        {
+          field: 'Content-Type',
+        },
+      );
+    }
+    const form = await receiveMultipartFile(this.registry, id, request, response, this.config.maxFileSize);
+    const relativePath = formText(form.fields, 'relative_path') ?? form.filename;
+    const mediaType = formText(form.fields, 'media_type') ?? form.mimetype;
+    const file = await this.registry.attachFile(id, relativePath, mediaType, form.staged, actor);
+    response.setHeader('Location', `/v1/files/${file.id}`);
+    return file;
+  }
+
   @Get(':id/files/*path')
   @ApiOperation({ summary: 'Download a file by its path (GET or HEAD; ranges, ETag, If-None-Match)' })
   @ApiParam(PATH_PARAM)
@@ -214,6 +278,16 @@ export class PackagesController {
     const file = await this.registry.findFileByPath(id, relativePathOf(request));
     await sendFile(this.registry, request, response, file);
   }
+}
+
+/** A text field of a form, when given and not empty (Swagger UI sends empty optional fields). */
+function formText(fields: Readonly<Record<string, unknown>>, name: string): string | undefined {
+  const value = fields[name];
+  if (value === undefined || value === '') return undefined;
+  if (typeof value !== 'string') {
+    throw new HttpProblem('invalid_input', `${name} must be given once, as text`, {}, { field: name });
+  }
+  return value;
 }
 
 function single(value: string | string[] | undefined): string | undefined {

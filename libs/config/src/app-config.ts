@@ -15,6 +15,13 @@ export interface TokenEntry {
   readonly role: Role;
 }
 
+/** One range of ARTIFACTSTORE_TRUSTED_PROXIES, e.g. 10.0.0.0/8 or fd00::/8. */
+export interface Cidr {
+  readonly address: string;
+  readonly prefixLength: number;
+  readonly family: 'ipv4' | 'ipv6';
+}
+
 /**
  * The validated configuration, read once at boot (see config.schema.ts for the variables) and injected as a typed
  * provider. Nothing else in the code base reads process.env.
@@ -36,6 +43,14 @@ export class AppConfig {
   readonly allowAnonymous: boolean;
   /** Largest file accepted, in bytes, enforced while streaming. */
   readonly maxFileSize: number;
+  /** Peers whose X-Forwarded-User/-Role/-For headers are believed; empty = nobody's. */
+  readonly trustedProxies: readonly Cidr[];
+  /** On SIGTERM, how long in-flight requests may still run before their connections are cut. */
+  readonly shutdownGraceMs: number;
+  /** Most long-polls and event streams held open at once. */
+  readonly maxWaitingClients: number;
+  /** Seconds between the comment lines that keep an idle event stream open through proxies. */
+  readonly sseHeartbeatSeconds: number;
 
   constructor(values: Omit<AppConfig, never>) {
     this.host = values.host;
@@ -51,6 +66,10 @@ export class AppConfig {
     this.tokens = Object.freeze(values.tokens.map((token) => Object.freeze({ ...token })));
     this.allowAnonymous = values.allowAnonymous;
     this.maxFileSize = values.maxFileSize;
+    this.trustedProxies = Object.freeze(values.trustedProxies.map((cidr) => Object.freeze({ ...cidr })));
+    this.shutdownGraceMs = values.shutdownGraceMs;
+    this.maxWaitingClients = values.maxWaitingClients;
+    this.sseHeartbeatSeconds = values.sseHeartbeatSeconds;
     Object.freeze(this);
   }
 }

@@ -157,4 +157,46 @@ describe('loadConfig', () => {
       );
     });
   });
+
+  describe('operations', () => {
+    it('defaults to no trusted proxies, a 30 s shutdown grace and 1000 waiting clients', () => {
+      const config = loadConfig({});
+      expect(config.trustedProxies).toEqual([]);
+      expect(config.shutdownGraceMs).toBe(30_000);
+      expect(config.maxWaitingClients).toBe(1000);
+    });
+
+    it('reads trusted proxies as IPv4 and IPv6 CIDRs, a bare address being one host', () => {
+      expect(
+        loadConfig({ ARTIFACTSTORE_TRUSTED_PROXIES: '10.0.0.0/8, fd00::/8,192.0.2.7, ::1' }).trustedProxies,
+      ).toEqual([
+        { address: '10.0.0.0', prefixLength: 8, family: 'ipv4' },
+        { address: 'fd00::', prefixLength: 8, family: 'ipv6' },
+        { address: '192.0.2.7', prefixLength: 32, family: 'ipv4' },
+        { address: '::1', prefixLength: 128, family: 'ipv6' },
+      ]);
+    });
+
+    it.each([
+      '10.0.0.0/33',
+      'fd00::/129',
+      'gateway',
+      '10.0.0.0/8/1',
+      '10.0.0.0/',
+      '10.0.0.0/8,',
+      '300.1.1.1',
+    ])('refuses the trusted proxies %s', (text) => {
+      expect(() => loadConfig({ ARTIFACTSTORE_TRUSTED_PROXIES: text })).toThrow(
+        /ARTIFACTSTORE_TRUSTED_PROXIES: /,
+      );
+    });
+
+    it.each([
+      ['ARTIFACTSTORE_SHUTDOWN_GRACE_MS', '-1'],
+      ['ARTIFACTSTORE_SHUTDOWN_GRACE_MS', '3600001'],
+      ['ARTIFACTSTORE_MAX_WAITING_CLIENTS', '0'],
+    ])('refuses %s=%s', (name, value) => {
+      expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`${name}: expected an integer`));
+    });
+  });
 });

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import {
   AppConfig,
+  type Cidr,
   type DatabaseTarget,
   type LogLevel,
   type Role,
@@ -84,6 +85,30 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     default: '10GiB',
     description: 'Largest file accepted: bytes, or a number with KiB, MiB, GiB or TiB.',
   },
+  {
+    name: 'ARTIFACTSTORE_TRUSTED_PROXIES',
+    default: '(none)',
+    description:
+      'Comma-separated CIDRs (IPv4 or IPv6; a bare address is one host) of gateways whose X-Forwarded-User, X-Forwarded-Role and X-Forwarded-For are believed.',
+  },
+  {
+    name: 'ARTIFACTSTORE_SHUTDOWN_GRACE_MS',
+    default: '30000',
+    description:
+      'On SIGTERM, how long in-flight requests may still run before their connections are cut (0–3600000).',
+  },
+  {
+    name: 'ARTIFACTSTORE_MAX_WAITING_CLIENTS',
+    default: '1000',
+    description:
+      'Most long-polls and event streams held open at once; past it, 503 with Retry-After (1–1000000).',
+  },
+  {
+    name: 'ARTIFACTSTORE_SSE_HEARTBEAT_SECONDS',
+    default: '15',
+    description:
+      'Seconds between the comment lines that keep an idle event stream open through proxies (1–300).',
+  },
 ];
 
 /** Variables with this prefix belong to the test harness, not the server. */
@@ -129,6 +154,10 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): AppCo
   );
   const allowAnonymous = read('ARTIFACTSTORE_ALLOW_ANONYMOUS', 'false', parseBoolean);
   const maxFileSize = read('ARTIFACTSTORE_MAX_FILE_SIZE', '10GiB', parseByteSize);
+  const trustedProxies = read('ARTIFACTSTORE_TRUSTED_PROXIES', '', parseCidrList);
+  const shutdownGraceMs = read('ARTIFACTSTORE_SHUTDOWN_GRACE_MS', '30000', integerIn(0, 3_600_000));
+  const maxWaitingClients = read('ARTIFACTSTORE_MAX_WAITING_CLIENTS', '1000', integerIn(1, 1_000_000));
+  const sseHeartbeatSeconds = read('ARTIFACTSTORE_SSE_HEARTBEAT_SECONDS', '15', integerIn(1, 300));
   if (tokens?.length === 0 && allowAnonymous === false && host !== undefined && !isLoopback(host)) {
     problems.push(
       `ARTIFACTSTORE_HOST: ${host} is not a loopback address and no ARTIFACTSTORE_TOKENS_FILE is set; ` +
@@ -157,7 +186,11 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): AppCo
     storage === undefined ||
     tokens === undefined ||
     allowAnonymous === undefined ||
-    maxFileSize === undefined
+    maxFileSize === undefined ||
+    trustedProxies === undefined ||
+    shutdownGraceMs === undefined ||
+    maxWaitingClients === undefined ||
+    sseHeartbeatSeconds === undefined
   ) {
     throw new ConfigError(problems);
   }
@@ -175,6 +208,10 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): AppCo
     tokens,
     allowAnonymous,
     maxFileSize,
+    trustedProxies,
+    shutdownGraceMs,
+    maxWaitingClients,
+    sseHeartbeatSeconds,
   });
 }
 
@@ -224,6 +261,23 @@ function parseByteSize(text: string): number {
   return Number.isSafeInteger(bytes) && bytes > 0
     ? bytes
     : fail('expected a size such as 10GiB, 500MiB or 1048576');
+}
+
+/** `10.0.0.0/8, fd00::/8, 192.0.2.7`: each an IP address with an optional prefix length (default: one host). */
+function parseCidrList(text: string): Cidr[] {
+  if (text === '') return [];
+  return text.split(',').map((part) => {
+    const entry = part.trim();
+    const [address = '', prefix, ...rest] = entry.split('/');
+    const version = isIP(address);
+    if (version === 0 || rest.length > 0) fail(`${JSON.stringify(entry)} is not an IP address or CIDR`);
+    const family = version === 4 ? 'ipv4' : 'ipv6';
+    const bits = version === 4 ? 32 : 128;
+    const length = prefix === undefined ? bits : /^\d{1,3}$/.test(prefix) ? Number(prefix) : NaN;
+    if (!(length >= 0 && length <= bits))
+      fail(`${JSON.stringify(entry)} has a prefix length outside 0–${bits}`);
+    return { address, prefixLength: length, family };
+  });
 }
 
 function isLoopback(host: string): boolean {

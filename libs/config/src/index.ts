@@ -4,6 +4,7 @@
  */
 export {
   AppConfig,
+  type Cidr,
   type DatabaseTarget,
   type LogLevel,
   type SqliteSynchronous,

@@ -3,10 +3,20 @@ export class Semaphore {
   private available: number;
   private readonly waiting: (() => void)[] = [];
 
-  constructor(permits: number) {
+  constructor(readonly permits: number) {
     if (!Number.isSafeInteger(permits) || permits < 1)
       throw new RangeError('a semaphore needs at least 1 permit');
     this.available = permits;
+  }
+
+  /** Permits held now. */
+  get held(): number {
+    return this.permits - this.available;
+  }
+
+  /** Callers queued for a permit. */
+  get queued(): number {
+    return this.waiting.length;
   }
 
   async run<T>(work: () => Promise<T>): Promise<T> {
@@ -35,5 +45,13 @@ export class Mutex {
 
   runExclusive<T>(work: () => Promise<T>): Promise<T> {
     return this.semaphore.run(work);
+  }
+
+  get locked(): boolean {
+    return this.semaphore.held > 0;
+  }
+
+  get queued(): number {
+    return this.semaphore.queued;
   }
 }

@@ -8,6 +8,23 @@ import { dataSourceOptions } from './data-source-options.js';
 import { QueryRunnerExecutor, SqliteExecutor, type SqlExecutor } from './sql-executor.js';
 import { type Dialect, Tx } from './tx.js';
 
+/** How busy the connections are, for metrics. */
+export interface ConnectionStats {
+  /** Connections there may be: the PostgreSQL pool size, or SQLite's writer and reader. */
+  readonly max: number;
+  /** Connections running a unit of work now. */
+  readonly inUse: number;
+  /** Units of work waiting for a connection. */
+  readonly waiting: number;
+}
+
+/** The part of pg's Pool that TypeORM's PostgreSQL driver keeps (as `master`) and that we read. */
+interface PgPoolCounts {
+  readonly totalCount: number;
+  readonly idleCount: number;
+  readonly waitingCount: number;
+}
+
 /**
  * The database, as units of work. `write` runs one read-write transaction and is the only way to change data;
  * `read` runs a consistent, read-only snapshot that never sees another unit's uncommitted rows.
@@ -99,6 +116,24 @@ export class Database implements OnApplicationShutdown {
       );
     }
     return this.onPooledConnection('START TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY', work);
+  }
+
+  /** A snapshot of connection use: PostgreSQL's pool as pg counts it, or SQLite's two connections' locks. */
+  connectionStats(): ConnectionStats {
+    if (this.dialect === 'sqlite') {
+      return {
+        max: 2,
+        inUse: Number(this.writeLock.locked) + Number(this.readLock.locked),
+        waiting: this.writeLock.queued + this.readLock.queued,
+      };
+    }
+    const pool = (this.writer.driver as { master?: Partial<PgPoolCounts> }).master;
+    const total = pool?.totalCount ?? 0;
+    return {
+      max: this.config.databasePoolSize,
+      inUse: Math.max(0, total - (pool?.idleCount ?? 0)),
+      waiting: (pool?.waitingCount ?? 0) + this.postgresWriteSlots.queued,
+    };
   }
 
   /** Closes the connections. Units of work started afterwards fail instead of reconnecting. */

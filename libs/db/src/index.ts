@@ -3,7 +3,7 @@
  * every function that writes takes that `tx` first, so a write cannot escape its transaction. SQL is written once
  * with `?` placeholders and runs on SQLite and PostgreSQL alike.
  */
-export { Database } from './database.js';
+export { Database, type ConnectionStats } from './database.js';
 export { DbModule } from './db.module.js';
 export { Tx, type Dialect, type Row } from './tx.js';
 export { DatabaseError, type DatabaseErrorKind } from './database.errors.js';

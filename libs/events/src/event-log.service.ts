@@ -70,6 +70,7 @@ export class EventLog implements OnApplicationShutdown {
   private readonly heads = new WeakMap<Tx, Head>();
   /** Aborted at shutdown: every tail ends cleanly instead of reading from a closed database. */
   private readonly shutdown = new AbortController();
+  private committedAppends = 0;
 
   constructor(
     private readonly database: Database,
@@ -143,6 +144,9 @@ export class EventLog implements OnApplicationShutdown {
       chain_digest: chainDigest(head.chain_digest, { ...draft, sequence, created_at }),
     };
     await this.insert(tx, event);
+    tx.afterCommit(() => {
+      this.committedAppends++;
+    });
     return event;
   }
 
@@ -248,6 +252,11 @@ export class EventLog implements OnApplicationShutdown {
       this.shutdown.signal.removeEventListener('abort', onStop);
       subscription.close();
     }
+  }
+
+  /** Events this process appended whose transaction committed (for metrics; imports and replays not counted). */
+  get appendedEvents(): number {
+    return this.committedAppends;
   }
 
   /** Number of tails currently open in this process (for metrics and leak tests). */

@@ -9,6 +9,7 @@ export {
   storageLocationId,
   type CreatePackageInput,
   type IngestFileOptions,
+  type StagedFile,
   type PackageFilter,
   type PageRequest,
   type FinalizeResult,
@@ -18,6 +19,7 @@ export {
   type ReplayReport,
 } from './registry.service.js';
 export { RegistryModule } from './registry.module.js';
+export { RuntimeStats, type RuntimeStatsSnapshot } from './runtime-stats.service.js';
 export { type PackageRecord, type FileRecord } from './records.js';
 export { type Page, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from './page-cursor.js';
 export {

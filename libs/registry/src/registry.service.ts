@@ -65,6 +65,9 @@ export interface CreatePackageInput {
   readonly metadata?: Readonly<Record<string, unknown>>;
 }
 
+/** Bytes stored by `stageFile` and not yet attached to a package: the dataplane's receipt. */
+export type StagedFile = IngestReceipt;
+
 export interface IngestFileOptions {
   /** The exact size the stream will have (e.g. from Content-Length). */
   readonly expectedSize?: number;
@@ -193,7 +196,7 @@ export class Registry {
     options: IngestFileOptions = {},
   ): Promise<FileRecord> {
     const release = keepErrorsUntilRead(source);
-    let receipt: IngestReceipt;
+    let staged: StagedFile;
     let path: string;
     let media: string;
     try {
@@ -203,10 +206,55 @@ export class Registry {
       checkLabel('actor', actor);
       const checkedPath = path;
       await this.database.read((tx) => checkCanAdd(tx, packageId, checkedPath));
-      receipt = await this.blobStore.ingest(source, options);
+      staged = await this.blobStore.ingest(source, options);
     } finally {
       release();
     }
+    return this.recordFile(packageId, path, media, staged, actor);
+  }
+
+  /**
+   * The first half of an ingest, for callers that learn the path only after the bytes (a multipart form whose
+   * fields follow its file): checks that the package takes files, then stores the bytes. Attach the result with
+   * `attachFile`; bytes never attached stay for garbage collection.
+   */
+  async stageFile(
+    packageId: string,
+    source: ByteSource,
+    options: IngestFileOptions = {},
+  ): Promise<StagedFile> {
+    const release = keepErrorsUntilRead(source);
+    try {
+      checkId('package_id', packageId);
+      await this.database.read((tx) => checkTakesFiles(tx, packageId));
+      return await this.blobStore.ingest(source, options);
+    } finally {
+      release();
+    }
+  }
+
+  /** The second half: records staged bytes as the file at `relativePath`, with every check of `ingestFile`. */
+  async attachFile(
+    packageId: string,
+    relativePath: string,
+    mediaType: string | undefined,
+    staged: StagedFile,
+    actor: string,
+  ): Promise<FileRecord> {
+    checkId('package_id', packageId);
+    const path = normalizeRelativePath(relativePath);
+    const media = checkMediaType(mediaType);
+    checkLabel('actor', actor);
+    return this.recordFile(packageId, path, media, staged, actor);
+  }
+
+  private recordFile(
+    packageId: string,
+    path: string,
+    mediaType: string,
+    staged: StagedFile,
+    actor: string,
+  ): Promise<FileRecord> {
     return this.database.write(async (tx) => {
       await this.eventLog.lockAppends(tx);
       await checkCanAdd(tx, packageId, path);
@@ -217,14 +265,14 @@ export class Registry {
           file_id: fileId,
           package_id: packageId,
           relative_path: path,
-          media_type: media,
-          size: receipt.size,
-          blake3: receipt.blake3,
-          sha256: receipt.sha256,
+          media_type: mediaType,
+          size: staged.size,
+          blake3: staged.blake3,
+          sha256: staged.sha256,
           storage: {
-            location_id: storageLocationId(fileId, receipt.backend, receipt.key),
-            backend: receipt.backend,
-            key: receipt.key,
+            location_id: storageLocationId(fileId, staged.backend, staged.key),
+            backend: staged.backend,
+            key: staged.key,
           },
         }),
       );
@@ -533,14 +581,18 @@ async function requireFile(tx: Tx, fileId: string): Promise<FileRecord> {
   return toFileRecord(row);
 }
 
+async function checkTakesFiles(tx: Tx, packageId: string): Promise<void> {
+  const status = await requirePackageStatus(tx, packageId);
+  if (status !== 'created') throw new IllegalPackageStateError(packageId, status, 'add a file');
+}
+
 /**
  * The package takes files, and `path` is free: not a file yet, no file is one of its directories, and it is not
  * a directory of a file. Children are found by range: every path under `a/` sorts from `a/` to just before `a0`
  * (`0` follows `/` in ASCII) in byte order, which both dialects use for relative_path.
  */
 async function checkCanAdd(tx: Tx, packageId: string, path: string): Promise<void> {
-  const status = await requirePackageStatus(tx, packageId);
-  if (status !== 'created') throw new IllegalPackageStateError(packageId, status, 'add a file');
+  await checkTakesFiles(tx, packageId);
   const candidates = [path, ...parentDirectories(path)];
   const taken = await tx.query(
     `SELECT relative_path FROM artifact_files WHERE package_id = ? AND relative_path IN (${candidates.map(() => '?').join(', ')})`,

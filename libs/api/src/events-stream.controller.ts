@@ -1,0 +1,97 @@
+import { once } from 'node:events';
+import { Controller, Get, Headers, Query, Res } from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiHeader,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProduces,
+  ApiQuery,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { Response } from 'express';
+import { AppConfig } from '@artifactstore/config';
+import { Registry } from '@artifactstore/registry';
+import { ApiProblems } from './api-problems.decorator.js';
+import { eventJson } from './event-json.js';
+import { HttpProblem } from './problem.js';
+import { onlyKnownParameters, queryInteger } from './query-values.js';
+import { WaitingClients } from './waiting-clients.js';
+
+@ApiTags('events')
+@ApiBearerAuth()
+@ApiProblems('unauthorized', 'forbidden')
+@Controller('v1/events')
+export class EventsStreamController {
+  constructor(
+    private readonly registry: Registry,
+    private readonly waitingClients: WaitingClients,
+    private readonly config: AppConfig,
+  ) {}
+
+  /**
+   * Server-Sent Events: every event after `since` (or after `Last-Event-ID`, which wins, so a reconnecting
+   * EventSource resumes where it stopped), then each one as it commits. `id:` is the sequence, `event:` the event
+   * type, `data:` the event as JSON; a comment line every ARTIFACTSTORE_SSE_HEARTBEAT_SECONDS keeps proxies from
+   * closing an idle stream. Writes wait for the client (back-pressure), so a slow reader cannot grow the buffer.
+   */
+  @Get('stream')
+  @ApiOperation({ summary: 'The event log as Server-Sent Events, from `since` (or Last-Event-ID) on' })
+  @ApiQuery({ name: 'since', required: false, type: Number, description: '≥ 0, default 0' })
+  @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'Wins over `since`.' })
+  @ApiProduces('text/event-stream')
+  @ApiOkResponse({
+    description: '`id:` sequence, `event:` event type, `data:` the event as in GET /v1/events.',
+  })
+  @ApiProblems('invalid_input', 'service_unavailable')
+  async stream(
+    @Query() query: Record<string, unknown>,
+    @Headers('last-event-id') lastEventId: string | undefined,
+    @Res() response: Response,
+  ): Promise<void> {
+    onlyKnownParameters(query, ['since']);
+    let since = queryInteger(query, 'since', 0, Number.MAX_SAFE_INTEGER, 0);
+    if (lastEventId !== undefined) {
+      if (!/^\d{1,15}$/.test(lastEventId.trim())) {
+        throw new HttpProblem(
+          'invalid_input',
+          'Last-Event-ID must be an event sequence',
+          {},
+          { field: 'Last-Event-ID' },
+        );
+      }
+      since = Number(lastEventId.trim());
+    }
+    const lease = this.waitingClients.acquire('event_stream');
+    const stop = new AbortController();
+    const end = (): void => {
+      stop.abort();
+    };
+    response.once('close', end);
+    lease.signal.addEventListener('abort', end);
+    if (lease.signal.aborted) end();
+    response.status(200);
+    response.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+    response.setHeader('Cache-Control', 'no-cache, no-transform');
+    response.setHeader('X-Accel-Buffering', 'no');
+    response.flushHeaders();
+    const heartbeat = setInterval(() => {
+      response.write(': heartbeat\n\n');
+    }, this.config.sseHeartbeatSeconds * 1000);
+    try {
+      for await (const event of this.registry.tailEvents(since, { signal: stop.signal })) {
+        const frame = `id: ${event.sequence}\nevent: ${event.event_type}\ndata: ${JSON.stringify(eventJson(event))}\n\n`;
+        if (!response.write(frame)) {
+          await Promise.race([once(response, 'drain'), once(stop.signal, 'abort')]);
+        }
+        if (stop.signal.aborted) break;
+      }
+    } finally {
+      clearInterval(heartbeat);
+      response.off('close', end);
+      lease.signal.removeEventListener('abort', end);
+      lease.release();
+      if (!response.writableEnded) response.end();
+    }
+  }
+}

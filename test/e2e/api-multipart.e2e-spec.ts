@@ -1,0 +1,124 @@
+import { randomBytes } from 'node:crypto';
+import { blake3, sha256 } from '@artifactstore/codec';
+import { startApi, type ApiHarness } from '../support/api-harness.js';
+import { binary, createPackage, expectProblem, type PackageBody } from '../support/http-helpers.js';
+import { dialectsUnderTest, type TestDatabase } from '../support/test-databases.js';
+
+interface FileBody {
+  id: string;
+  relative_path: string;
+  media_type: string;
+  size: number;
+  sha256: string;
+  blake3: string;
+}
+
+describe.each(dialectsUnderTest())('HTTP API: multipart uploads on $dialect', (dialectUnderTest) => {
+  let testDatabase: TestDatabase;
+  let api: ApiHarness;
+  let pkg: PackageBody;
+
+  beforeAll(async () => {
+    testDatabase = await dialectUnderTest.create({ ARTIFACTSTORE_MAX_FILE_SIZE: '1MiB' });
+    api = await startApi(testDatabase);
+  });
+
+  beforeEach(async () => {
+    pkg = await createPackage(api);
+  });
+
+  afterAll(async () => {
+    await api.close();
+    await testDatabase.dispose();
+  });
+
+  const form = () => api.http().post(`/v1/packages/${pkg.id}/files`);
+  const head = async (): Promise<number> =>
+    ((await api.http().get('/readyz').expect(200)).body as { head_sequence: number }).head_sequence;
+
+  it('stores the file part under its own name and type, byte for byte (UTF-8 filenames too)', async () => {
+    const bytes = randomBytes(700_000);
+    const response = await form()
+      .attach('file', bytes, { filename: 'résumé 😀.bin', contentType: 'application/x-test' })
+      .expect(201);
+    const file = response.body as FileBody;
+    expect(file).toMatchObject({
+      relative_path: 'résumé 😀.bin',
+      media_type: 'application/x-test',
+      size: bytes.length,
+      sha256: sha256(bytes).toString('hex'),
+      blake3: blake3(bytes).toString('hex'),
+    });
+    expect(response.headers.location).toBe(`/v1/files/${file.id}`);
+    const download = await api.http().get(`/v1/files/${file.id}`).buffer(true).parse(binary).expect(200);
+    expect((download.body as Buffer).equals(bytes)).toBe(true);
+  });
+
+  it('takes relative_path and media_type from fields, also when they follow the file part', async () => {
+    const before = form().field('media_type', 'text/plain; charset=utf-8');
+    const response = await before
+      .attach('file', Buffer.from('hello\n'), {
+        filename: 'ignored.txt',
+        contentType: 'application/octet-stream',
+      })
+      .field('relative_path', 'docs/readme.txt')
+      .expect(201);
+    expect(response.body).toMatchObject({
+      relative_path: 'docs/readme.txt',
+      media_type: 'text/plain; charset=utf-8',
+    });
+  });
+
+  it('ignores empty optional fields, as Swagger UI sends them', async () => {
+    const response = await form()
+      .field('relative_path', '')
+      .field('media_type', '')
+      .attach('file', Buffer.from('x'), { filename: 'x.txt', contentType: 'text/plain' })
+      .expect(201);
+    expect(response.body).toMatchObject({ relative_path: 'x.txt', media_type: 'text/plain' });
+  });
+
+  it('refuses a form without a file part, or with the file under another name: 400', async () => {
+    expectProblem(await form().field('relative_path', 'a'), 400, 'invalid_input');
+    expectProblem(await form().attach('upload', Buffer.from('x'), 'x.txt'), 400, 'invalid_input');
+    expectProblem(
+      await form().set('Content-Type', 'application/json').send({ file: 'x' }),
+      400,
+      'invalid_input',
+    );
+  });
+
+  it('refuses a file over the limit (413) and stores nothing', async () => {
+    const before = await head();
+    expectProblem(
+      await form().attach('file', Buffer.alloc(2 ** 20 + 1), 'big.bin'),
+      413,
+      'size_limit_exceeded',
+    );
+    expect(await head()).toBe(before);
+    expect((await api.http().get(`/v1/packages/${pkg.id}/files`).expect(200)).body).toEqual({
+      items: [],
+      next_cursor: null,
+    });
+  });
+
+  it('applies the registry rules: bad path 400, duplicate 409, finalized package 409, unknown package 404', async () => {
+    expectProblem(
+      await form().attach('file', Buffer.from('x'), 'x.txt').field('relative_path', 'a/../b'),
+      400,
+      'invalid_relative_path',
+    );
+    await form().attach('file', Buffer.from('x'), 'a.txt').expect(201);
+    expectProblem(await form().attach('file', Buffer.from('y'), 'a.txt'), 409, 'duplicate_relative_path');
+    await api.http().post(`/v1/packages/${pkg.id}/finalize`).expect(200);
+    expectProblem(await form().attach('file', Buffer.from('z'), 'b.txt'), 409, 'illegal_package_state');
+    expectProblem(
+      await api
+        .http()
+        .post('/v1/packages/01890a5d-ac96-774b-bcce-b302099a8057/files')
+        .attach('file', Buffer.from('z'), 'b.txt'),
+      404,
+      'package_not_found',
+    );
+  });
+});
