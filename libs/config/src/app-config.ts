@@ -5,7 +5,19 @@ export type DatabaseTarget =
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
 export type SqliteSynchronous = 'full' | 'normal';
-export type StorageBackend = 'fs';
+export type StorageBackend = 'fs' | 's3';
+
+/** The S3 backend's settings (ARTIFACTSTORE_S3_*); credentials unset = the AWS SDK's default chain. */
+export interface S3Settings {
+  readonly endpoint?: string;
+  readonly region: string;
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly forcePathStyle: boolean;
+  readonly accessKeyId?: string;
+  readonly secretAccessKey?: string;
+  readonly createBucket: boolean;
+}
 export type Role = 'reader' | 'producer' | 'admin';
 
 /** One entry of the tokens file: who the bearer is, the SHA-256 of their token (lowercase hex), their role. */
@@ -37,6 +49,8 @@ export class AppConfig {
   readonly migrateOnStart: boolean;
   readonly tailPollIntervalMs: number;
   readonly storage: StorageBackend;
+  /** Set exactly when storage is `s3`. */
+  readonly s3: S3Settings | undefined;
   /** Bearer tokens; empty = local mode (no auth, every request is the admin `local`). */
   readonly tokens: readonly TokenEntry[];
   /** Local mode on a non-loopback address was asked for explicitly. */
@@ -63,6 +77,7 @@ export class AppConfig {
     this.migrateOnStart = values.migrateOnStart;
     this.tailPollIntervalMs = values.tailPollIntervalMs;
     this.storage = values.storage;
+    this.s3 = values.s3 === undefined ? undefined : Object.freeze({ ...values.s3 });
     this.tokens = Object.freeze(values.tokens.map((token) => Object.freeze({ ...token })));
     this.allowAnonymous = values.allowAnonymous;
     this.maxFileSize = values.maxFileSize;

@@ -8,6 +8,7 @@ import {
   type LogLevel,
   type Role,
   type SqliteSynchronous,
+  type S3Settings,
   type StorageBackend,
   type TokenEntry,
 } from './app-config.js';
@@ -62,7 +63,44 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
   {
     name: 'ARTIFACTSTORE_STORAGE',
     default: 'fs',
-    description: 'Blob storage backend: `fs` (files under `<DATA_DIR>/blobs`).',
+    description:
+      'Blob storage backend: `fs` (files under `<DATA_DIR>/blobs`) or `s3` (the ARTIFACTSTORE_S3_* below).',
+  },
+  {
+    name: 'ARTIFACTSTORE_S3_ENDPOINT',
+    default: '(AWS)',
+    description: 'S3 endpoint URL, e.g. `http://127.0.0.1:7480` for radosgw or MinIO; unset for AWS itself.',
+  },
+  { name: 'ARTIFACTSTORE_S3_REGION', default: 'us-east-1', description: 'S3 region.' },
+  {
+    name: 'ARTIFACTSTORE_S3_BUCKET',
+    default: '(required for s3)',
+    description: 'The bucket holding the blobs.',
+  },
+  {
+    name: 'ARTIFACTSTORE_S3_PREFIX',
+    default: '(none)',
+    description: 'Prefix of every object key, e.g. `artifactstore/` to share a bucket.',
+  },
+  {
+    name: 'ARTIFACTSTORE_S3_FORCE_PATH_STYLE',
+    default: 'false',
+    description: '`true` for servers without virtual-hosted buckets (radosgw, MinIO on an IP address).',
+  },
+  {
+    name: 'ARTIFACTSTORE_S3_ACCESS_KEY_ID',
+    default: '(SDK default chain)',
+    description: 'Access key; with the secret below. Unset: the AWS SDK default credential chain.',
+  },
+  {
+    name: 'ARTIFACTSTORE_S3_SECRET_ACCESS_KEY',
+    default: '(SDK default chain)',
+    description: 'Secret key for the access key above.',
+  },
+  {
+    name: 'ARTIFACTSTORE_S3_CREATE_BUCKET',
+    default: 'true',
+    description: 'Create the bucket at startup when it is missing.',
   },
   {
     name: 'ARTIFACTSTORE_TAIL_POLL_INTERVAL_MS',
@@ -148,7 +186,8 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): AppCo
   const logLevel = read('ARTIFACTSTORE_LOG_LEVEL', 'info', oneOf<LogLevel>(LOG_LEVELS));
   const migrateOnStart = read('ARTIFACTSTORE_MIGRATE_ON_START', 'true', parseBoolean);
   const tailPollIntervalMs = read('ARTIFACTSTORE_TAIL_POLL_INTERVAL_MS', '1000', integerIn(10, 60_000));
-  const storage = read('ARTIFACTSTORE_STORAGE', 'fs', oneOf<StorageBackend>(['fs']));
+  const storage = read('ARTIFACTSTORE_STORAGE', 'fs', oneOf<StorageBackend>(['fs', 's3']));
+  const s3 = storage === 's3' ? readS3Settings(env, read, problems) : undefined;
   const tokens = read('ARTIFACTSTORE_TOKENS_FILE', '', (text) =>
     text === '' ? [] : readTokensFile(resolve(cwd, text)),
   );
@@ -205,6 +244,7 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): AppCo
     migrateOnStart,
     tailPollIntervalMs,
     storage,
+    s3,
     tokens,
     allowAnonymous,
     maxFileSize,
@@ -282,6 +322,46 @@ function parseCidrList(text: string): Cidr[] {
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+type Reader = <T>(name: string, fallback: string, parse: (text: string) => T) => T | undefined;
+
+/** ARTIFACTSTORE_S3_*, read only when the storage is s3. */
+function readS3Settings(env: Environment, read: Reader, problems: string[]): S3Settings | undefined {
+  const text = (name: string): string | undefined => {
+    const value = env[name]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  };
+  const endpoint = read('ARTIFACTSTORE_S3_ENDPOINT', '', (value) => {
+    if (value === '') return undefined;
+    if (!/^https?:\/\/[^/]+\/?$/.test(value)) fail('expected http(s)://host[:port]');
+    return value;
+  });
+  const bucket = text('ARTIFACTSTORE_S3_BUCKET');
+  if (bucket === undefined) problems.push('ARTIFACTSTORE_S3_BUCKET: required when ARTIFACTSTORE_STORAGE=s3');
+  else if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+    problems.push(`ARTIFACTSTORE_S3_BUCKET: not an S3 bucket name, got ${JSON.stringify(bucket)}`);
+  }
+  const accessKeyId = text('ARTIFACTSTORE_S3_ACCESS_KEY_ID');
+  const secretAccessKey = text('ARTIFACTSTORE_S3_SECRET_ACCESS_KEY');
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+    problems.push(
+      'ARTIFACTSTORE_S3_ACCESS_KEY_ID: set it and ARTIFACTSTORE_S3_SECRET_ACCESS_KEY together, or neither',
+    );
+  }
+  const forcePathStyle = read('ARTIFACTSTORE_S3_FORCE_PATH_STYLE', 'false', parseBoolean);
+  const createBucket = read('ARTIFACTSTORE_S3_CREATE_BUCKET', 'true', parseBoolean);
+  if (bucket === undefined || forcePathStyle === undefined || createBucket === undefined) return undefined;
+  return {
+    ...(endpoint === undefined ? {} : { endpoint }),
+    region: text('ARTIFACTSTORE_S3_REGION') ?? 'us-east-1',
+    bucket,
+    prefix: text('ARTIFACTSTORE_S3_PREFIX') ?? '',
+    forcePathStyle,
+    ...(accessKeyId === undefined ? {} : { accessKeyId }),
+    ...(secretAccessKey === undefined ? {} : { secretAccessKey }),
+    createBucket,
+  };
 }
 
 /** A parser's complaint: what the variable should have held. */

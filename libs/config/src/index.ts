@@ -9,6 +9,7 @@ export {
   type LogLevel,
   type SqliteSynchronous,
   type StorageBackend,
+  type S3Settings,
   type Role,
   type TokenEntry,
 } from './app-config.js';

@@ -15,12 +15,11 @@ import {
 import {
   BlobNotFoundError,
   DataplaneError,
-  DigestMismatchError,
   IncompleteStreamError,
   RangeNotSatisfiableError,
   SizeLimitExceededError,
-  StorageError,
 } from './dataplane.errors.js';
+import { checkDigest, messageOf, storageError } from './ingest-checks.js';
 import { VerifiedFileStream } from './verified-file-stream.js';
 
 const KEY = /^[0-9a-f]{64}$/;
@@ -304,20 +303,6 @@ async function syncDirectory(path: string): Promise<void> {
   } finally {
     await directory.close();
   }
-}
-
-function checkDigest(algorithm: 'blake3' | 'sha256', expected: Uint8Array | undefined, actual: Buffer): void {
-  if (expected !== undefined && !actual.equals(expected)) {
-    throw new DigestMismatchError(algorithm, Buffer.from(expected).toString('hex'), actual.toString('hex'));
-  }
-}
-
-function storageError(what: string, error: unknown): StorageError {
-  return new StorageError(`${what}: ${messageOf(error)}`, { cause: error });
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function isNotFound(error: unknown): boolean {

@@ -12,6 +12,9 @@ export {
 } from './blob-store.js';
 export { FsBlobStore } from './fs-blob-store.js';
 export { createBlobStore } from './blob-store.factory.js';
+/** Type only: the S3 backend's module (and the AWS SDK) loads when `openS3BlobStore` is first called. */
+export type { S3BlobStore, S3BlobStoreOptions, S3Connection } from './s3-blob-store.js';
+export { openS3BlobStore } from './s3-blob-store.lazy.js';
 export { DataplaneModule } from './dataplane.module.js';
 export {
   DataplaneError,
