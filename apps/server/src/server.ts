@@ -1,25 +1,34 @@
-import { type INestApplication, Logger, type LoggerService, type LogLevel } from '@nestjs/common';
+import { type INestApplication, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { configureHttpApp } from '@artifactstore/api';
+import type { Logger as PinoLogger } from 'pino';
+import { configureHttpApp, RequestDrain } from '@artifactstore/api';
 import type { AppConfig } from '@artifactstore/config';
 import { AppModule } from './app.module.js';
-import { nestLogLevels } from './nest-log-levels.js';
+import { createLog } from './log.js';
+import { PinoNestLogger } from './pino-nest-logger.js';
+
+export interface ServerAppOptions {
+  /** Where Nest's messages and one line per request go, as JSON; without it the app logs nothing (tests). */
+  readonly log?: PinoLogger;
+}
 
 /**
  * Creates and starts the HTTP server on `config` (migrating first unless ARTIFACTSTORE_MIGRATE_ON_START=false),
- * and closes it cleanly on SIGTERM or SIGINT. Used by `npm start` and, later, `artifactstore serve`.
+ * logging JSON lines to stdout, and shuts it down gracefully on SIGTERM or SIGINT: no new connections, waiting
+ * clients answered at once, other requests given ARTIFACTSTORE_SHUTDOWN_GRACE_MS, then the database closed.
+ * Used by `npm start` and, later, `artifactstore serve`.
  */
 export async function startServer(config: AppConfig): Promise<INestApplication> {
-  const app = await createServerApp(config, nestLogLevels(config.logLevel));
+  const app = await createServerApp(config, { log: createLog(config.logLevel) });
   await app.listen(config.port, config.host);
   const logger = new Logger('artifactstore');
   // Our own handler rather than enableShutdownHooks(): Nest re-raises the signal after closing, so the process
-  // would end "killed by SIGTERM" instead of exiting 0 after a clean shutdown.
+  // would end "killed by SIGTERM" instead of exiting 0 after a clean shutdown. A second signal kills at once.
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
       logger.log(`${signal}: shutting down`);
-      app.close().then(
+      shutDown(app, config.shutdownGraceMs).then(
         () => process.exit(0),
         (error: unknown) => {
           logger.error(`shutdown failed: ${String(error)}`);
@@ -33,18 +42,24 @@ export async function startServer(config: AppConfig): Promise<INestApplication> 
   return app;
 }
 
+/** Drains the HTTP server (RequestDrain), then closes the app: tails end, the database closes. */
+export async function shutDown(app: NestExpressApplication, graceMs: number): Promise<void> {
+  await app.get(RequestDrain).drain(app.getHttpServer(), graceMs);
+  await app.close();
+}
+
 /**
  * The HTTP application on `config`, configured but not listening (tests call `init()` or `listen(0)` on it).
  * Body parsing is left to configureHttpApp: Nest's default parsers would consume file uploads.
  */
 export async function createServerApp(
   config: AppConfig,
-  logger: LoggerService | LogLevel[] | false = false,
+  options: ServerAppOptions = {},
 ): Promise<NestExpressApplication> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     bodyParser: false,
-    logger,
+    logger: options.log ? new PinoNestLogger(options.log) : false,
   });
-  configureHttpApp(app);
+  configureHttpApp(app, { requestLog: options.log });
   return app;
 }

@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { RegistryModule } from '@artifactstore/registry';
 import { AdminController } from './admin.controller.js';
 import { AuthGuard } from './auth.guard.js';
@@ -8,8 +8,12 @@ import { EventsStreamController } from './events-stream.controller.js';
 import { FilesController } from './files.controller.js';
 import { HealthController } from './health.controller.js';
 import { ManifestsController } from './manifests.controller.js';
+import { MetricsController } from './metrics.controller.js';
+import { Metrics } from './metrics.service.js';
 import { PackagesController } from './packages.controller.js';
 import { ProblemFilter } from './problem.filter.js';
+import { RequestDrain } from './request-drain.js';
+import { RequestDrainInterceptor } from './request-drain.interceptor.js';
 import { TrustedProxies } from './trusted-proxies.js';
 import { WaitingClients } from './waiting-clients.js';
 
@@ -24,12 +28,17 @@ import { WaitingClients } from './waiting-clients.js';
     EventsController,
     EventsStreamController,
     AdminController,
+    MetricsController,
   ],
   providers: [
-    TrustedProxies,
-    WaitingClients,
     { provide: APP_GUARD, useClass: AuthGuard },
     { provide: APP_FILTER, useClass: ProblemFilter },
+    { provide: APP_INTERCEPTOR, useClass: RequestDrainInterceptor },
+    TrustedProxies,
+    WaitingClients,
+    RequestDrain,
+    Metrics,
   ],
+  exports: [WaitingClients],
 })
 export class ApiModule {}

@@ -1,13 +1,28 @@
 import { randomUUID } from 'node:crypto';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import express, { type NextFunction, type Response } from 'express';
+import type { Logger } from 'pino';
+import { Metrics } from './metrics.service.js';
 import { setupOpenApi } from './openapi.js';
 import type { ApiRequest } from './principal.js';
+import { RequestDrain } from './request-drain.js';
+import { noteRequestStart, requestFacts } from './request-facts.js';
+import { requestLogger } from './request-log.js';
+import { TrustedProxies } from './trusted-proxies.js';
 
 /** Longest JSON body accepted (metadata itself is limited to 64 KiB by the registry). */
 const JSON_BODY_LIMIT = '1mb';
 /** A connection that sends or accepts nothing for this long is closed; uploads and downloads may take hours. */
 export const IDLE_TIMEOUT_MS = 120_000;
+/** A client must send its request line and headers within this (slowloris); bodies are bounded by the idle timeout. */
+export const HEADERS_TIMEOUT_MS = 20_000;
+/** An idle keep-alive connection is closed after this. */
+export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+
+export interface HttpAppOptions {
+  /** Where one JSON line per request goes; without it requests are not logged (tests). */
+  readonly requestLog?: Logger;
+}
 
 const INCOMING_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -15,10 +30,25 @@ const INCOMING_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * What the HTTP server needs around the Nest routes: a request id on every response, JSON parsing for POST only
  * (a PUT of a file must reach the dataplane untouched, whatever its Content-Type), and idle timeouts instead of
  * Node's 300 s request timeout, which would cut a large upload. Create the app with `bodyParser: false`.
+ * Also: X-Forwarded-For from trusted proxies only (request.ip), metrics and the request log for every request,
+ * and the in-flight tracking that graceful shutdown (RequestDrain) waits on.
  */
-export function configureHttpApp(app: NestExpressApplication): void {
+export function configureHttpApp(app: NestExpressApplication, options: HttpAppOptions = {}): void {
   app.disable('x-powered-by');
+  const trustedProxies = app.get(TrustedProxies);
+  app.set('trust proxy', (address: string) => trustedProxies.includes(address));
+  app.use(noteRequestStart);
   app.use(assignRequestId);
+  const drain = app.get(RequestDrain);
+  const metrics = app.get(Metrics);
+  app.use((request: ApiRequest, response: Response, next: NextFunction) => {
+    drain.trackResponse(response);
+    response.once('close', () => {
+      metrics.record(requestFacts(request, response));
+    });
+    next();
+  });
+  if (options.requestLog) app.use(requestLogger(options.requestLog));
   const json = express.json({ limit: JSON_BODY_LIMIT });
   app.use((request: ApiRequest, response: Response, next: NextFunction) => {
     if (request.method === 'POST') json(request, response, next);
@@ -27,6 +57,8 @@ export function configureHttpApp(app: NestExpressApplication): void {
   setupOpenApi(app);
   const server = app.getHttpServer();
   server.requestTimeout = 0;
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.timeout = IDLE_TIMEOUT_MS;
 }
 

@@ -1,0 +1,112 @@
+import { Injectable } from '@nestjs/common';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry as MetricRegistry } from 'prom-client';
+import { RuntimeStats } from '@artifactstore/registry';
+import type { RequestFacts } from './request-facts.js';
+import { WaitingClients, type WaitingClientKind } from './waiting-clients.js';
+
+/** Routes whose duration is an upload's (ingest) or a download's: the whole transfer, not just the handler. */
+const INGEST_ROUTES = new Set(['PUT /v1/packages/:id/files/*path', 'POST /v1/packages/:id/files']);
+const DOWNLOAD_ROUTES = new Set(['GET /v1/files/:id', 'GET /v1/packages/:id/files/*path']);
+/** Seconds, from a small file on a fast disk to a large file over a slow link. */
+const TRANSFER_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800];
+const WAITING_KINDS: readonly WaitingClientKind[] = ['long_poll', 'event_stream'];
+
+/**
+ * The Prometheus metrics of one server (its own registry, so that several apps in one process — the tests —
+ * do not collide). Request metrics are labelled by route pattern and status only: no ids, no actors.
+ */
+@Injectable()
+export class Metrics {
+  readonly registry = new MetricRegistry();
+  private readonly requests: Counter<'method' | 'route' | 'status'>;
+  private readonly bytesReceived: Counter<'route'>;
+  private readonly bytesSent: Counter<'route'>;
+  private readonly ingestSeconds: Histogram<'status'>;
+  private readonly downloadSeconds: Histogram<'status'>;
+
+  constructor(runtimeStats: RuntimeStats, waitingClients: WaitingClients) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.requests = new Counter({
+      name: 'artifactstore_http_requests_total',
+      help: 'HTTP requests answered, by method, route pattern and status',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    });
+    this.bytesReceived = new Counter({
+      name: 'artifactstore_http_received_bytes_total',
+      help: 'Bytes read from clients (headers and bodies), by route pattern',
+      labelNames: ['route'],
+      registers,
+    });
+    this.bytesSent = new Counter({
+      name: 'artifactstore_http_sent_bytes_total',
+      help: 'Bytes written to clients (headers and bodies), by route pattern',
+      labelNames: ['route'],
+      registers,
+    });
+    this.ingestSeconds = new Histogram({
+      name: 'artifactstore_ingest_duration_seconds',
+      help: 'File uploads, from the request to the last byte of the answer, by status',
+      labelNames: ['status'],
+      buckets: TRANSFER_BUCKETS,
+      registers,
+    });
+    this.downloadSeconds = new Histogram({
+      name: 'artifactstore_download_duration_seconds',
+      help: 'File downloads, from the request to the last byte sent, by status',
+      labelNames: ['status'],
+      buckets: TRANSFER_BUCKETS,
+      registers,
+    });
+    new Counter({
+      name: 'artifactstore_events_appended_total',
+      help: 'Events this process appended to the log (committed)',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(runtimeStats.snapshot().eventsAppended);
+      },
+    });
+    new Gauge({
+      name: 'artifactstore_event_tails_open',
+      help: 'Tails of the event log open now (each long-poll and event stream holds one)',
+      registers,
+      collect() {
+        this.set(runtimeStats.snapshot().openTails);
+      },
+    });
+    new Gauge({
+      name: 'artifactstore_waiting_clients',
+      help: 'Requests held open waiting for events, by kind (long_poll, event_stream)',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        for (const kind of WAITING_KINDS) this.set({ kind }, waitingClients.count(kind));
+      },
+    });
+    new Gauge({
+      name: 'artifactstore_db_connections',
+      help: 'Database connections: in_use now, max the pool may hold, waiting units of work',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const { inUse, max, waiting } = runtimeStats.snapshot().database;
+        this.set({ state: 'in_use' }, inUse);
+        this.set({ state: 'max' }, max);
+        this.set({ state: 'waiting' }, waiting);
+      },
+    });
+  }
+
+  /** Counts a finished request. */
+  record(facts: RequestFacts): void {
+    const status = String(facts.status);
+    this.requests.inc({ method: facts.method, route: facts.route, status });
+    this.bytesReceived.inc({ route: facts.route }, facts.bytesIn);
+    this.bytesSent.inc({ route: facts.route }, facts.bytesOut);
+    const key = `${facts.method} ${facts.route}`;
+    if (INGEST_ROUTES.has(key)) this.ingestSeconds.observe({ status }, facts.durationMs / 1000);
+    if (DOWNLOAD_ROUTES.has(key)) this.downloadSeconds.observe({ status }, facts.durationMs / 1000);
+  }
+}
