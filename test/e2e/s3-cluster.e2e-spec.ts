@@ -1,0 +1,93 @@
+import { randomBytes } from 'node:crypto';
+import { blake3 } from '@artifactstore/codec';
+import { createScratchPostgres } from '../../bench/scratch-database.js';
+import { startApi, type ApiHarness } from '../support/api-harness.js';
+import { binary, expectProblem } from '../support/http-helpers.js';
+import { spawnServer, type ServerProcess } from '../support/server-process.js';
+import { testS3Connection } from '../support/test-s3.js';
+import type { TestDatabase } from '../support/test-databases.js';
+
+const s3 = testS3Connection();
+const pgUrl = process.env.ARTIFACTSTORE_TEST_PG_URL;
+
+/** The production shape: several server processes on one PostgreSQL and one bucket. */
+describe('two servers on one PostgreSQL and one S3 bucket', () => {
+  let testDatabase: TestDatabase;
+  let one: ApiHarness;
+  let two: ServerProcess;
+
+  beforeAll(async () => {
+    if (!s3 || !pgUrl) return;
+    const env = {
+      ARTIFACTSTORE_STORAGE: 's3',
+      ARTIFACTSTORE_S3_ENDPOINT: s3.endpoint ?? '',
+      ARTIFACTSTORE_S3_BUCKET: s3.bucket,
+      ARTIFACTSTORE_S3_PREFIX: `cluster-${randomBytes(4).toString('hex')}/`,
+      ARTIFACTSTORE_S3_FORCE_PATH_STYLE: 'true',
+      ARTIFACTSTORE_S3_ACCESS_KEY_ID: s3.accessKeyId ?? '',
+      ARTIFACTSTORE_S3_SECRET_ACCESS_KEY: s3.secretAccessKey ?? '',
+      // Only NOTIFY can wake the other process's long-poll within the test.
+      ARTIFACTSTORE_TAIL_POLL_INTERVAL_MS: '60000',
+    };
+    testDatabase = await createScratchPostgres(pgUrl, env);
+    one = await startApi(testDatabase);
+    two = await spawnServer(testDatabase, env);
+  });
+
+  afterAll(async () => {
+    if (!s3 || !pgUrl) return;
+    await two.stop();
+    await one.close();
+    await testDatabase.dispose();
+  });
+
+  it('uploads through one, finalizes and downloads through the other; long-polls and replays agree', async () => {
+    if (!s3 || !pgUrl) {
+      // Outside CI, without both servers, testS3Connection has said so on the console.
+      expect(process.env.CI).toBeUndefined();
+      return;
+    }
+    const created = await one
+      .http()
+      .post('/v1/packages')
+      .send({ name: 'cluster', producer: 'ci', subject: 'two-servers', retention_class: 'standard' })
+      .expect(201);
+    const id = (created.body as { id: string }).id;
+    const bytes = randomBytes(6 * 1024 * 1024 + 5);
+    const upload = await one.http().put(`/v1/packages/${id}/files/data.bin`).send(bytes).expect(201);
+    expect((upload.body as { blake3: string }).blake3).toBe(blake3(bytes).toString('hex'));
+
+    const sinceOnOne = ((await one.http().get('/readyz').expect(200)).body as { head_sequence: number })
+      .head_sequence;
+    const poll = one
+      .http()
+      .get('/v1/events')
+      .query({ since: sinceOnOne, wait: 30 })
+      .then((response) => response);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    const finalized = await fetch(`${two.url}/v1/packages/${id}/finalize`, { method: 'POST' });
+    expect(finalized.status).toBe(200);
+    const { content_address: address } = (await finalized.json()) as { content_address: string };
+    const woken = await poll;
+    expect(
+      (woken.body as { events: { event_type: string }[] }).events.map((event) => event.event_type),
+    ).toEqual(['v1.package.finalized']);
+
+    const downloaded = await fetch(`${two.url}/v1/packages/${id}/files/data.bin`);
+    expect(Buffer.from(await downloaded.arrayBuffer()).equals(bytes)).toBe(true);
+    const manifest = await one.http().get(`/v1/manifests/${address}`).buffer(true).parse(binary).expect(200);
+    expect(`blake3:${blake3(manifest.body as Buffer).toString('hex')}`).toBe(address);
+
+    const replayOnOne = (await one.http().post('/v1/admin/replay').expect(200)).body as Record<
+      string,
+      unknown
+    >;
+    const replayOnTwo = (await (
+      await fetch(`${two.url}/v1/admin/replay`, { method: 'POST' })
+    ).json()) as Record<string, unknown>;
+    expect(replayOnOne.identical).toBe(true);
+    expect(replayOnTwo.state_digest_after).toBe(replayOnOne.state_digest_after);
+    expectProblem(await one.http().post(`/v1/packages/${id}/finalize`), 409, 'illegal_package_state');
+  });
+});
