@@ -1,0 +1,82 @@
+import type { Readable } from 'node:stream';
+import type { JsonValue } from '@artifactstore/codec';
+import type { FileRecord, PackageRecord, Page } from '@artifactstore/registry';
+
+/** What `push` sends to create a package: the wire's field names, as the registry and the HTTP API take them. */
+export interface NewPackage {
+  readonly name: string;
+  readonly producer: string;
+  readonly subject: string;
+  readonly retention_class: string;
+  readonly metadata: Readonly<Record<string, JsonValue>>;
+}
+
+/** A file to upload: a way to open its bytes, and the digests the receiver must find (hex). */
+export interface Upload {
+  readonly relativePath: string;
+  readonly mediaType: string;
+  readonly size: number;
+  readonly sha256: string;
+  readonly blake3: string;
+  open(): Readable;
+}
+
+export interface PackageQuery {
+  readonly name?: string;
+  readonly producer?: string;
+  readonly subject?: string;
+  readonly status?: string;
+  readonly limit?: number;
+  readonly cursor?: string;
+}
+
+/** An event as the HTTP API shows it (digests as hex, the payload projected to JSON). */
+export interface EventJson {
+  readonly sequence: number;
+  readonly event_type: string;
+  readonly subject_kind: string;
+  readonly subject_id: string;
+  readonly actor: string;
+  readonly created_at: string;
+  readonly payload_digest: string;
+  readonly chain_digest: string;
+  readonly payload: JsonValue;
+}
+
+export interface ReplayResult {
+  readonly highest_sequence: number;
+  readonly state_digest_before: string;
+  readonly state_digest_after: string;
+  readonly identical: boolean;
+}
+
+export interface ChainCheckResult {
+  readonly ok: boolean;
+  readonly events_checked: number;
+  readonly first_bad_sequence: number | null;
+}
+
+/**
+ * The registry as the CLI sees it. Two implementations: HttpArtifactClient (a server) and LocalArtifactClient
+ * (the registry in this process, `--local`); every command is written once against this interface. Failures are
+ * CliError with the problem's code, whichever side they come from.
+ */
+export interface ArtifactClient {
+  createPackage(input: NewPackage): Promise<PackageRecord>;
+  getPackage(packageId: string): Promise<PackageRecord>;
+  /** The finalized package whose manifest has this content address (`blake3:<hex>`). */
+  resolveContentAddress(address: string): Promise<PackageRecord>;
+  listPackages(query: PackageQuery): Promise<Page<PackageRecord>>;
+  listFiles(packageId: string, cursor?: string): Promise<Page<FileRecord>>;
+  uploadFile(packageId: string, upload: Upload): Promise<FileRecord>;
+  finalizePackage(packageId: string): Promise<{ readonly content_address: string }>;
+  /** The manifest's canonical CBOR bytes, as stored; the caller checks their BLAKE3. */
+  getManifest(packageId: string): Promise<Buffer>;
+  /** The whole file's bytes; the caller verifies them. */
+  openFile(file: FileRecord): Promise<Readable>;
+  /** Events after `since` in order; with `follow`, keeps waiting for new ones until `signal` aborts. */
+  events(since: number, options: { follow: boolean; signal?: AbortSignal }): AsyncIterable<EventJson>;
+  replay(): Promise<ReplayResult>;
+  checkChain(): Promise<ChainCheckResult>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,241 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { PackageQuery } from './artifact-client.js';
+import { asCliError, CliError } from './cli.errors.js';
+import { DEFAULT_URL, openClient, withClient, type GlobalOptions } from './client-options.js';
+import { check, replay, tail } from './commands/events.commands.js';
+import { pull } from './commands/pull.command.js';
+import { push } from './commands/push.command.js';
+import { list, manifest, show } from './commands/query.commands.js';
+import { migrate, serve } from './commands/server.commands.js';
+import { describeDifference, manifestFor, verifyTree } from './commands/verify.command.js';
+import { printResult } from './output.js';
+
+const DEFAULT_CONCURRENCY = 4;
+
+/** The `artifactstore` command line: every command written once against ArtifactClient. */
+export function buildProgram(): Command {
+  const program = new Command('artifactstore')
+    .description(
+      'Push, pull and verify packages of an artifactstore server (or, with --local, of this machine).',
+    )
+    .addOption(new Option('--url <url>', 'the server').env('ARTIFACTSTORE_URL').default(DEFAULT_URL))
+    .addOption(new Option('--token <token>', 'bearer token').env('ARTIFACTSTORE_TOKEN'))
+    .option(
+      '--local',
+      'use the registry in this process, on the configured database and data folder (no server)',
+    )
+    .option('--json', 'print results as JSON')
+    .showHelpAfterError();
+
+  program
+    .command('push')
+    .description('create a package, upload every file, finalize it, and print its content address')
+    .argument('<sources...>', 'a directory (paths relative to it) or files (their base names)')
+    .option('--name <name>', 'package name')
+    .option('--producer <producer>', 'who made it (e.g. ci)')
+    .option('--subject <subject>', 'what it was made from (e.g. git:3f2c1a9)')
+    .option('--retention <class>', 'retention class (e.g. standard)')
+    .option('--meta <key=value>', 'a metadata string (repeatable)', collect, [])
+    .option('--meta-file <file>', 'metadata from a JSON object file (--meta overrides its keys)')
+    .option('--resume <package-id>', 'continue an interrupted push, skipping files already uploaded')
+    .addOption(concurrencyOption())
+    .action(
+      act(async (globals, sources: string[], options: PushFlags) => {
+        const result = await withClient(globals, options.concurrency, (client) =>
+          push(client, sources, { ...options, json: globals.json }),
+        );
+        printResult(globals.json, result, () => result.content_address);
+      }),
+    );
+
+  program
+    .command('pull')
+    .description('download a package into a directory, verifying every byte against its manifest')
+    .argument('<ref>', 'package id or content address (blake3:…)')
+    .argument('<dir>', 'target directory (created when missing)')
+    .addOption(concurrencyOption())
+    .action(
+      act(async (globals, ref: string, dir: string, options: { concurrency: number }) => {
+        const result = await withClient(globals, options.concurrency, (client) =>
+          pull(client, ref, dir, { concurrency: options.concurrency, json: globals.json }),
+        );
+        printResult(globals.json, result, () => `${result.content_address}: ${result.files} files in ${dir}`);
+      }),
+    );
+
+  program
+    .command('verify')
+    .description('check a local tree against a manifest: missing, extra and changed files (exit 4 on any)')
+    .argument('<dir>', 'the local tree')
+    .argument('<ref>', 'package id or content address (blake3:…)')
+    .option('--manifest <file>', 'a manifest saved with `manifest --out` (offline; no server asked)')
+    .addOption(concurrencyOption())
+    .action(
+      act(async (globals, dir: string, ref: string, options: { manifest?: string; concurrency: number }) => {
+        const { manifest: found, contentAddress } = await manifestFor(
+          () => openClient(globals),
+          ref,
+          options.manifest,
+        );
+        const result = await verifyTree(dir, found, contentAddress, options.concurrency);
+        printResult(globals.json, result, () =>
+          result.ok
+            ? `${dir} matches ${contentAddress} (${result.files} files)`
+            : result.differences.map(describeDifference).join('\n'),
+        );
+        if (!result.ok) {
+          throw new CliError(
+            'verify_failed',
+            `${result.differences.length} differences from ${contentAddress}`,
+          );
+        }
+      }),
+    );
+
+  program
+    .command('show')
+    .description('one package')
+    .argument('<ref>', 'package id or content address (blake3:…)')
+    .action(
+      act(async (globals, ref: string, _options: object) => {
+        await withClient(globals, 1, (client) => show(client, ref, globals.json));
+      }),
+    );
+
+  program
+    .command('ls')
+    .description('packages, newest first')
+    .option('--name <name>')
+    .option('--producer <producer>')
+    .option('--subject <subject>')
+    .option('--status <status>', 'created or finalized')
+    .addOption(new Option('--limit <n>', 'at most this many').argParser(positiveInteger).default(100))
+    .action(
+      act(async (globals, options: PackageQuery & { limit: number }) => {
+        const { limit, ...query } = options;
+        await withClient(globals, 1, (client) => list(client, query, limit, globals.json));
+      }),
+    );
+
+  program
+    .command('manifest')
+    .description(
+      'the manifest as canonical CBOR (checked against its address), or with --json as RFC 8785 JSON',
+    )
+    .argument('<ref>', 'package id or content address (blake3:…)')
+    .option('--out <file>', 'write it to this file instead of stdout')
+    .action(
+      act(async (globals, ref: string, options: { out?: string }) => {
+        await withClient(globals, 1, (client) =>
+          manifest(client, ref, { json: globals.json, out: options.out }),
+        );
+      }),
+    );
+
+  program
+    .command('tail')
+    .description('the event log: the events so far, or with --follow as they commit')
+    .addOption(
+      new Option('--since <sequence>', 'only events after this one').argParser(nonNegativeInteger).default(0),
+    )
+    .option('--follow', 'keep waiting for new events', false)
+    .action(
+      act(async (globals, options: { since: number; follow: boolean }) => {
+        await withClient(globals, 1, (client) => tail(client, { ...options, json: globals.json }));
+      }),
+    );
+
+  program
+    .command('replay')
+    .description('(admin) rebuild the views from the event log; prints the state digest before and after')
+    .action(
+      act(async (globals, _options: object) => {
+        await withClient(globals, 1, (client) => replay(client, globals.json));
+      }),
+    );
+
+  program
+    .command('check')
+    .description('(admin) verify the hash chain of the event log (exit 4 when broken)')
+    .action(
+      act(async (globals, _options: object) => {
+        await withClient(globals, 1, (client) => check(client, globals.json));
+      }),
+    );
+
+  program
+    .command('serve')
+    .description('run the HTTP server (configured by the ARTIFACTSTORE_* variables; what `npm start` runs)')
+    .action(
+      act(async () => {
+        await serve();
+      }),
+    );
+
+  program
+    .command('migrate')
+    .description('apply pending database migrations')
+    .option('--fresh', 'drop everything first (destroys all data)', false)
+    .action(
+      act(async (globals, options: { fresh: boolean }) => {
+        await migrate(options.fresh, globals.json);
+      }),
+    );
+
+  return program;
+}
+
+interface PushFlags {
+  name?: string;
+  producer?: string;
+  subject?: string;
+  retention?: string;
+  meta: string[];
+  metaFile?: string;
+  resume?: string;
+  concurrency: number;
+}
+
+/**
+ * Wraps an action: commander passes the arguments, the command's options and the command; the action gets the
+ * global options as its first parameter. Failures become one line on stderr naming the code, and the exit status.
+ */
+function act(
+  // never[]: each action declares its own argument types, which commander's call does not know.
+  action: (globals: GlobalOptions, ...args: never[]) => Promise<void>,
+): (...args: unknown[]) => Promise<void> {
+  return async (...args: unknown[]) => {
+    const command = args.at(-1) as Command;
+    const globals = command.optsWithGlobals<GlobalOptions>();
+    try {
+      await action(globals, ...(args.slice(0, -1) as never[]));
+    } catch (error) {
+      const failure = asCliError(error);
+      process.stderr.write(`artifactstore: ${failure.code}: ${failure.message}\n`);
+      process.exitCode = failure.exitStatus;
+    }
+  };
+}
+
+function concurrencyOption(): Option {
+  return new Option('--concurrency <n>', 'transfers at once')
+    .argParser(positiveInteger)
+    .default(DEFAULT_CONCURRENCY);
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function positiveInteger(value: string): number {
+  const number = Number(value);
+  if (!Number.isSafeInteger(number) || number < 1)
+    throw new InvalidArgumentError('must be a positive integer');
+  return number;
+}
+
+function nonNegativeInteger(value: string): number {
+  const number = Number(value);
+  if (!Number.isSafeInteger(number) || number < 0) throw new InvalidArgumentError('must be an integer ≥ 0');
+  return number;
+}

@@ -1,0 +1,167 @@
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, realpath, rename, rm } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { toHex } from '@artifactstore/codec';
+import type { FileRecord, ManifestFile } from '@artifactstore/registry';
+import type { ArtifactClient } from '../artifact-client.js';
+import { CliError } from '../cli.errors.js';
+import { HashingStream } from '../local-tree.js';
+import { ProgressReporter } from '../progress-reporter.js';
+import { runConcurrently } from '../task-pool.js';
+import { fetchVerifiedManifest, listAllFiles } from './package-ref.js';
+
+export interface PullOptions {
+  readonly concurrency: number;
+  readonly json?: boolean;
+}
+
+export interface PullResult {
+  readonly package_id: string;
+  readonly content_address: string;
+  readonly directory: string;
+  readonly files: number;
+  readonly bytes: number;
+}
+
+/**
+ * Fetches the manifest (checked against the address), then every file it lists, each checked for size, SHA-256
+ * and BLAKE3 as it streams into a temporary file beside its target, renamed into place only when all three
+ * match. A path that would land outside the directory (`..`, an absolute path, a symbolic link pointing away) is
+ * refused before any byte is written.
+ */
+export async function pull(
+  client: ArtifactClient,
+  ref: string,
+  directory: string,
+  options: PullOptions,
+): Promise<PullResult> {
+  const { package: pkg, manifest, contentAddress } = await fetchVerifiedManifest(client, ref);
+  await mkdir(directory, { recursive: true });
+  const root = await realpath(directory);
+  const targets = new Map(
+    manifest.files.map((file) => [file.relative_path, targetPath(root, file.relative_path)]),
+  );
+  const records = new Map((await listAllFiles(client, pkg.id)).map((file) => [file.relative_path, file]));
+  const work = manifest.files.map((entry) => {
+    const record = records.get(entry.relative_path);
+    if (record === undefined || !sameContent(record, entry)) {
+      throw new CliError(
+        'manifest_mismatch',
+        `the server's file list does not match the manifest at ${JSON.stringify(entry.relative_path)}`,
+      );
+    }
+    return { entry, record, target: targets.get(entry.relative_path) ?? '' };
+  });
+  const totalBytes = manifest.files.reduce((sum, file) => sum + file.size, 0);
+  const progress = new ProgressReporter('downloaded', work.length, totalBytes, process.stderr, options.json);
+  try {
+    await runConcurrently(work, options.concurrency, async ({ entry, record, target }) => {
+      await download(client, root, entry, record, target, progress);
+      progress.fileDone(entry.relative_path, entry.size);
+    });
+  } finally {
+    progress.finish();
+  }
+  return {
+    package_id: pkg.id,
+    content_address: contentAddress,
+    directory,
+    files: work.length,
+    bytes: totalBytes,
+  };
+}
+
+/** Where a manifest path goes under `root`, or a refusal when it would go anywhere else. */
+export function targetPath(root: string, relativePath: string): string {
+  const segments = relativePath.split('/');
+  const unsafe =
+    relativePath.includes('\\') ||
+    relativePath.includes('\0') ||
+    segments.some((segment) => segment === '' || segment === '.' || segment === '..');
+  const target = resolve(root, ...segments);
+  const inside = relative(root, target);
+  if (unsafe || inside === '' || inside.startsWith(`..${sep}`) || inside === '..' || isAbsolute(inside)) {
+    throw new CliError(
+      'unsafe_path',
+      `refusing ${JSON.stringify(relativePath)}: it would land outside ${root}`,
+    );
+  }
+  return target;
+}
+
+function sameContent(record: FileRecord, entry: ManifestFile): boolean {
+  return (
+    record.size === entry.size &&
+    record.sha256 === toHex(entry.sha256) &&
+    record.blake3 === toHex(entry.blake3)
+  );
+}
+
+async function download(
+  client: ArtifactClient,
+  root: string,
+  entry: ManifestFile,
+  record: FileRecord,
+  target: string,
+  progress: ProgressReporter,
+): Promise<void> {
+  const parent = dirname(target);
+  await mkdir(parent, { recursive: true });
+  // A directory inside the tree may be a symbolic link to elsewhere; the real parent must still be inside.
+  const realParent = await realpath(parent);
+  if (realParent !== root && !realParent.startsWith(root + sep)) {
+    throw new CliError(
+      'unsafe_path',
+      `refusing ${JSON.stringify(entry.relative_path)}: ${parent} leads outside ${root}`,
+    );
+  }
+  const temporary = join(realParent, `.${randomBytes(6).toString('hex')}.artifactstore-partial`);
+  const hashing = new HashingStream();
+  try {
+    const source = await client.openFile(record);
+    try {
+      await pipeline(
+        source,
+        new ProgressCounter(progress),
+        hashing,
+        createWriteStream(temporary, { flags: 'wx' }),
+      );
+    } catch (error) {
+      if (error instanceof CliError) throw error;
+      throw new CliError(
+        'download_incomplete',
+        `${entry.relative_path}: the download was cut short (${(error as Error).message})`,
+      );
+    }
+    const got = hashing.digests();
+    const problems = [
+      got.size !== entry.size && `size ${got.size} ≠ ${entry.size}`,
+      got.sha256 !== toHex(entry.sha256) && 'SHA-256 differs',
+      got.blake3 !== toHex(entry.blake3) && 'BLAKE3 differs',
+    ].filter((problem) => problem !== false);
+    if (problems.length > 0) {
+      throw new CliError(
+        'digest_mismatch',
+        `${entry.relative_path}: the bytes received do not match the manifest (${problems.join(', ')})`,
+      );
+    }
+    await rename(temporary, join(realParent, basename(target)));
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
+}
+
+class ProgressCounter extends Transform {
+  constructor(private readonly progress: ProgressReporter) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.progress.bytes(chunk.length);
+    callback(null, chunk);
+  }
+}

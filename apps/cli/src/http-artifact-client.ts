@@ -1,0 +1,247 @@
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { decodeManifest, type FileRecord, type PackageRecord, type Page } from '@artifactstore/registry';
+import type {
+  ArtifactClient,
+  ChainCheckResult,
+  EventJson,
+  NewPackage,
+  PackageQuery,
+  ReplayResult,
+  Upload,
+} from './artifact-client.js';
+import { CliError, exitStatusOf } from './cli.errors.js';
+
+export interface HttpClientOptions {
+  /** The server's base URL, e.g. `http://127.0.0.1:8080`. */
+  readonly url: string;
+  readonly token?: string;
+  /** Connections kept open for reuse: as many as uploads or downloads run at once. */
+  readonly maxSockets: number;
+}
+
+/** How long a `tail --follow` long-poll asks the server to wait (the server's limit is 60 s). */
+const LONG_POLL_SECONDS = 30;
+
+interface RequestOptions {
+  readonly headers?: Record<string, string>;
+  readonly body?: Buffer | Readable;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * The HTTP API as an ArtifactClient, on node:http with a keep-alive agent: bodies are streamed both ways with
+ * back-pressure, and Content-Length is ours to set (fetch would chunk a streamed upload).
+ */
+export class HttpArtifactClient implements ArtifactClient {
+  private readonly base: URL;
+  private readonly agent: http.Agent;
+  private readonly transport: typeof http | typeof https;
+
+  constructor(private readonly options: HttpClientOptions) {
+    try {
+      this.base = new URL(options.url);
+    } catch {
+      throw new CliError('usage', `--url ${JSON.stringify(options.url)} is not a URL`);
+    }
+    if (this.base.protocol !== 'http:' && this.base.protocol !== 'https:') {
+      throw new CliError('usage', `--url must be http:// or https://, not ${this.base.protocol}`);
+    }
+    this.transport = this.base.protocol === 'https:' ? https : http;
+    const agentOptions = { keepAlive: true, maxSockets: options.maxSockets };
+    this.agent =
+      this.base.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+  }
+
+  async createPackage(input: NewPackage): Promise<PackageRecord> {
+    return this.json<PackageRecord>('POST', '/v1/packages', {
+      headers: { 'Content-Type': 'application/json' },
+      body: Buffer.from(JSON.stringify(input)),
+    });
+  }
+
+  async getPackage(packageId: string): Promise<PackageRecord> {
+    return this.json<PackageRecord>('GET', `/v1/packages/${encodeURIComponent(packageId)}`);
+  }
+
+  async resolveContentAddress(address: string): Promise<PackageRecord> {
+    // The API has no package-by-address route; the manifest names its package, and is checked by the caller.
+    const manifest = await this.bytes('GET', `/v1/manifests/${encodeURIComponent(address)}`);
+    return this.getPackage(decodeManifest(manifest).package.id);
+  }
+
+  async listPackages(query: PackageQuery): Promise<Page<PackageRecord>> {
+    const search = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) {
+      if (value !== undefined) search.set(key, String(value));
+    }
+    const suffix = search.size > 0 ? `?${search.toString()}` : '';
+    return this.json<Page<PackageRecord>>('GET', `/v1/packages${suffix}`);
+  }
+
+  async listFiles(packageId: string, cursor?: string): Promise<Page<FileRecord>> {
+    const search = new URLSearchParams({ limit: '1000' });
+    if (cursor !== undefined) search.set('cursor', cursor);
+    return this.json<Page<FileRecord>>(
+      'GET',
+      `/v1/packages/${encodeURIComponent(packageId)}/files?${search.toString()}`,
+    );
+  }
+
+  async uploadFile(packageId: string, upload: Upload): Promise<FileRecord> {
+    const path = upload.relativePath.split('/').map(encodeURIComponent).join('/');
+    return this.json<FileRecord>('PUT', `/v1/packages/${encodeURIComponent(packageId)}/files/${path}`, {
+      headers: {
+        'Content-Type': upload.mediaType,
+        'Content-Length': String(upload.size),
+        'Content-Digest': `sha-256=:${Buffer.from(upload.sha256, 'hex').toString('base64')}:`,
+        'X-Content-BLAKE3': upload.blake3,
+      },
+      body: upload.open(),
+    });
+  }
+
+  async finalizePackage(packageId: string): Promise<{ readonly content_address: string }> {
+    return this.json('POST', `/v1/packages/${encodeURIComponent(packageId)}/finalize`);
+  }
+
+  async getManifest(packageId: string): Promise<Buffer> {
+    return this.bytes('GET', `/v1/packages/${encodeURIComponent(packageId)}/manifest`, {
+      headers: { Accept: 'application/cbor' },
+    });
+  }
+
+  async openFile(file: FileRecord): Promise<Readable> {
+    return this.send('GET', `/v1/files/${encodeURIComponent(file.id)}`);
+  }
+
+  async *events(since: number, options: { follow: boolean; signal?: AbortSignal }): AsyncIterable<EventJson> {
+    let cursor = since;
+    for (;;) {
+      if (options.signal?.aborted) return;
+      const wait = options.follow ? LONG_POLL_SECONDS : 0;
+      let page: { events: EventJson[]; next_since: number };
+      try {
+        page = await this.json('GET', `/v1/events?since=${cursor}&limit=1000&wait=${wait}`, {
+          signal: options.signal,
+        });
+      } catch (error) {
+        if (options.signal?.aborted) return;
+        throw error;
+      }
+      yield* page.events;
+      if (page.events.length === 0 && !options.follow) return;
+      cursor = page.next_since;
+    }
+  }
+
+  async replay(): Promise<ReplayResult> {
+    return this.json<ReplayResult>('POST', '/v1/admin/replay');
+  }
+
+  async checkChain(): Promise<ChainCheckResult> {
+    return this.json<ChainCheckResult>('GET', '/v1/admin/verify');
+  }
+
+  close(): Promise<void> {
+    this.agent.destroy();
+    return Promise.resolve();
+  }
+
+  private async json<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    const body = await this.bytes(method, path, {
+      ...options,
+      headers: { Accept: 'application/json', ...options.headers },
+    });
+    return JSON.parse(body.toString('utf8')) as T;
+  }
+
+  private async bytes(method: string, path: string, options: RequestOptions = {}): Promise<Buffer> {
+    const response = await this.send(method, path, options);
+    const chunks: Buffer[] = [];
+    try {
+      for await (const chunk of response) chunks.push(chunk as Buffer);
+    } catch (error) {
+      throw new CliError(
+        'download_incomplete',
+        `${method} ${path}: the response was cut short (${String(error)})`,
+      );
+    }
+    return Buffer.concat(chunks);
+  }
+
+  /** Sends a request; resolves with a 2xx response's body stream, or throws the problem as a CliError. */
+  private async send(method: string, path: string, options: RequestOptions = {}): Promise<IncomingMessage> {
+    const url = new URL(
+      path.replace(/^\//, ''),
+      this.base.href.endsWith('/') ? this.base : `${this.base.href}/`,
+    );
+    const headers: Record<string, string> = { ...options.headers };
+    if (this.options.token !== undefined) headers.Authorization = `Bearer ${this.options.token}`;
+    if (options.body === undefined && method !== 'GET') headers['Content-Length'] = '0';
+    if (Buffer.isBuffer(options.body)) headers['Content-Length'] = String(options.body.length);
+    const request = this.transport.request(url, {
+      method,
+      headers,
+      agent: this.agent,
+      signal: options.signal,
+    });
+    const responded = new Promise<IncomingMessage>((resolve, reject) => {
+      request.once('response', resolve);
+      request.once('error', reject);
+    });
+    // The server may answer (a refusal) before the body is sent; the answer matters more than the broken pipe.
+    const sent =
+      options.body instanceof Readable
+        ? pipeline(options.body, request)
+        : new Promise<void>((resolve) => {
+            request.end(options.body, resolve);
+          });
+    let response: IncomingMessage;
+    try {
+      response = await responded;
+    } catch (error) {
+      if (options.body instanceof Readable) options.body.destroy();
+      throw unreachable(this.base, error);
+    }
+    sent.catch(() => undefined);
+    const status = response.statusCode ?? 0;
+    if (status >= 200 && status < 300) {
+      await sent.catch((error: unknown) => {
+        response.destroy();
+        throw unreachable(this.base, error);
+      });
+      return response;
+    }
+    if (options.body instanceof Readable) options.body.destroy();
+    throw await problemOf(method, path, response);
+  }
+}
+
+async function problemOf(method: string, path: string, response: IncomingMessage): Promise<CliError> {
+  const status = response.statusCode ?? 0;
+  let text = '';
+  try {
+    for await (const chunk of response) text += (chunk as Buffer).toString('utf8');
+  } catch {
+    // A refusal whose body was cut: the status still says what happened.
+  }
+  let code = `http_${status}`;
+  let detail = `${method} ${path} answered ${status}`;
+  try {
+    const problem = JSON.parse(text) as { code?: unknown; detail?: unknown };
+    if (typeof problem.code === 'string') code = problem.code;
+    if (typeof problem.detail === 'string') detail = problem.detail;
+  } catch {
+    // Not problem+json (a proxy's error page): keep the status.
+  }
+  return new CliError(code, detail, exitStatusOf(code, status));
+}
+
+function unreachable(base: URL, error: unknown): CliError {
+  const reason =
+    error instanceof Error ? ((error as { code?: string }).code ?? error.message) : String(error);
+  return new CliError('server_unreachable', `cannot reach ${base.origin}: ${reason}`);
+}

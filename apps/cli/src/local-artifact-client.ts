@@ -1,0 +1,147 @@
+import 'reflect-metadata';
+import type { Readable } from 'node:stream';
+import { type INestApplicationContext, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { cborToJson, decodeCbor, toHex } from '@artifactstore/codec';
+import { type AppConfig, ConfigModule } from '@artifactstore/config';
+import { DbModule } from '@artifactstore/db';
+import {
+  type Event,
+  type FileRecord,
+  type PackageRecord,
+  type Page,
+  Registry,
+  RegistryModule,
+} from '@artifactstore/registry';
+import type {
+  ArtifactClient,
+  ChainCheckResult,
+  EventJson,
+  NewPackage,
+  PackageQuery,
+  ReplayResult,
+  Upload,
+} from './artifact-client.js';
+
+/** The actor of the events a `--local` command causes: the same name the server gives its local mode. */
+export const LOCAL_ACTOR = 'local';
+
+/**
+ * The registry in this process (`--local`): a Nest application context with the config, the database and the
+ * registry, on the configured database and data folder; no HTTP, and no server needed. Writes take the same
+ * locks as the server's, so a server on the same database may run beside it.
+ */
+export class LocalArtifactClient implements ArtifactClient {
+  private constructor(
+    private readonly app: INestApplicationContext,
+    private readonly registry: Registry,
+  ) {}
+
+  static async open(config: AppConfig): Promise<LocalArtifactClient> {
+    @Module({ imports: [ConfigModule.forRoot(config), DbModule, RegistryModule] })
+    class LocalCliModule {}
+    const app = await NestFactory.createApplicationContext(LocalCliModule, { logger: false });
+    return new LocalArtifactClient(app, app.get(Registry));
+  }
+
+  createPackage(input: NewPackage): Promise<PackageRecord> {
+    return this.registry.createPackage(input, LOCAL_ACTOR);
+  }
+
+  getPackage(packageId: string): Promise<PackageRecord> {
+    return this.registry.getPackage(packageId);
+  }
+
+  resolveContentAddress(address: string): Promise<PackageRecord> {
+    return this.registry.resolveContentAddress(address);
+  }
+
+  listPackages(query: PackageQuery): Promise<Page<PackageRecord>> {
+    return this.registry.listPackages(query);
+  }
+
+  listFiles(packageId: string, cursor?: string): Promise<Page<FileRecord>> {
+    return this.registry.listFiles(packageId, { limit: 1000, cursor });
+  }
+
+  uploadFile(packageId: string, upload: Upload): Promise<FileRecord> {
+    return this.registry.ingestFile(
+      packageId,
+      upload.relativePath,
+      upload.mediaType,
+      upload.open(),
+      LOCAL_ACTOR,
+      {
+        expectedSize: upload.size,
+        expectedSha256: Buffer.from(upload.sha256, 'hex'),
+        expectedBlake3: Buffer.from(upload.blake3, 'hex'),
+      },
+    );
+  }
+
+  finalizePackage(packageId: string): Promise<{ readonly content_address: string }> {
+    return this.registry.finalizePackage(packageId, LOCAL_ACTOR);
+  }
+
+  async getManifest(packageId: string): Promise<Buffer> {
+    return (await this.registry.getManifestBytes(packageId, 'cbor')).bytes;
+  }
+
+  openFile(file: FileRecord): Promise<Readable> {
+    return this.registry.openFile(file);
+  }
+
+  async *events(since: number, options: { follow: boolean; signal?: AbortSignal }): AsyncIterable<EventJson> {
+    if (options.follow) {
+      for await (const event of this.registry.tailEvents(since, { signal: options.signal })) {
+        yield eventJson(event);
+      }
+      return;
+    }
+    let cursor = since;
+    for (;;) {
+      const batch = await this.registry.listEvents(cursor, 1000);
+      if (batch.length === 0) return;
+      yield* batch.map(eventJson);
+      cursor = batch.at(-1)?.sequence ?? cursor;
+    }
+  }
+
+  async replay(): Promise<ReplayResult> {
+    const report = await this.registry.replayViews();
+    return {
+      highest_sequence: report.head_sequence,
+      state_digest_before: report.state_digest_before,
+      state_digest_after: report.state_digest_after,
+      identical: report.state_digest_before === report.state_digest_after,
+    };
+  }
+
+  async checkChain(): Promise<ChainCheckResult> {
+    const result = await this.registry.verifyChain();
+    return {
+      ok: result.ok,
+      events_checked: result.eventsChecked,
+      first_bad_sequence: result.ok ? null : result.sequence,
+    };
+  }
+
+  close(): Promise<void> {
+    return this.app.close();
+  }
+}
+
+/** The HTTP API's event form (libs/api's eventJson), so `tail --json` prints the same lines in both modes. */
+function eventJson(event: Event): EventJson {
+  return {
+    sequence: event.sequence,
+    event_type: event.event_type,
+    subject_kind: event.subject_kind,
+    subject_id: event.subject_id,
+    actor: event.actor,
+    created_at: event.created_at,
+    payload_digest: toHex(event.payload_digest),
+    chain_digest: toHex(event.chain_digest),
+    payload: cborToJson(decodeCbor(event.payload)),
+  };
+}

@@ -1,0 +1,127 @@
+import { createReadStream } from 'node:fs';
+import { lstat, readdir, stat } from 'node:fs/promises';
+import { basename, join, sep } from 'node:path';
+import { Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createBlake3, createSha256, toHex } from '@artifactstore/codec';
+import { normalizeRelativePath } from '@artifactstore/registry';
+import { CliError } from './cli.errors.js';
+
+/** A local file and the relative path it has in a package (NFC, `/`-separated). */
+export interface LocalFile {
+  readonly relativePath: string;
+  readonly absolutePath: string;
+  readonly size: number;
+}
+
+export interface FileDigests {
+  readonly size: number;
+  /** Lowercase hex. */
+  readonly sha256: string;
+  readonly blake3: string;
+}
+
+/**
+ * The files named on the command line: a directory stands for every regular file under it (paths relative to
+ * it), a file for itself (its base name). Symbolic links are followed to files, not into directories, so a tree
+ * cannot loop. Paths must follow the registry's rules, and two sources may not give the same path.
+ */
+export async function collectFiles(sources: readonly string[]): Promise<LocalFile[]> {
+  const files: LocalFile[] = [];
+  for (const source of sources) {
+    const info = await stat(source).catch((error: unknown) => {
+      throw new CliError('local_file_not_found', `${source}: ${(error as Error).message}`);
+    });
+    if (info.isDirectory()) {
+      await walk(source, [], files);
+    } else if (info.isFile()) {
+      files.push({
+        relativePath: checkedPath(basename(source), source),
+        absolutePath: source,
+        size: info.size,
+      });
+    } else {
+      throw new CliError('invalid_input', `${source} is neither a file nor a directory`);
+    }
+  }
+  const seen = new Map<string, string>();
+  for (const file of files) {
+    const earlier = seen.get(file.relativePath);
+    if (earlier !== undefined) {
+      throw new CliError(
+        'invalid_input',
+        `${file.absolutePath} and ${earlier} would both be ${JSON.stringify(file.relativePath)}`,
+      );
+    }
+    seen.set(file.relativePath, file.absolutePath);
+  }
+  return files;
+}
+
+/** Every regular file under `root`, keyed by its NFC relative path (for `verify`, which also wants extras). */
+export async function listTree(root: string): Promise<Map<string, LocalFile>> {
+  const info = await stat(root).catch(() => undefined);
+  if (!info?.isDirectory()) throw new CliError('local_file_not_found', `${root} is not a directory`);
+  const files: LocalFile[] = [];
+  await walk(root, [], files, false);
+  return new Map(files.map((file) => [file.relativePath, file]));
+}
+
+async function walk(root: string, segments: string[], into: LocalFile[], strict = true): Promise<void> {
+  const directory = join(root, ...segments);
+  const entries = await readdir(directory, { withFileTypes: true });
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const entry of entries) {
+    const path = join(directory, entry.name);
+    const info = entry.isSymbolicLink() ? await stat(path).catch(() => undefined) : await lstat(path);
+    if (info?.isDirectory() && !entry.isSymbolicLink()) {
+      await walk(root, [...segments, entry.name], into, strict);
+    } else if (info?.isFile()) {
+      const relative = [...segments, entry.name].join('/');
+      into.push({
+        relativePath: strict ? checkedPath(relative, path) : relative.normalize('NFC'),
+        absolutePath: path,
+        size: info.size,
+      });
+    }
+  }
+}
+
+function checkedPath(relative: string, source: string): string {
+  if (sep !== '/' && relative.includes(sep)) relative = relative.split(sep).join('/');
+  try {
+    return normalizeRelativePath(relative);
+  } catch (error) {
+    throw new CliError('invalid_relative_path', `${source}: ${(error as Error).message}`);
+  }
+}
+
+/** Size, SHA-256 and BLAKE3 of a local file, in one streaming read. */
+export async function digestFile(path: string): Promise<FileDigests> {
+  const hashing = new HashingStream();
+  await pipeline(createReadStream(path), hashing, async (source: AsyncIterable<unknown>) => {
+    for await (const _ of source) {
+      // Drained: the hashes are what we want.
+    }
+  });
+  return hashing.digests();
+}
+
+/** A pass-through that counts and hashes (SHA-256 and BLAKE3) every byte that flows through it. */
+export class HashingStream extends Transform {
+  private readonly sha256 = createSha256();
+  private readonly blake3 = createBlake3();
+  private size = 0;
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.sha256.update(chunk);
+    this.blake3.update(chunk);
+    this.size += chunk.length;
+    callback(null, chunk);
+  }
+
+  /** Call once, after the stream ended. */
+  digests(): FileDigests {
+    return { size: this.size, sha256: toHex(this.sha256.digest()), blake3: toHex(this.blake3.digest()) };
+  }
+}
