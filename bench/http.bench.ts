@@ -95,7 +95,7 @@ export async function benchHttpTransfer(
 }
 
 /** curl in its own process, so the client does not share the server's event loop and cores' time slices. */
-async function curl(args: string[]): Promise<string> {
+export async function curl(args: string[]): Promise<string> {
   const { stdout } = await run('curl', ['--silent', '--show-error', '--fail-with-body', ...args], {
     maxBuffer: 1 << 20,
   });

@@ -12,25 +12,38 @@ import {
 import { benchAppend, benchReplay, benchTailLatency } from './event-log.bench.js';
 import { benchFinalizeLatency, benchPackageFlow } from './registry.bench.js';
 import { benchHttpTransfer, type HttpTransferResult } from './http.bench.js';
+import {
+  benchArtifactstoreSmallUploads,
+  benchRegistrySmallUploads,
+  benchTransferPair,
+  type SmallUploadsResult,
+  smallFiles,
+  startArtifactstore,
+  type TransferPair,
+} from './distribution.bench.js';
+import { distributionRegistryVersion, startDistributionRegistry } from './distribution-registry.js';
 import { createScratchPostgres, createScratchSqlite, type ScratchDatabase } from './scratch-database.js';
 import { median } from './stats.js';
 import { HashWorkerPool } from './worker-hashing.js';
 
 /**
- * `npm run bench [-- --suites eventlog,dataplane,registry,http --dialects sqlite,postgres --runs 3 --replay-events 100000
- *   --blob-mib 1024 --concurrent-mib 256 --pg-url postgres://…]`; `--suites hashing` (not in the default) compares
- * hashing on the main thread and on a worker for concurrent ingests (ADR 0005).
+ * `npm run bench [-- --suites eventlog,dataplane,registry,http,distribution --dialects sqlite,postgres --runs 3
+ *   --replay-events 100000 --blob-mib 1024 --concurrent-mib 256 --small-uploads 10000 --pg-url postgres://…]`;
+ * `--suites hashing` (not in the default) compares hashing on the main thread and on a worker for concurrent
+ * ingests (ADR 0005). `distribution` races artifactstore against the CNCF distribution registry (issue #6) and
+ * needs its `docker-registry` binary (Debian package `docker-registry`); without it the bench stops at once.
  * Prints a Markdown report: every figure is the median of --runs runs, beside its baseline from the same run.
  * PostgreSQL is measured when --pg-url or ARTIFACTSTORE_TEST_PG_URL names a server.
  */
 const { values } = parseArgs({
   options: {
-    suites: { type: 'string', default: 'eventlog,dataplane,registry,http' },
+    suites: { type: 'string', default: 'eventlog,dataplane,registry,http,distribution' },
     dialects: { type: 'string', default: 'sqlite,postgres' },
     'blob-mib': { type: 'string', default: '1024' },
     'concurrent-mib': { type: 'string', default: '256' },
     runs: { type: 'string', default: '3' },
     'replay-events': { type: 'string', default: '100000' },
+    'small-uploads': { type: 'string', default: '10000' },
     'pg-url': { type: 'string', default: process.env.ARTIFACTSTORE_TEST_PG_URL ?? '' },
   },
 });
@@ -123,6 +136,109 @@ async function httpReport(): Promise<string> {
   ].join('\n');
 }
 
+/**
+ * artifactstore against the distribution registry, both on this machine's disk: 1 GiB PUT and GET with curl as the
+ * client, then --small-uploads uploads of 4 KiB from 16 in-process clients. Run pairs alternate the two servers
+ * on the same fresh bytes; medians of --runs pairs.
+ */
+async function distributionReport(): Promise<string> {
+  const sizeMiB = Number(values['blob-mib']);
+  const smallCount = Number(values['small-uploads']);
+  const concurrency = 16;
+  const perPackage = 100;
+  const registry = await startDistributionRegistry();
+  try {
+    return await withScratch(
+      () => createScratchSqlite(),
+      async (scratch) => {
+        const artifactstore = await startArtifactstore(scratch);
+        try {
+          const pairs: TransferPair[] = [];
+          for (let run = 0; run < runs; run++)
+            pairs.push(
+              await benchTransferPair(artifactstore, registry, scratch.config.dataDir, sizeMiB, 1000 + run),
+            );
+          const small = { artifactstore: [] as SmallUploadsResult[], registry: [] as SmallUploadsResult[] };
+          for (let run = 0; run < runs && smallCount > 0; run++) {
+            const files = smallFiles(smallCount, 4096);
+            small.artifactstore.push(
+              await benchArtifactstoreSmallUploads(artifactstore, files, concurrency, perPackage),
+            );
+            small.registry.push(await benchRegistrySmallUploads(registry, files, concurrency, perPackage));
+          }
+          return distributionTables(registry.version, sizeMiB, pairs, smallCount, concurrency, small);
+        } finally {
+          await artifactstore.close();
+        }
+      },
+    );
+  } finally {
+    await registry.stop();
+  }
+}
+
+function distributionTables(
+  version: string,
+  sizeMiB: number,
+  pairs: readonly TransferPair[],
+  smallCount: number,
+  concurrency: number,
+  small: { artifactstore: readonly SmallUploadsResult[]; registry: readonly SmallUploadsResult[] },
+): string {
+  const each = (list: readonly number[]): string => list.map(fmt).join(', ');
+  const side = (server: 'artifactstore' | 'registry', key: 'putMiBps' | 'getMiBps') =>
+    pairs.map((pair) => pair[server][key]);
+  const cpu = (server: 'artifactstore' | 'registry', key: 'putCpuSeconds' | 'getCpuSeconds'): string =>
+    median(pairs.map((pair) => pair[server][key])).toFixed(2);
+  const row = (label: string, key: 'putMiBps' | 'getMiBps', aim: string): string => {
+    const ours = median(side('artifactstore', key));
+    const theirs = median(side('registry', key));
+    return (
+      `| ${label} | ${fmt(ours)} (${each(side('artifactstore', key))}) | ${fmt(theirs)} ` +
+      `(${each(side('registry', key))}) | ${(ours / theirs).toFixed(2)}× | ${aim} |`
+    );
+  };
+  const rangeGets = pairs.map((pair) => pair.artifactstoreRangeGetMiBps);
+  const ratios = (key: 'putMiBps' | 'getMiBps'): string =>
+    pairs.map((pair) => (pair.artifactstore[key] / pair.registry[key]).toFixed(2)).join(', ');
+  const lines = [
+    `## against the distribution registry (${version})`,
+    '',
+    `${fmt(sizeMiB)} MiB over loopback, curl as the client of both, ${pairs.length} alternated run pairs on fresh bytes; MiB/s, median (each run)`,
+    '',
+    '| transfer | artifactstore | distribution registry | ratio | aim |',
+    '| --- | --- | --- | --- | --- |',
+    row('upload: PUT file vs monolithic blob PUT', 'putMiBps', '≥ 1.5×'),
+    row('download: GET /v1/files/{id} (verified) vs blob GET', 'getMiBps', '≥ 1×'),
+    `| control: GET /v1/files/{id} with Range: bytes=0- (unverified) | ${fmt(median(rangeGets))} (${each(rangeGets)}) | | ${(median(rangeGets) / median(side('registry', 'getMiBps'))).toFixed(2)}× | |`,
+    '',
+    `Ratios per pair: upload ${ratios('putMiBps')}; download ${ratios('getMiBps')}. Server CPU seconds (user + system), median: ` +
+      `upload ${cpu('artifactstore', 'putCpuSeconds')} vs ${cpu('registry', 'putCpuSeconds')}, ` +
+      `download ${cpu('artifactstore', 'getCpuSeconds')} vs ${cpu('registry', 'getCpuSeconds')}.`,
+    '',
+  ];
+  if (small.artifactstore.length === 0) return lines.join('\n');
+  const smallRow = (label: string, list: readonly SmallUploadsResult[]): string => {
+    const m = (key: keyof SmallUploadsResult): number => median(list.map((result) => result[key]));
+    return (
+      `| ${label} | ${fmt(m('filesPerSecond'))} (${each(list.map((result) => result.filesPerSecond))}) | ` +
+      `${m('p50Ms').toFixed(1)} | ${m('p99Ms').toFixed(1)} | ${m('serverCpuSeconds').toFixed(1)} | ${m('clientCpuSeconds').toFixed(1)} |`
+    );
+  };
+  lines.push(
+    `${fmt(smallCount)} uploads of 4 KiB, ${concurrency} concurrent clients **in this process** (node:http, keep-alive agent), 100 files per package / repository; median (each run)`,
+    '',
+    "| server | files/s | p50 latency (ms) | p99 latency (ms) | CPU s of the server's process | CPU s of the bench process (the clients) |",
+    '| --- | --- | --- | --- | --- | --- |',
+    smallRow('artifactstore: PUT /v1/packages/{id}/files/…', small.artifactstore),
+    smallRow('distribution registry: POST + PUT monolithic blob upload', small.registry),
+    '',
+    "artifactstore runs in the bench process, so its two CPU figures are one: server and clients together; the registry row's last column is the clients' own cost.",
+    '',
+  );
+  return lines.join('\n');
+}
+
 async function registryReport(dialect: string): Promise<string> {
   const create = scratchOf(dialect);
   const flows = [];
@@ -201,6 +317,16 @@ async function hashingReport(): Promise<string> {
 
 async function main(): Promise<void> {
   const suites = values.suites.split(',');
+  if (suites.includes('distribution')) {
+    // Before any other suite, so that a missing binary costs no waiting.
+    try {
+      await distributionRegistryVersion();
+    } catch (error) {
+      process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = 1;
+      return;
+    }
+  }
   const dialects = values.dialects
     .split(',')
     .filter((d) => d === 'sqlite' || (d === 'postgres' && pgUrl !== ''));
@@ -209,6 +335,7 @@ async function main(): Promise<void> {
   if (suites.includes('dataplane')) process.stdout.write(`${await dataplaneReport()}\n`);
   if (suites.includes('hashing')) process.stdout.write(`${await hashingReport()}\n`);
   if (suites.includes('http')) process.stdout.write(`${await httpReport()}\n`);
+  if (suites.includes('distribution')) process.stdout.write(`${await distributionReport()}\n`);
   if (suites.includes('registry')) {
     for (const dialect of dialects) process.stdout.write(`${await registryReport(dialect)}\n`);
   }
