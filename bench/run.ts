@@ -12,6 +12,7 @@ import {
 import { benchAppend, benchReplay, benchTailLatency } from './event-log.bench.js';
 import { benchFinalizeLatency, benchPackageFlow } from './registry.bench.js';
 import { benchHttpTransfer, type HttpTransferResult } from './http.bench.js';
+import { benchS3, type S3BenchResult } from './s3.bench.js';
 import {
   benchArtifactstoreSmallUploads,
   benchRegistrySmallUploads,
@@ -27,7 +28,7 @@ import { median } from './stats.js';
 import { HashWorkerPool } from './worker-hashing.js';
 
 /**
- * `npm run bench [-- --suites eventlog,dataplane,registry,http,distribution --dialects sqlite,postgres --runs 3
+ * `npm run bench [-- --suites eventlog,dataplane,registry,http,distribution,s3 --dialects sqlite,postgres --runs 3
  *   --replay-events 100000 --blob-mib 1024 --concurrent-mib 256 --small-uploads 10000 --pg-url postgres://…]`;
  * `--suites hashing` (not in the default) compares hashing on the main thread and on a worker for concurrent
  * ingests (ADR 0005). `distribution` races artifactstore against the CNCF distribution registry (issue #6) and
@@ -37,7 +38,7 @@ import { HashWorkerPool } from './worker-hashing.js';
  */
 const { values } = parseArgs({
   options: {
-    suites: { type: 'string', default: 'eventlog,dataplane,registry,http,distribution' },
+    suites: { type: 'string', default: 'eventlog,dataplane,registry,http,distribution,s3' },
     dialects: { type: 'string', default: 'sqlite,postgres' },
     'blob-mib': { type: 'string', default: '1024' },
     'concurrent-mib': { type: 'string', default: '256' },
@@ -239,6 +240,41 @@ function distributionTables(
   return lines.join('\n');
 }
 
+/** S3BlobStore beside FsBlobStore and a plain lib-storage upload; needs the S3 server of the tests. */
+async function s3Report(): Promise<string> {
+  const endpoint = process.env.ARTIFACTSTORE_TEST_S3_ENDPOINT;
+  if (!endpoint)
+    return '## S3\n\nnot measured: start scripts/s3-server.sh and eval "$(scripts/s3-server.sh env)"\n';
+  const sizeMiB = Number(values['blob-mib']);
+  const results: S3BenchResult[] = [];
+  for (let run = 0; run < runs; run++) {
+    results.push(
+      await benchS3(
+        {
+          endpoint,
+          region: process.env.ARTIFACTSTORE_TEST_S3_REGION ?? 'us-east-1',
+          bucket: 'artifactstore-bench',
+          forcePathStyle: true,
+          accessKeyId: process.env.ARTIFACTSTORE_TEST_S3_ACCESS_KEY_ID,
+          secretAccessKey: process.env.ARTIFACTSTORE_TEST_S3_SECRET_ACCESS_KEY,
+          createBucket: true,
+        },
+        sizeMiB,
+      ),
+    );
+  }
+  const m = (key: keyof S3BenchResult): number => median(results.map((result) => result[key]));
+  return [
+    `## S3 (${fmt(sizeMiB)} MiB, MiB/s)`,
+    '',
+    '| measure | S3BlobStore | FsBlobStore, same run | plain lib-storage upload, same run | S3 ingest / plain upload |',
+    '| --- | --- | --- | --- | --- |',
+    `| ingest | ${fmt(m('s3IngestMiBps'))} | ${fmt(m('fsIngestMiBps'))} | ${fmt(m('plainUploadMiBps'))} | ${ratio(m('s3IngestMiBps'), m('plainUploadMiBps'))} |`,
+    `| verified full read | ${fmt(m('s3ReadMiBps'))} | ${fmt(m('fsReadMiBps'))} | | |`,
+    '',
+  ].join('\n');
+}
+
 async function registryReport(dialect: string): Promise<string> {
   const create = scratchOf(dialect);
   const flows = [];
@@ -335,6 +371,7 @@ async function main(): Promise<void> {
   if (suites.includes('dataplane')) process.stdout.write(`${await dataplaneReport()}\n`);
   if (suites.includes('hashing')) process.stdout.write(`${await hashingReport()}\n`);
   if (suites.includes('http')) process.stdout.write(`${await httpReport()}\n`);
+  if (suites.includes('s3')) process.stdout.write(`${await s3Report()}\n`);
   if (suites.includes('distribution')) process.stdout.write(`${await distributionReport()}\n`);
   if (suites.includes('registry')) {
     for (const dialect of dialects) process.stdout.write(`${await registryReport(dialect)}\n`);

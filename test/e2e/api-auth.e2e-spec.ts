@@ -118,6 +118,18 @@ describe.each(dialectsUnderTest())('HTTP API auth on $dialect', (dialectUnderTes
     await api.http().get('/docs-json').expect(200);
   });
 
+  it('keeps readers and producers out of the admin routes whatever the spelling of the path', async () => {
+    for (const path of ['/V1/ADMIN/verify', '/v1/Admin/verify', '/v1/admin/VERIFY']) {
+      const response = await api.http().get(path).set('Authorization', `Bearer ${TOKENS.reader}`);
+      expect([403, 404]).toContain(response.status);
+    }
+    const replay = await api
+      .http()
+      .post('/V1/ADMIN/REPLAY')
+      .set('Authorization', `Bearer ${TOKENS.producer}`);
+    expect([403, 404]).toContain(replay.status);
+  });
+
   it('refuses a malformed Authorization header', async () => {
     expectProblem(
       await api.http().get('/v1/packages').set('Authorization', `Basic ${TOKENS.admin}`),

@@ -65,7 +65,8 @@ describe.each(dialectsUnderTest())('HTTP API: the event stream (SSE) on $dialect
     const seen: string[] = [];
     while (seen.length < now) seen.push((await nextEvent(fromStart)).id ?? '');
     expect(seen).toEqual(Array.from({ length: now }, (_, i) => String(i + 1)));
-    const resumed = await stream('?since=0', { 'Last-Event-ID': String(now - 1) });
+    const resumed = await stream('?since=not-a-number', { 'Last-Event-ID': String(now - 1) });
+    expect(resumed.response.statusCode).toBe(200);
     const frame = await nextEvent(resumed);
     expect(frame.id).toBe(String(now));
     expect(JSON.parse(frame.data ?? '')).toMatchObject({ subject_id: second.id });

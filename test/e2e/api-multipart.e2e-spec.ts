@@ -88,6 +88,17 @@ describe.each(dialectsUnderTest())('HTTP API: multipart uploads on $dialect', (d
     );
   });
 
+  it('refuses a malformed multipart body with 400, not 500', async () => {
+    expectProblem(await form().set('Content-Type', 'multipart/form-data').send('x'), 400, 'invalid_input');
+    expectProblem(
+      await form()
+        .set('Content-Type', 'multipart/form-data; boundary=XX')
+        .send('--XX\r\nContent-Disposition: form-da'),
+      400,
+      'invalid_input',
+    );
+  });
+
   it('refuses a file over the limit (413) and stores nothing', async () => {
     const before = await head();
     expectProblem(

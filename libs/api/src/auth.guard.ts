@@ -19,7 +19,10 @@ const GATEWAY_USER = /^[^\p{Cc}]{1,256}$/u;
 
 /** What a role may do: readers read, producers also write packages, admins also reach /v1/admin. */
 export function roleAllows(role: Role, method: string, path: string): boolean {
-  if (path === '/v1/admin' || path.startsWith('/v1/admin/')) return role === 'admin';
+  // Lower-cased as a second guard: routing is case-sensitive (http-setup.ts), but a path that reaches an admin
+  // route must never be judged by a spelling the router would treat as the same.
+  const lower = path.toLowerCase();
+  if (lower === '/v1/admin' || lower.startsWith('/v1/admin/')) return role === 'admin';
   if (method === 'GET' || method === 'HEAD') return true;
   return role === 'producer' || role === 'admin';
 }

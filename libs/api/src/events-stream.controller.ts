@@ -50,8 +50,9 @@ export class EventsStreamController {
     @Res() response: Response,
   ): Promise<void> {
     onlyKnownParameters(query, ['since']);
-    let since = queryInteger(query, 'since', 0, Number.MAX_SAFE_INTEGER, 0);
-    if (lastEventId !== undefined) {
+    let since: number;
+    if (lastEventId === undefined) since = queryInteger(query, 'since', 0, Number.MAX_SAFE_INTEGER, 0);
+    else {
       if (!/^\d{1,15}$/.test(lastEventId.trim())) {
         throw new HttpProblem(
           'invalid_input',
@@ -76,13 +77,15 @@ export class EventsStreamController {
     response.setHeader('X-Accel-Buffering', 'no');
     response.flushHeaders();
     const heartbeat = setInterval(() => {
-      response.write(': heartbeat\n\n');
+      // A stream waiting for the client to drain is not idle; adding to its buffer would only grow it.
+      if (!response.writableNeedDrain) response.write(': heartbeat\n\n');
     }, this.config.sseHeartbeatSeconds * 1000);
     try {
       for await (const event of this.registry.tailEvents(since, { signal: stop.signal })) {
         const frame = `id: ${event.sequence}\nevent: ${event.event_type}\ndata: ${JSON.stringify(eventJson(event))}\n\n`;
         if (!response.write(frame)) {
-          await Promise.race([once(response, 'drain'), once(stop.signal, 'abort')]);
+          // With the signal, an abort ends the wait and no listener outlives it.
+          await once(response, 'drain', { signal: stop.signal }).catch(() => undefined);
         }
         if (stop.signal.aborted) break;
       }

@@ -35,6 +35,9 @@ const INCOMING_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  */
 export function configureHttpApp(app: NestExpressApplication, options: HttpAppOptions = {}): void {
   app.disable('x-powered-by');
+  // Express matches routes case-insensitively by default, so /V1/ADMIN/replay would reach the admin routes under
+  // a spelling that role checks on the path do not expect. One spelling per route.
+  app.set('case sensitive routing', true);
   const trustedProxies = app.get(TrustedProxies);
   app.set('trust proxy', (address: string) => trustedProxies.includes(address));
   app.use(noteRequestStart);

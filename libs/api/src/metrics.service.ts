@@ -101,7 +101,8 @@ export class Metrics {
 
   /** Counts a finished request. */
   record(facts: RequestFacts): void {
-    const status = String(facts.status);
+    // A response cut before its end (the client went away mid-upload) did not succeed, whatever status it set.
+    const status = facts.aborted ? 'aborted' : String(facts.status);
     this.requests.inc({ method: facts.method, route: facts.route, status });
     this.bytesReceived.inc({ route: facts.route }, facts.bytesIn);
     this.bytesSent.inc({ route: facts.route }, facts.bytesOut);

@@ -1,6 +1,6 @@
 import type { Response } from 'express';
 import multer, { MulterError, type StorageEngine } from 'multer';
-import type { Registry, StagedFile } from '@artifactstore/registry';
+import { DataplaneError, RegistryError, type Registry, type StagedFile } from '@artifactstore/registry';
 import { HttpProblem } from './problem.js';
 import type { ApiRequest } from './principal.js';
 
@@ -86,7 +86,19 @@ export async function receiveMultipartFile(
 }
 
 function toError(error: unknown): Error {
-  if (!(error instanceof MulterError)) return error instanceof Error ? error : new Error(String(error));
+  if (error instanceof RegistryError || error instanceof DataplaneError || error instanceof HttpProblem)
+    return error;
+  // Anything else is busboy or multer refusing the body itself (no boundary, a truncated form): the client's fault.
+  if (!(error instanceof MulterError)) {
+    return new HttpProblem(
+      'invalid_input',
+      `malformed multipart form: ${error instanceof Error ? error.message : String(error)}`,
+      {},
+      {
+        field: 'body',
+      },
+    );
+  }
   if (error.code === 'LIMIT_FILE_SIZE')
     return new HttpProblem('size_limit_exceeded', 'the file is too large');
   const field = error.field ?? 'file';

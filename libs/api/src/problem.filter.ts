@@ -8,7 +8,7 @@ import {
   RegistryError,
   UnknownRetentionClassError,
 } from '@artifactstore/registry';
-import { HttpProblem, problemOf, type Problem, type ProblemCode } from './problem.js';
+import { HttpProblem, problemOf, statusOf, type Problem, type ProblemCode } from './problem.js';
 import type { ApiRequest } from './principal.js';
 
 /**
@@ -28,14 +28,21 @@ export class ProblemFilter implements ExceptionFilter {
       // A download that failed mid-stream (a corrupted blob): the status is gone, so cut the connection and the
       // client sees a short body instead of a complete-looking one.
       this.logger.error(
-        `${requestId} ${request.method} ${request.originalUrl}: failed after the headers: ${describe(error)}`,
+        `${requestId} ${request.method} ${request.path}: failed after the headers: ${describe(error)}`,
       );
       response.destroy();
       return;
     }
+    // The connection, not the request stream: multer destroys the request on a malformed form while the client
+    // still waits for an answer.
+    if (response.destroyed || response.socket?.destroyed !== false) {
+      // The client went away (a cut multipart upload): nobody to answer, and nothing wrong on our side.
+      this.logger.debug(`${requestId} ${request.method} ${request.path}: client gone: ${describe(error)}`);
+      return;
+    }
     const { problem, headers } = toProblem(error, requestId);
     if (problem.status >= 500) {
-      this.logger.error(`${requestId} ${request.method} ${request.originalUrl}: ${describe(error)}`);
+      this.logger.error(`${requestId} ${request.method} ${request.path}: ${describe(error)}`);
     }
     response.status(problem.status);
     for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
@@ -57,7 +64,13 @@ function toProblem(error: unknown, requestId: string): { problem: Problem; heade
     return { problem: problemOf(error.code, error.message, requestId, registryExtras(error)), headers: {} };
   }
   if (error instanceof DataplaneError) {
-    return { problem: problemOf(dataplaneCode(error.code), error.message, requestId), headers: {} };
+    const code = dataplaneCode(error.code);
+    // A 5xx says nothing internal (a storage error's text names folders and buckets); the log has it.
+    const detail =
+      statusOf(code) >= 500
+        ? `the server could not store or read the bytes; quote request id ${requestId}`
+        : error.message;
+    return { problem: problemOf(code, detail, requestId), headers: {} };
   }
   const code = httpErrorCode(error);
   if (code) return { problem: problemOf(code, httpErrorDetail(error, code), requestId), headers: {} };

@@ -145,7 +145,7 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     name: 'ARTIFACTSTORE_SSE_HEARTBEAT_SECONDS',
     default: '15',
     description:
-      'Seconds between the comment lines that keep an idle event stream open through proxies (1–300).',
+      'Seconds between the comment lines that keep an idle event stream open through proxies (1–60, below the 120 s idle timeout).',
   },
 ];
 
@@ -196,7 +196,7 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): AppCo
   const trustedProxies = read('ARTIFACTSTORE_TRUSTED_PROXIES', '', parseCidrList);
   const shutdownGraceMs = read('ARTIFACTSTORE_SHUTDOWN_GRACE_MS', '30000', integerIn(0, 3_600_000));
   const maxWaitingClients = read('ARTIFACTSTORE_MAX_WAITING_CLIENTS', '1000', integerIn(1, 1_000_000));
-  const sseHeartbeatSeconds = read('ARTIFACTSTORE_SSE_HEARTBEAT_SECONDS', '15', integerIn(1, 300));
+  const sseHeartbeatSeconds = read('ARTIFACTSTORE_SSE_HEARTBEAT_SECONDS', '15', integerIn(1, 60));
   if (tokens?.length === 0 && allowAnonymous === false && host !== undefined && !isLoopback(host)) {
     problems.push(
       `ARTIFACTSTORE_HOST: ${host} is not a loopback address and no ARTIFACTSTORE_TOKENS_FILE is set; ` +
