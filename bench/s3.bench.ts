@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
-import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { FsBlobStore, openS3BlobStore, type BlobStore, type S3Connection } from '@artifactstore/dataplane';
 import { bytes } from './dataplane.bench.js';
@@ -48,17 +48,7 @@ export async function benchS3(
   const root = await mkdtemp(join(tmpdir(), 'artifactstore-bench-s3-'));
   const fs = new FsBlobStore(root);
   await fs.init();
-  const client = new S3Client({
-    endpoint: connection.endpoint,
-    region: connection.region,
-    forcePathStyle: connection.forcePathStyle,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-    credentials:
-      connection.accessKeyId !== undefined && connection.secretAccessKey !== undefined
-        ? { accessKeyId: connection.accessKeyId, secretAccessKey: connection.secretAccessKey }
-        : undefined,
-  });
+  const client = s3.client;
   try {
     const [s3Ingest, s3Read] = await timeIngestAndRead(s3, size, 11);
     const [fsIngest, fsRead] = await timeIngestAndRead(fs, size, 12);

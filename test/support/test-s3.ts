@@ -4,7 +4,7 @@ import {
   GetObjectCommand,
   ListObjectsV2Command,
   PutObjectCommand,
-  S3Client,
+  type S3Client,
 } from '@aws-sdk/client-s3';
 import {
   openS3BlobStore,
@@ -50,17 +50,7 @@ export async function makeTestS3Store(
 ): Promise<TestS3Store> {
   const prefix = `test-${randomBytes(6).toString('hex')}/`;
   const store = await openS3BlobStore({ ...connection, prefix }, tuning);
-  const client = new S3Client({
-    endpoint: connection.endpoint,
-    region: connection.region,
-    forcePathStyle: true,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-    credentials: {
-      accessKeyId: connection.accessKeyId ?? '',
-      secretAccessKey: connection.secretAccessKey ?? '',
-    },
-  });
+  const client = store.client;
   const bucket = connection.bucket;
   const keysUnder = async (under: string): Promise<string[]> => {
     const keys: string[] = [];

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { JsonValue } from '@artifactstore/codec';
-import type { FileRecord, PackageRecord, Page } from '@artifactstore/registry';
+import type { EventJson, FileRecord, PackageRecord, Page } from '@artifactstore/registry';
 
 /** What `push` sends to create a package: the wire's field names, as the registry and the HTTP API take them. */
 export interface NewPackage {
@@ -30,18 +30,8 @@ export interface PackageQuery {
   readonly cursor?: string;
 }
 
-/** An event as the HTTP API shows it (digests as hex, the payload projected to JSON). */
-export interface EventJson {
-  readonly sequence: number;
-  readonly event_type: string;
-  readonly subject_kind: string;
-  readonly subject_id: string;
-  readonly actor: string;
-  readonly created_at: string;
-  readonly payload_digest: string;
-  readonly chain_digest: string;
-  readonly payload: JsonValue;
-}
+/** An event as the HTTP API shows it (the registry's wire projection). */
+export type { EventJson } from '@artifactstore/registry';
 
 export interface ReplayResult {
   readonly highest_sequence: number;

@@ -2,11 +2,10 @@ import 'reflect-metadata';
 import type { Readable } from 'node:stream';
 import { type INestApplicationContext, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { cborToJson, decodeCbor, toHex } from '@artifactstore/codec';
 import { type AppConfig, ConfigModule } from '@artifactstore/config';
 import { DbModule } from '@artifactstore/db';
 import {
-  type Event,
+  eventJson,
   type FileRecord,
   type PackageRecord,
   type Page,
@@ -129,19 +128,4 @@ export class LocalArtifactClient implements ArtifactClient {
   close(): Promise<void> {
     return this.app.close();
   }
-}
-
-/** The HTTP API's event form (libs/api's eventJson), so `tail --json` prints the same lines in both modes. */
-function eventJson(event: Event): EventJson {
-  return {
-    sequence: event.sequence,
-    event_type: event.event_type,
-    subject_kind: event.subject_kind,
-    subject_id: event.subject_id,
-    actor: event.actor,
-    created_at: event.created_at,
-    payload_digest: toHex(event.payload_digest),
-    chain_digest: toHex(event.chain_digest),
-    payload: cborToJson(decodeCbor(event.payload)),
-  };
 }

@@ -11,9 +11,8 @@ import {
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { AppConfig } from '@artifactstore/config';
-import { Registry } from '@artifactstore/registry';
+import { Registry, eventJson } from '@artifactstore/registry';
 import { ApiProblems } from './api-problems.decorator.js';
-import { eventJson } from './event-json.js';
 import { HttpProblem } from './problem.js';
 import { onlyKnownParameters, queryInteger } from './query-values.js';
 import { WaitingClients } from './waiting-clients.js';

@@ -1,10 +1,9 @@
 import { Controller, Get, Query, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { Registry } from '@artifactstore/registry';
+import { Registry, eventJson, type EventJson } from '@artifactstore/registry';
 import { ApiProblems } from './api-problems.decorator.js';
 import { EventsPageDto } from './dto/event.dto.js';
-import { eventJson, type EventJson } from './event-json.js';
 import { onlyKnownParameters, queryInteger } from './query-values.js';
 import { WaitingClients } from './waiting-clients.js';
 

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { RangeNotSatisfiableError } from './dataplane.errors.js';
 
 /** What a successful ingest stored: the bytes' size and digests, and where they are. */
 export interface IngestReceipt {
@@ -65,6 +66,22 @@ export abstract class BlobStore {
 
   /** Every key stored, in no particular order (for garbage collection and scrubbing). */
   abstract list(): AsyncIterable<string>;
+
+  /** The inclusive byte range `options` asks of a blob of `size` bytes; RangeNotSatisfiableError outside it. */
+  protected rangeWithin(options: OpenOptions, size: number): { start: number; end: number } {
+    const start = options.start ?? 0;
+    const end = options.end ?? size - 1;
+    if (
+      !Number.isSafeInteger(start) ||
+      !Number.isSafeInteger(end) ||
+      start < 0 ||
+      start > end ||
+      end >= size
+    ) {
+      throw new RangeNotSatisfiableError(size, `range ${start}-${end} is outside a blob of ${size} bytes`);
+    }
+    return { start, end };
+  }
 
   /** Resolves when the backend takes a write right now (for readiness checks); throws a StorageError otherwise. */
   abstract checkWritable(): Promise<void>;

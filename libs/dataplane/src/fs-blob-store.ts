@@ -16,7 +16,6 @@ import {
   BlobNotFoundError,
   DataplaneError,
   IncompleteStreamError,
-  RangeNotSatisfiableError,
   SizeLimitExceededError,
 } from './dataplane.errors.js';
 import { checkDigest, messageOf, storageError } from './ingest-checks.js';
@@ -137,20 +136,7 @@ export class FsBlobStore extends BlobStore {
     if (options.start === undefined && options.end === undefined) return this.openVerified(key, path);
     const info = await this.stat(key);
     if (!info) throw new BlobNotFoundError(key);
-    const start = options.start ?? 0;
-    const end = options.end ?? info.size - 1;
-    if (
-      !Number.isSafeInteger(start) ||
-      !Number.isSafeInteger(end) ||
-      start < 0 ||
-      start > end ||
-      end >= info.size
-    ) {
-      throw new RangeNotSatisfiableError(
-        info.size,
-        `range ${start}-${end} is outside a blob of ${info.size} bytes`,
-      );
-    }
+    const { start, end } = this.rangeWithin(options, info.size);
     return createReadStream(path, { start, end, highWaterMark: Math.min(READ_CHUNK, end - start + 1) });
   }
 

@@ -26,7 +26,7 @@ import {
   type IngestReceipt,
   type OpenOptions,
 } from './blob-store.js';
-import { BlobNotFoundError, DataplaneError, RangeNotSatisfiableError } from './dataplane.errors.js';
+import { BlobNotFoundError, DataplaneError } from './dataplane.errors.js';
 import { HashedSource, storageError } from './ingest-checks.js';
 import { VerifyingTransform } from './verifying-transform.js';
 
@@ -59,7 +59,8 @@ export interface S3BlobStoreOptions {
  */
 export class S3BlobStore extends BlobStore {
   readonly backend = 's3';
-  private readonly client: S3Client;
+  /** The store's S3 client, for tools that work on the same bucket (tests, benchmarks) with the same settings. */
+  readonly client: S3Client;
   private readonly bucket: string;
   private readonly prefix: string;
   private readonly partSize: number;
@@ -154,20 +155,7 @@ export class S3BlobStore extends BlobStore {
     if (options.start === undefined && options.end === undefined) return this.openVerified(key);
     const info = await this.stat(key);
     if (!info) throw new BlobNotFoundError(key);
-    const start = options.start ?? 0;
-    const end = options.end ?? info.size - 1;
-    if (
-      !Number.isSafeInteger(start) ||
-      !Number.isSafeInteger(end) ||
-      start < 0 ||
-      start > end ||
-      end >= info.size
-    ) {
-      throw new RangeNotSatisfiableError(
-        info.size,
-        `range ${start}-${end} is outside a blob of ${info.size} bytes`,
-      );
-    }
+    const { start, end } = this.rangeWithin(options, info.size);
     const response = await this.get(key, `bytes=${start}-${end}`);
     return response.body;
   }

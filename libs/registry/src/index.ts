@@ -19,6 +19,7 @@ export {
   type ReplayReport,
 } from './registry.service.js';
 export { RegistryModule } from './registry.module.js';
+export { eventJson, type EventJson } from './event-json.js';
 export { RuntimeStats, type RuntimeStatsSnapshot } from './runtime-stats.service.js';
 export { type PackageRecord, type FileRecord } from './records.js';
 export { type Page, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from './page-cursor.js';

@@ -10,7 +10,13 @@ import {
   uuidv5,
   uuidv7,
 } from '@artifactstore/codec';
-import { BlobStore, type ByteSource, type IngestReceipt, type OpenOptions } from '@artifactstore/dataplane';
+import {
+  BlobStore,
+  type ByteSource,
+  type IngestOptions,
+  type IngestReceipt,
+  type OpenOptions,
+} from '@artifactstore/dataplane';
 import { Database, asBytes, asNumber, asString, type Tx } from '@artifactstore/db';
 import { EventLog, type ChainVerification, type Event, type TailOptions } from '@artifactstore/events';
 import {
@@ -68,14 +74,8 @@ export interface CreatePackageInput {
 /** Bytes stored by `stageFile` and not yet attached to a package: the dataplane's receipt. */
 export type StagedFile = IngestReceipt;
 
-export interface IngestFileOptions {
-  /** The exact size the stream will have (e.g. from Content-Length). */
-  readonly expectedSize?: number;
-  readonly expectedSha256?: Uint8Array;
-  readonly expectedBlake3?: Uint8Array;
-  /** The most bytes accepted. */
-  readonly maxSize?: number;
-}
+/** The dataplane's own limits and expected digests, passed through. */
+export type IngestFileOptions = IngestOptions;
 
 export interface PackageFilter {
   readonly name?: string;

@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import type { EventJson } from '../event-json.js';
+import type { EventJson } from '@artifactstore/registry';
 
 export class EventDto implements EventJson {
   @ApiProperty({ example: 42 })

@@ -1,5 +1,5 @@
 import { cborToJson, decodeCbor, toHex, type JsonValue } from '@artifactstore/codec';
-import type { Event } from '@artifactstore/registry';
+import type { Event } from '@artifactstore/events';
 
 /** An event as the API shows it: digests as hex, the CBOR payload projected to JSON as manifests are. */
 export interface EventJson {
