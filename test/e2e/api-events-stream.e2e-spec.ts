@@ -1,7 +1,34 @@
+import { connect } from 'node:net';
 import { startApi, type ApiHarness } from '../support/api-harness.js';
 import { createPackage, expectProblem } from '../support/http-helpers.js';
 import { openSse, type SseFrame, type SseStream } from '../support/sse-client.js';
 import { dialectsUnderTest, type TestDatabase } from '../support/test-databases.js';
+
+/**
+ * Sends `head` (a request without a body) on a fresh connection that asks to be closed, and resolves with all the
+ * server sent once it ends the connection; rejects with what it got if the connection is still open after
+ * `timeoutMs`.
+ */
+function exchange(url: string, head: string, timeoutMs = 5000): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname);
+    let received = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`the connection was still open after ${timeoutMs} ms; received: ${received}`));
+    }, timeoutMs);
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (received += chunk));
+    socket.once('error', reject);
+    socket.once('end', () => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(received);
+    });
+    socket.write(`${head}Host: ${hostname}\r\nConnection: close\r\n\r\n`);
+  });
+}
 
 describe.each(dialectsUnderTest())('HTTP API: the event stream (SSE) on $dialect', (dialectUnderTest) => {
   let testDatabase: TestDatabase;
@@ -78,6 +105,24 @@ describe.each(dialectsUnderTest())('HTTP API: the event stream (SSE) on $dialect
     expect(await sse.next(5000)).toEqual({ comment: 'heartbeat' });
   });
 
+  it('answers HEAD with the headers of a stream and ends at once, holding no place', async () => {
+    // Four HEADs against a bound of three: a HEAD that held a place would make the fourth a 503.
+    for (let i = 0; i < 4; i++) {
+      const answer = await exchange(api.url, `HEAD /v1/events/stream?since=${await head()} HTTP/1.1\r\n`);
+      const [status = '', ...headerLines] = answer.split('\r\n\r\n')[0]?.split('\r\n') ?? [];
+      expect(status).toBe('HTTP/1.1 200 OK');
+      expect(headerLines).toContain('Content-Type: text/event-stream; charset=utf-8');
+      expect(headerLines).toContain('Cache-Control: no-cache, no-transform');
+      // Nothing after the headers: no body, and not even a heartbeat.
+      expect(answer.endsWith('\r\n\r\n')).toBe(true);
+      expect(answer.split('\r\n\r\n')).toHaveLength(2);
+    }
+    const refused = await exchange(api.url, 'HEAD /v1/events/stream?since=-1 HTTP/1.1\r\n');
+    expect(refused).toMatch(/^HTTP\/1\.1 400 /);
+    expect(refused).toMatch(/\r\nContent-Type: application\/problem\+json\r\n/);
+    expect(refused.endsWith('\r\n\r\n')).toBe(true);
+  });
+
   it('refuses a bad since or Last-Event-ID (400), and streams past ARTIFACTSTORE_MAX_WAITING_CLIENTS (503)', async () => {
     expectProblem(await api.http().get('/v1/events/stream?since=-1'), 400, 'invalid_input');
     expectProblem(
@@ -89,6 +134,7 @@ describe.each(dialectsUnderTest())('HTTP API: the event stream (SSE) on $dialect
     const refused = await api.http().get('/v1/events/stream');
     expectProblem(refused, 503, 'service_unavailable');
     expect(refused.headers['retry-after']).toEqual(expect.stringMatching(/^\d+$/));
+    expect(await exchange(api.url, 'HEAD /v1/events/stream HTTP/1.1\r\n')).toMatch(/^HTTP\/1\.1 503 /);
     // A stream that closes gives its place back.
     open.pop()?.close();
     let again: SseStream | undefined;

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { Controller, Get, Headers, Query, Res } from '@nestjs/common';
+import { Controller, Get, Headers, Query, Req, Res } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiHeader,
@@ -13,6 +13,7 @@ import type { Response } from 'express';
 import { AppConfig } from '@artifactstore/config';
 import { Registry, eventJson } from '@artifactstore/registry';
 import { ApiProblems } from './api-problems.decorator.js';
+import type { ApiRequest } from './principal.js';
 import { HttpProblem } from './problem.js';
 import { onlyKnownParameters, queryInteger } from './query-values.js';
 import { WaitingClients } from './waiting-clients.js';
@@ -33,9 +34,17 @@ export class EventsStreamController {
    * EventSource resumes where it stopped), then each one as it commits. `id:` is the sequence, `event:` the event
    * type, `data:` the event as JSON; a comment line every ARTIFACTSTORE_SSE_HEARTBEAT_SECONDS keeps proxies from
    * closing an idle stream. Writes wait for the client (back-pressure), so a slow reader cannot grow the buffer.
+   *
+   * HEAD is GET without the body (RFC 9110 §9.3.2): the same checks, status and headers, then the end at once. A
+   * stream has no end, so a HEAD that started one would hold its connection open for nothing.
    */
   @Get('stream')
-  @ApiOperation({ summary: 'The event log as Server-Sent Events, from `since` (or Last-Event-ID) on' })
+  @ApiOperation({
+    summary: 'The event log as Server-Sent Events, from `since` (or Last-Event-ID) on',
+    description:
+      'HEAD answers the status and headers a GET would get (200 or the same problem) and ends at once, ' +
+      'without holding a place among the waiting clients.',
+  })
   @ApiQuery({ name: 'since', required: false, type: Number, description: '≥ 0, default 0' })
   @ApiHeader({ name: 'Last-Event-ID', required: false, description: 'Wins over `since`.' })
   @ApiProduces('text/event-stream')
@@ -46,6 +55,7 @@ export class EventsStreamController {
   async stream(
     @Query() query: Record<string, unknown>,
     @Headers('last-event-id') lastEventId: string | undefined,
+    @Req() request: ApiRequest,
     @Res() response: Response,
   ): Promise<void> {
     onlyKnownParameters(query, ['since']);
@@ -62,6 +72,13 @@ export class EventsStreamController {
       }
       since = Number(lastEventId.trim());
     }
+    if (request.method === 'HEAD') {
+      // Taken and given back at once: a full server answers this HEAD with the 503 the GET would get.
+      this.waitingClients.acquire('event_stream').release();
+      setStreamHeaders(response);
+      response.end();
+      return;
+    }
     const lease = this.waitingClients.acquire('event_stream');
     const stop = new AbortController();
     const end = (): void => {
@@ -70,10 +87,7 @@ export class EventsStreamController {
     response.once('close', end);
     lease.signal.addEventListener('abort', end);
     if (lease.signal.aborted) end();
-    response.status(200);
-    response.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
-    response.setHeader('Cache-Control', 'no-cache, no-transform');
-    response.setHeader('X-Accel-Buffering', 'no');
+    setStreamHeaders(response);
     response.flushHeaders();
     const heartbeat = setInterval(() => {
       // A stream waiting for the client to drain is not idle; adding to its buffer would only grow it.
@@ -96,4 +110,11 @@ export class EventsStreamController {
       if (!response.writableEnded) response.end();
     }
   }
+}
+
+function setStreamHeaders(response: Response): void {
+  response.status(200);
+  response.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+  response.setHeader('Cache-Control', 'no-cache, no-transform');
+  response.setHeader('X-Accel-Buffering', 'no');
 }
