@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { FsBlobStore, StorageError } from '@artifactstore/dataplane';
 import { describeBlobStore } from '../support/describe-blob-store.js';
 
-async function makeFsStore() {
+async function makeFsStore(directIo = true) {
   const root = await mkdtemp(join(tmpdir(), 'artifactstore-blobs-'));
-  const store = new FsBlobStore(root);
+  const store = new FsBlobStore(root, { directIo });
   await store.init();
   return {
     store,
@@ -28,7 +28,8 @@ async function makeFsStore() {
   };
 }
 
-describeBlobStore('FsBlobStore', makeFsStore);
+describeBlobStore('FsBlobStore', () => makeFsStore());
+describeBlobStore('FsBlobStore through the page cache (directIo: false)', () => makeFsStore(false));
 
 describe('FsBlobStore on disk', () => {
   it('stores a blob at <root>/<aa>/<bb>/<blake3 hex>', async () => {

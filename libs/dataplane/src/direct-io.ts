@@ -1,0 +1,65 @@
+import { constants } from 'node:fs';
+
+/** O_DIRECT where the platform has it (Linux); undefined elsewhere. */
+export const O_DIRECT: number | undefined = (constants as { O_DIRECT?: number }).O_DIRECT;
+
+/** The error a filesystem gives when it refuses O_DIRECT (at open or at a misaligned transfer). */
+export function isInvalidArgument(error: unknown): boolean {
+  return (error as { code?: unknown }).code === 'EINVAL';
+}
+
+/** What O_DIRECT asks of buffer addresses, file offsets and lengths on Linux filesystems (logical blocks ≤ 4 KiB). */
+export const DIRECT_IO_ALIGNMENT = 4096;
+
+const WASM_PAGE = 64 * 1024;
+
+/** The one part of the WebAssembly global used here (its types live in lib.dom, which this project leaves out). */
+declare const WebAssembly: {
+  readonly Memory: new (descriptor: { readonly initial: number }) => { readonly buffer: ArrayBuffer };
+};
+
+/**
+ * Page-aligned buffers of one size, for direct I/O, recycled between ingests. Node offers no aligned allocation, but
+ * a WebAssembly.Memory is mapped by V8 on page boundaries and sized in 64 KiB pages, so every buffer cut from one at
+ * a multiple of 64 KiB is aligned. Memories are allocated in slabs of several buffers and never grow (growing would
+ * detach the buffers); a slab is freed by the garbage collector once none of its buffers is held or idle here.
+ */
+export class AlignedBufferPool {
+  private readonly idle: Buffer[] = [];
+
+  constructor(
+    readonly bufferSize: number,
+    private readonly buffersPerSlab: number,
+    private readonly maxIdle: number,
+  ) {
+    if (bufferSize % WASM_PAGE !== 0) throw new RangeError(`buffer size must be a multiple of ${WASM_PAGE}`);
+  }
+
+  take(): Buffer {
+    const buffer = this.idle.pop();
+    if (buffer) return buffer;
+    const memory = new WebAssembly.Memory({ initial: (this.bufferSize * this.buffersPerSlab) / WASM_PAGE });
+    for (let index = 1; index < this.buffersPerSlab && this.idle.length < this.maxIdle; index++) {
+      this.idle.push(Buffer.from(memory.buffer, index * this.bufferSize, this.bufferSize));
+    }
+    return Buffer.from(memory.buffer, 0, this.bufferSize);
+  }
+
+  /** Hands a buffer back once no I/O uses it any more. */
+  give(buffer: Buffer): void {
+    if (buffer.length === this.bufferSize && this.idle.length < this.maxIdle) this.idle.push(buffer);
+  }
+
+  get idleCount(): number {
+    return this.idle.length;
+  }
+}
+
+/** Size of the buffers of `directIoBuffers`: one write block, one read chunk. */
+export const DIRECT_IO_BUFFER = 1 << 20;
+
+/**
+ * The process's aligned buffers for direct I/O, shared by ingests and reads: an ingest holds at most three, a read
+ * two, each only while its I/O runs; up to 32 MiB stay idle between them.
+ */
+export const directIoBuffers = new AlignedBufferPool(DIRECT_IO_BUFFER, 8, 32);
