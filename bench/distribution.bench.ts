@@ -1,5 +1,8 @@
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { open, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { promisify } from 'node:util';
+import { access, open, rm, writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -51,6 +54,11 @@ export interface TransferPair {
    * the cost of verification from that of the HTTP path.
    */
   readonly artifactstoreRangeGetMiBps: number;
+  /**
+   * Both full GETs again, each right after the kernel's page cache was dropped (`sync`, then 3 into
+   * /proc/sys/vm/drop_caches), so both servers read from the disk; undefined where that file is not writable.
+   */
+  readonly cold: { readonly artifactstoreMiBps: number; readonly registryMiBps: number } | undefined;
 }
 
 /**
@@ -81,11 +89,17 @@ export async function benchTransferPair(
   const digest = `sha256:${sha256.digest('hex')}`;
   try {
     const ours = await artifactstoreTransfer(artifactstore, source, size);
-    return {
-      artifactstore: ours.transfer,
-      registry: await registryTransfer(registry, source, size, digest),
-      artifactstoreRangeGetMiBps: await rangeGet(`${artifactstore.base}/v1/files/${ours.fileId}`, size),
-    };
+    const theirs = await registryTransfer(registry, source, size, digest);
+    const ourUrl = `${artifactstore.base}/v1/files/${ours.fileId}`;
+    const artifactstoreRangeGetMiBps = await rangeGet(ourUrl, size);
+    let cold: TransferPair['cold'];
+    if (await canDropCaches()) {
+      await dropCaches();
+      const artifactstoreMiBps = await timedGet(ourUrl, size);
+      await dropCaches();
+      cold = { artifactstoreMiBps, registryMiBps: await timedGet(registryBlobUrl(registry, digest), size) };
+    }
+    return { artifactstore: ours.transfer, registry: theirs, artifactstoreRangeGetMiBps, cold };
   } finally {
     await rm(source, { force: true });
   }
@@ -130,6 +144,34 @@ async function artifactstoreTransfer(
     },
     fileId,
   };
+}
+
+async function canDropCaches(): Promise<boolean> {
+  return access(DROP_CACHES, constants.W_OK).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Writes dirty pages out, then drops the clean page cache, dentries and inodes of the whole machine. */
+async function dropCaches(): Promise<void> {
+  await promisify(execFile)('sync');
+  await writeFile(DROP_CACHES, '3');
+}
+
+const DROP_CACHES = '/proc/sys/vm/drop_caches';
+
+/** A full GET with curl: MiB/s, after checking the size received. */
+async function timedGet(url: string, size: number): Promise<number> {
+  const start = performance.now();
+  const received = await curl(['-o', '/dev/null', '-w', '%{http_code} %{size_download}', url]);
+  const seconds = (performance.now() - start) / 1000;
+  if (received !== `200 ${size}`) throw new Error(`GET ${url} answered ${received}`);
+  return size / MiB / seconds;
+}
+
+function registryBlobUrl(registry: DistributionRegistry, digest: string): string {
+  return `${registry.base}/v2/bench/big/blobs/${digest}`;
 }
 
 async function rangeGet(url: string, size: number): Promise<number> {
@@ -178,7 +220,7 @@ async function registryTransfer(
     '/dev/null',
     '-w',
     '%{size_download}',
-    `${registry.base}/v2/bench/big/blobs/${digest}`,
+    registryBlobUrl(registry, digest),
   ]);
   const getSeconds = (performance.now() - start) / 1000;
   const getCpuSeconds = (await registry.cpuSeconds()) - cpu;

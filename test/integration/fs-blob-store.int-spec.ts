@@ -2,7 +2,8 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, open, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FsBlobStore, StorageError } from '@artifactstore/dataplane';
+import { loadConfig } from '@artifactstore/config';
+import { createBlobStore, FsBlobStore, StorageError } from '@artifactstore/dataplane';
 import { describeBlobStore } from '../support/describe-blob-store.js';
 
 async function makeFsStore(directIo = true) {
@@ -51,6 +52,24 @@ describe('FsBlobStore on disk', () => {
       await expect(store.checkWritable()).rejects.toBeInstanceOf(StorageError);
     } finally {
       await dispose();
+    }
+  });
+
+  it.each([
+    ['true', true],
+    ['false', false],
+  ])('writes with O_DIRECT as ARTIFACTSTORE_FS_DIRECT_IO=%s says (Linux, ext4)', async (value, direct) => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'artifactstore-direct-'));
+    try {
+      const store = await createBlobStore(
+        loadConfig({ ARTIFACTSTORE_DATA_DIR: dataDir, ARTIFACTSTORE_FS_DIRECT_IO: value }),
+      );
+      expect(store).toBeInstanceOf(FsBlobStore);
+      const receipt = await store.ingest([Buffer.alloc(5000, 1)]);
+      expect((store as FsBlobStore).writesDirect).toBe(direct);
+      expect(receipt.size).toBe(5000);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
     }
   });
 

@@ -49,6 +49,8 @@ export class AppConfig {
   readonly migrateOnStart: boolean;
   readonly tailPollIntervalMs: number;
   readonly storage: StorageBackend;
+  /** With `fs` storage: blobs written and read with O_DIRECT (where the platform and filesystem allow it). */
+  readonly fsDirectIo: boolean;
   /** Set exactly when storage is `s3`. */
   readonly s3: S3Settings | undefined;
   /** Bearer tokens; empty = local mode (no auth, every request is the admin `local`). */
@@ -77,6 +79,7 @@ export class AppConfig {
     this.migrateOnStart = values.migrateOnStart;
     this.tailPollIntervalMs = values.tailPollIntervalMs;
     this.storage = values.storage;
+    this.fsDirectIo = values.fsDirectIo;
     this.s3 = values.s3 === undefined ? undefined : Object.freeze({ ...values.s3 });
     this.tokens = Object.freeze(values.tokens.map((token) => Object.freeze({ ...token })));
     this.allowAnonymous = values.allowAnonymous;

@@ -17,6 +17,14 @@ describe('loadConfig', () => {
     });
   });
 
+  it('writes blobs with direct I/O unless ARTIFACTSTORE_FS_DIRECT_IO says otherwise', () => {
+    expect(loadConfig({}).fsDirectIo).toBe(true);
+    expect(loadConfig({ ARTIFACTSTORE_FS_DIRECT_IO: 'false' }).fsDirectIo).toBe(false);
+    expect(() => loadConfig({ ARTIFACTSTORE_FS_DIRECT_IO: 'sometimes' })).toThrow(
+      /ARTIFACTSTORE_FS_DIRECT_IO/,
+    );
+  });
+
   it('places the default database inside a custom data folder', () => {
     const config = loadConfig({ ARTIFACTSTORE_DATA_DIR: '/var/lib/as' }, '/srv');
     expect(config.database).toEqual({ dialect: 'sqlite', path: '/var/lib/as/artifactstore.db' });

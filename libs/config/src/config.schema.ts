@@ -67,6 +67,12 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
       'Blob storage backend: `fs` (files under `<DATA_DIR>/blobs`) or `s3` (the ARTIFACTSTORE_S3_* below).',
   },
   {
+    name: 'ARTIFACTSTORE_FS_DIRECT_IO',
+    default: 'true',
+    description:
+      'With `fs` storage, write and read blobs with O_DIRECT, past the page cache (Linux; off by itself where the filesystem refuses it). `false`: through the page cache, for hosts that serve the same files again and again from memory.',
+  },
+  {
     name: 'ARTIFACTSTORE_S3_ENDPOINT',
     default: '(AWS)',
     description: 'S3 endpoint URL, e.g. `http://127.0.0.1:7480` for radosgw or MinIO; unset for AWS itself.',
@@ -187,6 +193,7 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): AppCo
   const migrateOnStart = read('ARTIFACTSTORE_MIGRATE_ON_START', 'true', parseBoolean);
   const tailPollIntervalMs = read('ARTIFACTSTORE_TAIL_POLL_INTERVAL_MS', '1000', integerIn(10, 60_000));
   const storage = read('ARTIFACTSTORE_STORAGE', 'fs', oneOf<StorageBackend>(['fs', 's3']));
+  const fsDirectIo = read('ARTIFACTSTORE_FS_DIRECT_IO', 'true', parseBoolean);
   const s3 = storage === 's3' ? readS3Settings(env, read, problems) : undefined;
   const tokens = read('ARTIFACTSTORE_TOKENS_FILE', '', (text) =>
     text === '' ? [] : readTokensFile(resolve(cwd, text)),
@@ -223,6 +230,7 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): AppCo
     migrateOnStart === undefined ||
     tailPollIntervalMs === undefined ||
     storage === undefined ||
+    fsDirectIo === undefined ||
     tokens === undefined ||
     allowAnonymous === undefined ||
     maxFileSize === undefined ||
@@ -244,6 +252,7 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): AppCo
     migrateOnStart,
     tailPollIntervalMs,
     storage,
+    fsDirectIo,
     s3,
     tokens,
     allowAnonymous,
