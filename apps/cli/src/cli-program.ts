@@ -2,17 +2,15 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type { PackageQuery } from './artifact-client.js';
 import { asCliError, CliError } from './cli.errors.js';
 import { DEFAULT_URL, openClient, withClient, type GlobalOptions } from './client-options.js';
-import { check, replay, tail } from './commands/events.commands.js';
-import { pull } from './commands/pull.command.js';
-import { push } from './commands/push.command.js';
-import { list, manifest, show } from './commands/query.commands.js';
-import { migrate, serve } from './commands/server.commands.js';
-import { describeDifference, manifestFor, verifyTree } from './commands/verify.command.js';
 import { printResult } from './output.js';
 
 const DEFAULT_CONCURRENCY = 4;
 
-/** The `artifactstore` command line: every command written once against ArtifactClient. */
+/**
+ * The `artifactstore` command line: every command written once against ArtifactClient. Each action imports its
+ * command when it runs, so `--help` loads commander alone, and only `--local`, `serve` and `migrate` (and the
+ * commands that decode manifests or check paths, through loadRegistry) load Nest and TypeORM.
+ */
 export function buildProgram(): Command {
   const program = new Command('artifactstore')
     .description(
@@ -41,6 +39,7 @@ export function buildProgram(): Command {
     .addOption(concurrencyOption())
     .action(
       act(async (globals, sources: string[], options: PushFlags) => {
+        const { push } = await import('./commands/push.command.js');
         const result = await withClient(globals, options.concurrency, (client) =>
           push(client, sources, { ...options, json: globals.json }),
         );
@@ -56,6 +55,7 @@ export function buildProgram(): Command {
     .addOption(concurrencyOption())
     .action(
       act(async (globals, ref: string, dir: string, options: { concurrency: number }) => {
+        const { pull } = await import('./commands/pull.command.js');
         const result = await withClient(globals, options.concurrency, (client) =>
           pull(client, ref, dir, { concurrency: options.concurrency, json: globals.json }),
         );
@@ -72,6 +72,7 @@ export function buildProgram(): Command {
     .addOption(concurrencyOption())
     .action(
       act(async (globals, dir: string, ref: string, options: { manifest?: string; concurrency: number }) => {
+        const { describeDifference, manifestFor, verifyTree } = await import('./commands/verify.command.js');
         const { manifest: found, contentAddress } = await manifestFor(
           () => openClient(globals),
           ref,
@@ -98,6 +99,7 @@ export function buildProgram(): Command {
     .argument('<ref>', 'package id or content address (blake3:…)')
     .action(
       act(async (globals, ref: string, _options: object) => {
+        const { show } = await import('./commands/query.commands.js');
         await withClient(globals, 1, (client) => show(client, ref, globals.json));
       }),
     );
@@ -113,6 +115,7 @@ export function buildProgram(): Command {
     .action(
       act(async (globals, options: PackageQuery & { limit: number }) => {
         const { limit, ...query } = options;
+        const { list } = await import('./commands/query.commands.js');
         await withClient(globals, 1, (client) => list(client, query, limit, globals.json));
       }),
     );
@@ -126,6 +129,7 @@ export function buildProgram(): Command {
     .option('--out <file>', 'write it to this file instead of stdout')
     .action(
       act(async (globals, ref: string, options: { out?: string }) => {
+        const { manifest } = await import('./commands/query.commands.js');
         await withClient(globals, 1, (client) =>
           manifest(client, ref, { json: globals.json, out: options.out }),
         );
@@ -141,6 +145,7 @@ export function buildProgram(): Command {
     .option('--follow', 'keep waiting for new events', false)
     .action(
       act(async (globals, options: { since: number; follow: boolean }) => {
+        const { tail } = await import('./commands/events.commands.js');
         await withClient(globals, 1, (client) => tail(client, { ...options, json: globals.json }));
       }),
     );
@@ -150,6 +155,7 @@ export function buildProgram(): Command {
     .description('(admin) rebuild the views from the event log; prints the state digest before and after')
     .action(
       act(async (globals, _options: object) => {
+        const { replay } = await import('./commands/events.commands.js');
         await withClient(globals, 1, (client) => replay(client, globals.json));
       }),
     );
@@ -159,6 +165,7 @@ export function buildProgram(): Command {
     .description('(admin) verify the hash chain of the event log (exit 4 when broken)')
     .action(
       act(async (globals, _options: object) => {
+        const { check } = await import('./commands/events.commands.js');
         await withClient(globals, 1, (client) => check(client, globals.json));
       }),
     );
@@ -167,9 +174,13 @@ export function buildProgram(): Command {
     .command('serve')
     .description('run the HTTP server (configured by the ARTIFACTSTORE_* variables; what `npm start` runs)')
     .action(
-      act(async () => {
-        await serve();
-      }),
+      act(
+        async () => {
+          const { serve } = await import('./commands/server.commands.js');
+          await serve();
+        },
+        { exitOnFailure: true },
+      ),
     );
 
   program
@@ -178,6 +189,7 @@ export function buildProgram(): Command {
     .option('--fresh', 'drop everything first (destroys all data)', false)
     .action(
       act(async (globals, options: { fresh: boolean }) => {
+        const { migrate } = await import('./commands/server.commands.js');
         await migrate(options.fresh, globals.json);
       }),
     );
@@ -198,11 +210,14 @@ interface PushFlags {
 
 /**
  * Wraps an action: commander passes the arguments, the command's options and the command; the action gets the
- * global options as its first parameter. Failures become one line on stderr naming the code, and the exit status.
+ * global options as its first parameter. Failures become one line on stderr naming the code, and the exit status;
+ * with `exitOnFailure` the process exits at once (a server that failed half-way may still hold a database pool or
+ * a socket that would keep it alive).
  */
 function act(
   // never[]: each action declares its own argument types, which commander's call does not know.
   action: (globals: GlobalOptions, ...args: never[]) => Promise<void>,
+  { exitOnFailure = false } = {},
 ): (...args: unknown[]) => Promise<void> {
   return async (...args: unknown[]) => {
     const command = args.at(-1) as Command;
@@ -213,6 +228,7 @@ function act(
       const failure = asCliError(error);
       process.stderr.write(`artifactstore: ${failure.code}: ${failure.message}\n`);
       process.exitCode = failure.exitStatus;
+      if (exitOnFailure) process.exit();
     }
   };
 }

@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-import 'reflect-metadata';
 import { buildProgram } from './cli-program.js';
 
 // `artifactstore tail | head` closes our stdout early: that is the reader's choice, not a failure.

@@ -1,7 +1,8 @@
 import { blake3, contentAddress } from '@artifactstore/codec';
-import { decodeManifest, type FileRecord, type Manifest, type PackageRecord } from '@artifactstore/registry';
+import type { FileRecord, Manifest, PackageRecord } from '@artifactstore/registry';
 import type { ArtifactClient } from '../artifact-client.js';
 import { CliError } from '../cli.errors.js';
+import { loadRegistry } from '../registry-loader.js';
 
 const ADDRESS = /^blake3:[0-9a-f]{64}$/;
 
@@ -34,18 +35,19 @@ export async function fetchVerifiedManifest(client: ArtifactClient, ref: string)
     throw new CliError('illegal_package_state', `package ${pkg.id} is ${pkg.status}: it has no manifest yet`);
   }
   const bytes = await client.getManifest(pkg.id);
-  return { package: pkg, ...checkManifestBytes(bytes, expected) };
+  return { package: pkg, ...(await checkManifestBytes(bytes, expected)) };
 }
 
 /** Decodes manifest bytes whose BLAKE3 must be `expected` (when given). */
-export function checkManifestBytes(
+export async function checkManifestBytes(
   bytes: Buffer,
   expected: string | undefined,
-): { bytes: Buffer; manifest: Manifest; contentAddress: string } {
+): Promise<{ bytes: Buffer; manifest: Manifest; contentAddress: string }> {
   const actual = contentAddress(blake3(bytes));
   if (expected !== undefined && actual !== expected) {
     throw new CliError('manifest_mismatch', `the manifest's address is ${actual}, not ${expected}`);
   }
+  const { decodeManifest } = await loadRegistry();
   return { bytes, manifest: decodeManifest(bytes), contentAddress: actual };
 }
 

@@ -1,9 +1,13 @@
+import 'reflect-metadata';
 import { Database } from '@artifactstore/db';
 import { startServer } from '@artifactstore/server';
-import { serverConfig } from '../client-options.js';
 import { printResult } from '../output.js';
+import { serverConfig } from '../server-config.js';
 
-/** `artifactstore serve`: the HTTP server on the environment's configuration, as `npm start` runs it. */
+/**
+ * `artifactstore serve`: the HTTP server on the environment's configuration, as `npm start` runs it. It keeps
+ * the process alive until SIGTERM or SIGINT, on which it drains, closes the database and exits 0.
+ */
 export async function serve(): Promise<void> {
   await startServer(serverConfig(process.env));
 }
