@@ -4,9 +4,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startApi, type ApiHarness } from '../support/api-harness.js';
-import { finished, readTree, runCli, startCli } from '../support/cli-runner.js';
+import { digestTree, finished, runCli, runCliOnTerminal, startCli } from '../support/cli-runner.js';
+import { dialectsUnderTest, type TestDatabase } from '../support/test-databases.js';
 import { createScratchSqlite } from '../../bench/scratch-database.js';
-import type { TestDatabase } from '../support/test-databases.js';
 
 const ADDRESS = /^blake3:[0-9a-f]{64}$/;
 const PACKAGE = [
@@ -20,14 +20,39 @@ const PACKAGE = [
   'standard',
 ];
 
-describe('artifactstore CLI against a server (SQLite)', () => {
+/** A tree with nested paths, an empty file, Unicode names and one file of a few MiB. */
+async function sampleTree(root: string): Promise<string> {
+  await mkdir(join(root, 'a', 'b', 'c'), { recursive: true });
+  await mkdir(join(root, '日本語'), { recursive: true });
+  await writeFile(join(root, 'a', 'b', 'c', 'deep.txt'), 'deep\n');
+  await writeFile(join(root, 'empty.bin'), '');
+  await writeFile(join(root, 'über ☃.json'), '{"snow":"☃"}');
+  await writeFile(join(root, '日本語', 'データ 😀.bin'), randomBytes(1000));
+  await writeFile(join(root, 'big.dat'), randomBytes(3 * 1024 * 1024 + 7));
+  return root;
+}
+
+/** What a `--local` command needs to find the test's database and data folder (the server's own variables). */
+function localEnvOf(database: TestDatabase): Record<string, string> {
+  const target = database.config.database;
+  return {
+    ARTIFACTSTORE_DATA_DIR: database.config.dataDir,
+    ...(target.dialect === 'postgres' ? { ARTIFACTSTORE_DATABASE_URL: target.url } : {}),
+  };
+}
+
+/** Progress as a terminal shows it: a bar redrawn with `\r`, with files, bytes, rate and ETA. */
+const PROGRESS_BAR =
+  /\r\[[#-]{24}\] \d+\/\d+ files {2}[\d.]+ (?:B|KiB|MiB)\/[\d.]+ (?:B|KiB|MiB) {2}[\d.]+ (?:B|KiB|MiB|GiB)\/s {2}ETA (?:\d+s|--)/;
+
+describe.each(dialectsUnderTest())('artifactstore CLI round trip on $dialect', (dialectUnderTest) => {
   let database: TestDatabase;
   let api: ApiHarness;
   let work: string;
   let env: Record<string, string>;
 
   beforeAll(async () => {
-    database = await createScratchSqlite();
+    database = await dialectUnderTest.create();
     api = await startApi(database);
     work = await mkdtemp(join(tmpdir(), 'artifactstore-cli-'));
     env = { ARTIFACTSTORE_URL: api.url };
@@ -39,32 +64,18 @@ describe('artifactstore CLI against a server (SQLite)', () => {
     await rm(work, { recursive: true, force: true });
   });
 
-  /** A tree with nested paths, an empty file, Unicode names and one file of a few MiB. */
-  async function sampleTree(name: string): Promise<string> {
-    const root = join(work, name);
-    await mkdir(join(root, 'a', 'b', 'c'), { recursive: true });
-    await mkdir(join(root, '日本語'), { recursive: true });
-    await writeFile(join(root, 'a', 'b', 'c', 'deep.txt'), 'deep\n');
-    await writeFile(join(root, 'empty.bin'), '');
-    await writeFile(join(root, 'über ☃.json'), '{"snow":"☃"}');
-    await writeFile(join(root, '日本語', 'データ 😀.bin'), randomBytes(1000));
-    await writeFile(join(root, 'big.dat'), randomBytes(3 * 1024 * 1024 + 7));
-    return root;
-  }
-
-  async function push(root: string, extra: string[] = []): Promise<{ address: string; packageId: string }> {
-    const result = await runCli(['push', root, ...PACKAGE, ...extra], env);
-    expect(result.stderr).not.toMatch(/artifactstore: [a-z_]+: /);
-    expect(result.code).toBe(0);
-    const address = result.stdout.trim();
+  it('pushes a tree through the server and pulls it back byte for byte; verify passes, then names each difference with exit 4', async () => {
+    const source = await sampleTree(join(work, 'round-trip'));
+    const pushed = await runCli(['push', source, ...PACKAGE, '--meta', 'build=7', '--concurrency', '3'], env);
+    expect(pushed.stderr).not.toMatch(/artifactstore: [a-z_]+: /);
+    expect(pushed.code).toBe(0);
+    const address = pushed.stdout.trim();
     expect(address).toMatch(ADDRESS);
-    const packageId = /package ([0-9a-f-]{36}) created/.exec(result.stderr)?.[1] ?? '';
-    return { address, packageId };
-  }
-
-  it('pushes a tree and pulls it back byte for byte; verify passes, then names each difference with exit 4', async () => {
-    const source = await sampleTree('round-trip');
-    const { address, packageId } = await push(source, ['--meta', 'build=7', '--concurrency', '3']);
+    const packageId = /package ([0-9a-f-]{36}) created/.exec(pushed.stderr)?.[1] ?? '';
+    // No progress bar on a pipe: one plain line per file, no carriage return, no rate or ETA.
+    expect(pushed.stderr).toContain('uploaded big.dat (3.0 MiB)');
+    expect(pushed.stderr).not.toContain('\r');
+    expect(pushed.stderr).not.toMatch(/ETA|\/s\b|files {2}/);
 
     const files = await api.http().get(`/v1/packages/${packageId}/files`).expect(200);
     const types = Object.fromEntries(
@@ -90,9 +101,9 @@ describe('artifactstore CLI against a server (SQLite)', () => {
     const target = join(work, 'round-trip-pulled');
     const pulled = await runCli(['pull', address, target], env);
     expect(pulled.code).toBe(0);
-    expect(await readTree(target)).toEqual(await readTree(source));
-    // No progress bar on a pipe: plain lines, no carriage returns.
+    expect(await digestTree(target)).toEqual(await digestTree(source));
     expect(pulled.stderr).not.toContain('\r');
+    expect(pulled.stderr).not.toMatch(/ETA|\/s\b|files {2}/);
     expect(pulled.stderr).toContain('downloaded big.dat (3.0 MiB)');
 
     expect((await runCli(['verify', target, address], env)).code).toBe(0);
@@ -120,6 +131,66 @@ describe('artifactstore CLI against a server (SQLite)', () => {
     const json = await runCli(['manifest', packageId, '--json'], env);
     expect(JSON.parse(json.stdout)).toMatchObject({ schema: 'artifactstore.manifest.v1' });
   });
+
+  it('pushes, pulls and verifies with --local on the same database, the client variables naming a dead server', async () => {
+    const local = {
+      ...localEnvOf(database),
+      ARTIFACTSTORE_URL: 'http://127.0.0.1:1',
+      ARTIFACTSTORE_TOKEN: 'unused',
+    };
+    const source = await sampleTree(join(work, 'local-tree'));
+    const pushed = await runCli(['--local', 'push', source, ...PACKAGE], local);
+    expect(pushed.stderr).not.toMatch(/artifactstore: [a-z_]+: /);
+    expect(pushed.code).toBe(0);
+    const address = pushed.stdout.trim();
+    expect(address).toMatch(ADDRESS);
+
+    const target = join(work, 'local-pulled');
+    const pulled = await runCli(['--local', 'pull', address, target, '--json'], local);
+    expect(pulled.code).toBe(0);
+    expect(JSON.parse(pulled.stdout)).toMatchObject({ content_address: address, files: 5 });
+    expect(await digestTree(target)).toEqual(await digestTree(source));
+    expect((await runCli(['--local', 'verify', target, address], local)).code).toBe(0);
+
+    const missing = await runCli(['--local', 'show', randomUUID()], local);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^artifactstore: package_not_found: /m);
+
+    // The same database and blobs: the server serves what --local wrote, byte for byte.
+    const served = join(work, 'local-served');
+    expect((await runCli(['pull', address, served], env)).code).toBe(0);
+    expect(await digestTree(served)).toEqual(await digestTree(source));
+  });
+});
+
+describe('artifactstore CLI against a server (SQLite): failures, resume, progress, the event log', () => {
+  let database: TestDatabase;
+  let api: ApiHarness;
+  let work: string;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    database = await createScratchSqlite();
+    api = await startApi(database);
+    work = await mkdtemp(join(tmpdir(), 'artifactstore-cli-'));
+    env = { ARTIFACTSTORE_URL: api.url };
+  });
+
+  afterAll(async () => {
+    await api.close();
+    await database.dispose();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  async function push(root: string): Promise<{ address: string; packageId: string }> {
+    const result = await runCli(['push', root, ...PACKAGE], env);
+    expect(result.stderr).not.toMatch(/artifactstore: [a-z_]+: /);
+    expect(result.code).toBe(0);
+    const address = result.stdout.trim();
+    expect(address).toMatch(ADDRESS);
+    const packageId = /package ([0-9a-f-]{36}) created/.exec(result.stderr)?.[1] ?? '';
+    return { address, packageId };
+  }
 
   it('refuses a download whose bytes are corrupted on the server: exit 4, and no file left in place', async () => {
     const source = join(work, 'corrupt-source');
@@ -185,7 +256,7 @@ describe('artifactstore CLI against a server (SQLite)', () => {
 
     const target = join(work, 'resume-pulled');
     expect((await runCli(['pull', result.content_address, target], env)).code).toBe(0);
-    expect(await readTree(target)).toEqual(await readTree(source));
+    expect(await digestTree(target)).toEqual(await digestTree(source));
 
     // The package is finalized now: resuming it again is a conflict.
     const again = await runCli(['push', source, '--resume', packageId], env);
@@ -226,6 +297,28 @@ describe('artifactstore CLI against a server (SQLite)', () => {
     expect(unreachable.stderr).toMatch(/^artifactstore: server_unreachable: /m);
   });
 
+  it('draws a progress bar (files, bytes, rate, ETA) on a terminal instead of one line per file', async () => {
+    const source = await sampleTree(join(work, 'terminal'));
+    const pushed = await runCliOnTerminal(['push', source, ...PACKAGE], env);
+    expect(pushed.code).toBe(0);
+    const screen = pushed.stdout;
+    expect(screen).toMatch(PROGRESS_BAR);
+    // The last drawing is complete (the terminal reports no width, as under CI): all files, all bytes, ETA 0s.
+    expect(screen).toMatch(
+      /\r\[#{24}\] 5\/5 files {2}3\.0 MiB\/3\.0 MiB {2}[\d.]+ (?:B|KiB|MiB|GiB)\/s {2}ETA 0s/,
+    );
+    expect(screen).not.toMatch(/^uploaded /m);
+    expect(screen.trim().split('\r\n').at(-1)).toMatch(ADDRESS);
+
+    const pulled = await runCliOnTerminal(
+      ['pull', screen.trim().split('\r\n').at(-1) ?? '', join(work, 'terminal-pulled')],
+      env,
+    );
+    expect(pulled.code).toBe(0);
+    expect(pulled.stdout).toMatch(/\r\[#{24}\] 5\/5 files {2}3\.0 MiB\/3\.0 MiB/);
+    expect(pulled.stdout).not.toMatch(/^downloaded /m);
+  });
+
   it('tails the event log as JSON lines and checks the chain', async () => {
     const tail = await runCli(['tail', '--json', '--since', '0'], env);
     expect(tail.code).toBe(0);
@@ -241,46 +334,6 @@ describe('artifactstore CLI against a server (SQLite)', () => {
     expect(JSON.parse(check.stdout)).toMatchObject({ ok: true, events_checked: events.length });
     const replay = await runCli(['replay', '--json'], env);
     expect(JSON.parse(replay.stdout)).toMatchObject({ identical: true, highest_sequence: events.length });
-  });
-});
-
-describe('artifactstore CLI --local (no server)', () => {
-  let work: string;
-
-  beforeAll(async () => {
-    work = await mkdtemp(join(tmpdir(), 'artifactstore-cli-local-'));
-  });
-
-  afterAll(async () => {
-    await rm(work, { recursive: true, force: true });
-  });
-
-  it('pushes, pulls and verifies in-process, with the client variables set to a dead server', async () => {
-    const env = {
-      ARTIFACTSTORE_DATA_DIR: join(work, 'data'),
-      ARTIFACTSTORE_URL: 'http://127.0.0.1:1',
-      ARTIFACTSTORE_TOKEN: 'unused',
-    };
-    const source = join(work, 'tree');
-    await mkdir(join(source, 'nested', 'dir'), { recursive: true });
-    await writeFile(join(source, 'nested', 'dir', 'ü.txt'), 'ü\n');
-    await writeFile(join(source, 'empty'), '');
-    await writeFile(join(source, 'blob.bin'), randomBytes(300_000));
-
-    const pushed = await runCli(['--local', 'push', source, ...PACKAGE], env);
-    expect(pushed.code).toBe(0);
-    const address = pushed.stdout.trim();
-    expect(address).toMatch(ADDRESS);
-
-    const target = join(work, 'pulled');
-    const pulled = await runCli(['--local', 'pull', address, target, '--json'], env);
-    expect(pulled.code).toBe(0);
-    expect(JSON.parse(pulled.stdout)).toMatchObject({ content_address: address, files: 3 });
-    expect(await readTree(target)).toEqual(await readTree(source));
-    expect((await runCli(['--local', 'verify', target, address], env)).code).toBe(0);
-
-    const missing = await runCli(['--local', 'show', randomUUID()], env);
-    expect(missing.code).toBe(2);
   });
 });
 

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -23,6 +24,25 @@ export function startCli(args: readonly string[], env: Record<string, string> = 
   });
 }
 
+/**
+ * Runs `artifactstore <args>` on a pseudo-terminal (util-linux `script`), as a person at a terminal would: stdout
+ * and stderr are both the terminal, so `stdout` holds everything the terminal showed (with `\r\n` line ends) and
+ * `stderr` only what `script` itself says. The terminal has no size set, as under most CI runners.
+ */
+export function runCliOnTerminal(args: readonly string[], env: Record<string, string> = {}): Promise<CliRun> {
+  const command = [process.execPath, CLI, ...args].map(shellQuoted).join(' ');
+  return finished(
+    spawn('script', ['--quiet', '--flush', '--return', '--command', command, '/dev/null'], {
+      env: { PATH: process.env.PATH, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  );
+}
+
+function shellQuoted(word: string): string {
+  return `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
 export function finished(child: ChildProcess): Promise<CliRun> {
   let stdout = '';
   let stderr = '';
@@ -36,14 +56,44 @@ export function finished(child: ChildProcess): Promise<CliRun> {
   });
 }
 
-/** Every file under `root` (relative `/` path → bytes), for byte-for-byte comparisons of trees. */
-export async function readTree(root: string): Promise<Map<string, Buffer>> {
-  const tree = new Map<string, Buffer>();
+/**
+ * Resolves with the URL a starting server logs (`listening on http://…`), read from its stdout and stderr;
+ * rejects when it exits first. `output()` is everything it has written so far.
+ */
+export function listeningUrl(child: ChildProcess): Promise<{ url: string; output: () => string }> {
+  let output = '';
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString('utf8');
+      const match = /listening on (http:\/\/[^\s"]+)/.exec(output);
+      if (match?.[1]) resolve({ url: match[1].replace('[::1]', '127.0.0.1'), output: () => output });
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code, signal) => {
+      reject(new Error(`the server exited (${code ?? signal}) before listening: ${output}`));
+    });
+  });
+}
+
+/**
+ * Every file under `root`: relative `/` path → its size and SHA-256, so two trees compare byte for byte (jest's
+ * deep equality on multi-MiB Buffers takes seconds, and its diff of them is unreadable).
+ */
+export async function digestTree(root: string): Promise<Map<string, string>> {
+  const tree = new Map<string, string>();
   const walk = async (segments: string[]): Promise<void> => {
     for (const entry of await readdir(join(root, ...segments), { withFileTypes: true })) {
       const next = [...segments, entry.name];
-      if (entry.isDirectory()) await walk(next);
-      else tree.set(next.join('/'), await readFile(join(root, ...next)));
+      if (entry.isDirectory()) {
+        await walk(next);
+      } else {
+        const bytes = await readFile(join(root, ...next));
+        tree.set(
+          next.join('/'),
+          `${bytes.length} bytes, sha256 ${createHash('sha256').update(bytes).digest('hex')}`,
+        );
+      }
     }
   };
   await walk([]);

@@ -1,9 +1,9 @@
 import { formatBytes, ProgressReporter, type ProgressSink } from './progress-reporter.js';
 
-function sink(isTTY: boolean): ProgressSink & { text: string } {
+function sink(isTTY: boolean, columns = 120): ProgressSink & { text: string } {
   const target = {
     isTTY,
-    columns: 120,
+    columns,
     text: '',
     write(text: string) {
       target.text += text;
@@ -32,6 +32,21 @@ describe('ProgressReporter', () => {
     expect(terminal.text.endsWith('\n')).toBe(true);
   });
 
+  it('draws the whole bar on a terminal that reports no width (0 columns), and cuts it on a narrow one', () => {
+    for (const [columns, expected] of [
+      [0, /ETA 0s\s*\n$/],
+      [30, /^\r\[#{24}\] 1\/\n$/],
+    ] as const) {
+      const terminal = sink(true, columns);
+      const progress = new ProgressReporter('uploaded', 1, 10, terminal, false, () => 1000);
+      progress.bytes(10);
+      progress.fileDone('a.bin', 10);
+      terminal.text = '';
+      progress.finish();
+      expect(terminal.text).toMatch(expected);
+    }
+  });
+
   it('writes plain lines, never a carriage return, when the output is not a terminal', () => {
     const pipe = sink(false);
     const progress = new ProgressReporter('uploaded', 2, 5, pipe);
@@ -54,6 +69,7 @@ describe('ProgressReporter', () => {
 
   it('spells sizes in binary units', () => {
     expect(formatBytes(0)).toBe('0 B');
+    expect(formatBytes(512.4375)).toBe('512 B');
     expect(formatBytes(1536)).toBe('1.5 KiB');
     expect(formatBytes(3 * 1024 ** 3)).toBe('3.0 GiB');
   });

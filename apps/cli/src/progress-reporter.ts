@@ -75,7 +75,9 @@ export class ProgressReporter {
       `[${'#'.repeat(filled)}${'-'.repeat(BAR_WIDTH - filled)}] ` +
       `${this.filesDone}/${this.totalFiles} files  ${formatBytes(this.bytesDone)}/${formatBytes(this.totalBytes)}  ` +
       `${formatBytes(rate)}/s  ETA ${formatDuration(eta)}`;
-    const width = this.sink.columns ?? 100;
+    // A terminal whose size nobody set (`script`, some CI runners, `docker run -t`) reports 0 columns.
+    const columns = this.sink.columns ?? 0;
+    const width = columns > 0 ? columns : 100;
     this.sink.write(`\r${line.slice(0, width - 1).padEnd(Math.min(width - 1, line.length + 2))}`);
   }
 }
@@ -88,7 +90,8 @@ export function formatBytes(bytes: number): string {
     value /= 1024;
     unit += 1;
   }
-  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit] ?? ''}`;
+  // Rounded: a rate below 1 KiB/s is a fraction of bytes.
+  return unit === 0 ? `${Math.round(value)} B` : `${value.toFixed(1)} ${units[unit] ?? ''}`;
 }
 
 function formatDuration(seconds: number): string {
