@@ -132,6 +132,27 @@ describe.each(dialectsUnderTest())('operations on $dialect', (dialectUnderTest: 
       expect(line).toMatchObject({ actor: 'alice@example.org', client_address: '203.0.113.9', status: 201 });
     });
 
+    it('walks X-Forwarded-For from the right past trusted proxies, and falls back to the peer on junk', async () => {
+      const cases: [string, string][] = [
+        ['10.0.0.3, 10.0.0.2', '10.0.0.3'],
+        ['not-an-address, 198.51.100.4, 10.0.0.2', '198.51.100.4'],
+        ['garbage', '127.0.0.1'],
+        ['203.0.113.9, ', '127.0.0.1'],
+        ['203.0.113.9:4711', '127.0.0.1'],
+        ['203.0.113.9, 10.0.0.2 junk', '127.0.0.1'],
+      ];
+      for (const [forwardedFor, expected] of cases) {
+        const response = await api
+          .http()
+          .get('/v1/packages')
+          .set('Authorization', `Bearer ${TOKENS.reader}`)
+          .set('X-Forwarded-For', forwardedFor)
+          .expect(200);
+        const line = await logLineOf(api, response.headers['x-request-id'] as string);
+        expect([forwardedFor, line.client_address]).toEqual([forwardedFor, expected]);
+      }
+    });
+
     it("lets the gateway's identity win over a bearer token it passes along", async () => {
       await api
         .http()

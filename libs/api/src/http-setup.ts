@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import express, { type NextFunction, type Response } from 'express';
 import type { Logger } from 'pino';
+import { clientAddressOf } from './client-address.js';
 import { Metrics } from './metrics.service.js';
 import { setupOpenApi } from './openapi.js';
 import type { ApiRequest } from './principal.js';
@@ -30,7 +31,7 @@ const INCOMING_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * What the HTTP server needs around the Nest routes: a request id on every response, JSON parsing for POST only
  * (a PUT of a file must reach the dataplane untouched, whatever its Content-Type), and idle timeouts instead of
  * Node's 300 s request timeout, which would cut a large upload. Create the app with `bodyParser: false`.
- * Also: X-Forwarded-For from trusted proxies only (request.ip), metrics and the request log for every request,
+ * Also: X-Forwarded-For from trusted proxies only, validated (request.ip), metrics and the request log for every request,
  * and the in-flight tracking that graceful shutdown (RequestDrain) waits on.
  */
 export function configureHttpApp(app: NestExpressApplication, options: HttpAppOptions = {}): void {
@@ -39,7 +40,9 @@ export function configureHttpApp(app: NestExpressApplication, options: HttpAppOp
   // a spelling that role checks on the path do not expect. One spelling per route.
   app.set('case sensitive routing', true);
   const trustedProxies = app.get(TrustedProxies);
+  // For Express's own X-Forwarded-Proto and -Host; the client address is ours (assignClientAddress).
   app.set('trust proxy', (address: string) => trustedProxies.includes(address));
+  app.use(assignClientAddress(trustedProxies));
   app.use(noteRequestStart);
   app.use(assignRequestId);
   const drain = app.get(RequestDrain);
@@ -63,6 +66,25 @@ export function configureHttpApp(app: NestExpressApplication, options: HttpAppOp
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
   server.timeout = IDLE_TIMEOUT_MS;
+}
+
+/**
+ * Sets `request.ip` to the client's address by clientAddressOf. Express's own `ip` would make any hop that is not a
+ * trusted proxy the client, malformed or not, so that junk in X-Forwarded-For could become the logged address.
+ */
+function assignClientAddress(
+  trustedProxies: TrustedProxies,
+): (request: ApiRequest, response: Response, next: NextFunction) => void {
+  const isTrustedProxy = (address: string): boolean => trustedProxies.includes(address);
+  return (request, _response, next) => {
+    const address = clientAddressOf(
+      request.socket.remoteAddress,
+      request.headers['x-forwarded-for'],
+      isTrustedProxy,
+    );
+    Object.defineProperty(request, 'ip', { value: address, enumerable: true, configurable: true });
+    next();
+  };
 }
 
 /** Keeps a gateway's X-Request-Id when it is sane, else makes one; echoes it on the response. */
