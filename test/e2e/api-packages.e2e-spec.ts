@@ -608,11 +608,12 @@ describe.each(dialectsUnderTest())(
       });
 
       it('refuses what it cannot serve: 406, 400, 404', async () => {
-        expectProblem(
-          await api.http().get(`/v1/manifests/${address}`).set('Accept', 'text/html'),
-          406,
-          'not_acceptable',
-        );
+        for (const path of [`/v1/manifests/${address}`, `/v1/packages/${pkg.id}/manifest`]) {
+          const refused = await api.http().get(path).set('Accept', 'text/html');
+          expectProblem(refused, 406, 'not_acceptable');
+          // Another Accept would have been served: a cache must not answer it with this 406.
+          expect(refused.headers.vary).toBe('Accept');
+        }
         expectProblem(await api.http().get(`/v1/manifests/${address}?format=xml`), 400, 'invalid_input');
         expectProblem(
           await api.http().get(`/v1/manifests/blake3:${'0'.repeat(64)}`),

@@ -6,7 +6,7 @@ import type { ApiRequest } from './principal.js';
 
 /**
  * A manifest, by package id or content address, as canonical CBOR (the default) or its JCS JSON. Each form has
- * its own ETag, and responses vary by Accept.
+ * its own ETag, and every response (a 406 too) varies by Accept.
  */
 export async function sendManifest(
   registry: Registry,
@@ -14,10 +14,11 @@ export async function sendManifest(
   response: Response,
   ref: string,
 ): Promise<void> {
+  // Before negotiating: a 406 depends on Accept as much as a 200 does, and a cache must know it.
+  response.setHeader('Vary', 'Accept');
   const format = manifestFormat(request.headers.accept, request.query.format);
   const manifest = await registry.getManifestBytes(ref, format);
   const etag = format === 'cbor' ? `"${manifest.content_address}"` : `"${manifest.content_address}.json"`;
-  response.setHeader('Vary', 'Accept');
   response.setHeader('ETag', etag);
   if (ifNoneMatchHits(request.headers['if-none-match'], etag)) {
     response.status(304).end();
