@@ -1,5 +1,5 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -432,6 +432,32 @@ describe.each(dialectsUnderTest())('operations on $dialect', (dialectUnderTest: 
       await api.http().post('/v1/packages').send(NEW_PACKAGE).expect(201);
       expect(((await first).body as { events: unknown[] }).events).toHaveLength(1);
       await api.http().get('/v1/events').query({ since: 1, wait: 1 }).expect(200);
+    });
+
+    it('gives the place back when a long-poll client disconnects at once', async () => {
+      const { port } = new URL(api.url);
+      for (let i = 0; i < 5; i++) {
+        // The request goes out whole, and the connection is cut right after it.
+        await new Promise<void>((resolve, reject) => {
+          const socket = connect(Number(port), '127.0.0.1', () => {
+            socket.write(
+              `GET /v1/events?since=${Number.MAX_SAFE_INTEGER - 1}&wait=30 HTTP/1.1\r\nHost: x\r\n\r\n`,
+              () => {
+                socket.destroy();
+                resolve();
+              },
+            );
+          });
+          socket.once('error', reject);
+        });
+      }
+      let longPolls = NaN;
+      for (let attempt = 0; attempt < 100 && longPolls !== 0; attempt++) {
+        await sleep(20);
+        longPolls = await metricValue(api, /artifactstore_waiting_clients\{kind="long_poll"\} (\d+)/);
+      }
+      expect(longPolls).toBe(0);
+      await api.http().get('/v1/events').query({ since: 1_000_000, wait: 1 }).expect(200);
     });
   });
 });

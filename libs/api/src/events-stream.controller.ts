@@ -13,6 +13,7 @@ import type { Response } from 'express';
 import { AppConfig } from '@artifactstore/config';
 import { Registry, eventJson } from '@artifactstore/registry';
 import { ApiProblems } from './api-problems.decorator.js';
+import { onClientGone } from './client-gone.js';
 import type { ApiRequest } from './principal.js';
 import { HttpProblem } from './problem.js';
 import { onlyKnownParameters, queryInteger } from './query-values.js';
@@ -84,7 +85,7 @@ export class EventsStreamController {
     const end = (): void => {
       stop.abort();
     };
-    response.once('close', end);
+    const stopListening = onClientGone(response, end);
     lease.signal.addEventListener('abort', end);
     if (lease.signal.aborted) end();
     setStreamHeaders(response);
@@ -104,7 +105,7 @@ export class EventsStreamController {
       }
     } finally {
       clearInterval(heartbeat);
-      response.off('close', end);
+      stopListening();
       lease.signal.removeEventListener('abort', end);
       lease.release();
       if (!response.writableEnded) response.end();

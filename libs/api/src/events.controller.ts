@@ -3,6 +3,7 @@ import type { Response } from 'express';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { Registry, eventJson, type EventJson } from '@artifactstore/registry';
 import { ApiProblems } from './api-problems.decorator.js';
+import { onClientGone } from './client-gone.js';
 import { EventsPageDto } from './dto/event.dto.js';
 import { onlyKnownParameters, queryInteger } from './query-values.js';
 import { WaitingClients } from './waiting-clients.js';
@@ -45,23 +46,33 @@ export class EventsController {
     const since = queryInteger(query, 'since', 0, Number.MAX_SAFE_INTEGER, 0);
     const limit = queryInteger(query, 'limit', 1, 1000, 100);
     const wait = queryInteger(query, 'wait', 0, MAX_WAIT_SECONDS, 0);
-    let events = await this.registry.listEvents(since, limit);
-    if (events.length === 0 && wait > 0) {
-      await this.waitForEvent(since, wait * 1000, response);
-      events = await this.registry.listEvents(since, limit);
+    // Listened for before the first await, so that a client leaving while the events are read is not waited for.
+    const gone = new AbortController();
+    const stopListening = onClientGone(response, () => {
+      gone.abort();
+    });
+    try {
+      let events = await this.registry.listEvents(since, limit);
+      if (events.length === 0 && wait > 0 && !gone.signal.aborted) {
+        await this.waitForEvent(since, wait * 1000, gone.signal);
+        events = await this.registry.listEvents(since, limit);
+      }
+      return { events: events.map(eventJson), next_since: events.at(-1)?.sequence ?? since };
+    } finally {
+      stopListening();
     }
-    return { events: events.map(eventJson), next_since: events.at(-1)?.sequence ?? since };
   }
 
-  private async waitForEvent(since: number, waitMs: number, response: Response): Promise<void> {
+  /** Holds a place among the waiting clients until an event commits, `waitMs` pass, the client goes, or shutdown. */
+  private async waitForEvent(since: number, waitMs: number, clientGone: AbortSignal): Promise<void> {
     const lease = this.waitingClients.acquire('long_poll');
     const stop = new AbortController();
     const abort = (): void => {
       stop.abort();
     };
     const timer = setTimeout(abort, waitMs);
-    response.once('close', abort);
-    if (lease.signal.aborted) abort();
+    clientGone.addEventListener('abort', abort);
+    if (lease.signal.aborted || clientGone.aborted) abort();
     else lease.signal.addEventListener('abort', abort);
     try {
       // The first event is enough: the caller reads the batch afterwards. return() closes the tail.
@@ -73,7 +84,7 @@ export class EventsController {
       }
     } finally {
       clearTimeout(timer);
-      response.off('close', abort);
+      clientGone.removeEventListener('abort', abort);
       lease.signal.removeEventListener('abort', abort);
       lease.release();
     }
