@@ -12,7 +12,9 @@ const GRACE_MS = 4000;
 const HALF = 64 * 1024;
 
 /** The built server on `testDatabase`, in local mode, with a short shutdown grace; resolves once it listens. */
-async function spawnServer(testDatabase: TestDatabase): Promise<{ child: ChildProcess; url: string }> {
+async function spawnServer(
+  testDatabase: TestDatabase,
+): Promise<{ child: ChildProcess; url: string; output: () => string }> {
   const target = testDatabase.config.database;
   const child = spawn(process.execPath, [SERVER], {
     env: {
@@ -37,7 +39,7 @@ async function spawnServer(testDatabase: TestDatabase): Promise<{ child: ChildPr
       reject(new Error(`server exited with ${code}: ${output}`));
     });
   });
-  return { child, url };
+  return { child, url, output: () => output };
 }
 
 /** A PUT of 2 × HALF bytes whose first half is sent now; `finish()` sends the rest. */
@@ -139,5 +141,36 @@ describe.each(dialectsUnderTest())('the built server shutting down on $dialect',
     } finally {
       await api.close();
     }
+  });
+
+  it('exits at once with 128 + its number on a second signal during the shutdown, without a second shutdown', async () => {
+    const { child, url, output } = await spawnServer(testDatabase);
+    const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+    const created = await fetch(`${url}/v1/packages`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ name: 'app', producer: 'ci', subject: 'git:2', retention_class: 'standard' }),
+    });
+    const packageId = ((await created.json()) as { id: string }).id;
+    // An upload that never finishes keeps the shutdown in its grace period.
+    const outlasting = slowUpload(url, packageId, 'outlasts.bin');
+    const outlastingFailed = outlasting.response.then(
+      () => 'answered',
+      () => 'cut',
+    );
+    const tmp = join(testDatabase.config.dataDir, 'blobs', 'tmp');
+    for (let attempt = 0; attempt < 400 && (await readdir(tmp)).length < 1; attempt++) await sleep(25);
+
+    const signalledAt = Date.now();
+    child.kill('SIGTERM');
+    for (let attempt = 0; attempt < 200 && !output().includes('draining'); attempt++) await sleep(10);
+    expect(output()).toContain('"msg":"SIGTERM: shutting down"');
+    child.kill('SIGINT');
+    const [code, signal] = await exited;
+    expect({ code, signal }).toEqual({ code: 130, signal: null });
+    expect(Date.now() - signalledAt).toBeLessThan(GRACE_MS);
+    expect(output()).toContain('"msg":"SIGINT during shutdown: exiting at once with status 130"');
+    expect(output()).not.toContain('SIGINT: shutting down');
+    expect(await outlastingFailed).toBe('cut');
   });
 });

@@ -7,6 +7,7 @@ import type { AppConfig } from '@artifactstore/config';
 import { AppModule } from './app.module.js';
 import { createLog } from './log.js';
 import { PinoNestLogger } from './pino-nest-logger.js';
+import { shutDownOnSignals } from './shutdown-signals.js';
 
 export interface ServerAppOptions {
   /** Where Nest's messages and one line per request go, as JSON; without it the app logs nothing (tests). */
@@ -16,7 +17,8 @@ export interface ServerAppOptions {
 /**
  * Creates and starts the HTTP server on `config` (migrating first unless ARTIFACTSTORE_MIGRATE_ON_START=false),
  * logging JSON lines to stdout, and shuts it down gracefully on SIGTERM or SIGINT: no new connections, waiting
- * clients answered at once, other requests given ARTIFACTSTORE_SHUTDOWN_GRACE_MS, then the database closed.
+ * clients answered at once, other requests given ARTIFACTSTORE_SHUTDOWN_GRACE_MS, then the database closed. A
+ * second signal during that exits at once (shutDownOnSignals).
  * Used by `npm start` and, later, `artifactstore serve`.
  */
 export async function startServer(config: AppConfig): Promise<INestApplication> {
@@ -24,19 +26,11 @@ export async function startServer(config: AppConfig): Promise<INestApplication> 
   await app.listen(config.port, config.host);
   const logger = new Logger('artifactstore');
   // Our own handler rather than enableShutdownHooks(): Nest re-raises the signal after closing, so the process
-  // would end "killed by SIGTERM" instead of exiting 0 after a clean shutdown. A second signal kills at once.
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
-      logger.log(`${signal}: shutting down`);
-      shutDown(app, config.shutdownGraceMs).then(
-        () => process.exit(0),
-        (error: unknown) => {
-          logger.error(`shutdown failed: ${String(error)}`);
-          process.exit(1);
-        },
-      );
-    });
-  }
+  // would end "killed by SIGTERM" instead of exiting 0 after a clean shutdown.
+  shutDownOnSignals(() => shutDown(app, config.shutdownGraceMs), logger, {
+    on: (signal, listener) => process.on(signal, listener),
+    exit: (code) => process.exit(code),
+  });
   const where = config.database.dialect === 'sqlite' ? config.database.path : 'PostgreSQL';
   logger.log(`listening on ${await app.getUrl()} (database: ${where})`);
   return app;
