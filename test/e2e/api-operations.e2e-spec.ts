@@ -153,6 +153,21 @@ describe.each(dialectsUnderTest())('operations on $dialect', (dialectUnderTest: 
       }
     });
 
+    it("keeps the gateway's X-Request-Id when it is sane, and replaces one that is not", async () => {
+      const kept = await api
+        .http()
+        .get('/v1/packages')
+        .set('Authorization', `Bearer ${TOKENS.reader}`)
+        .set('X-Request-Id', 'gateway-7f3a.1:2')
+        .expect(200);
+      expect(kept.headers['x-request-id']).toBe('gateway-7f3a.1:2');
+      expect(await logLineOf(api, 'gateway-7f3a.1:2')).toMatchObject({ status: 200, actor: 'reader-bot' });
+      for (const insane of ['bad id with spaces', 'x'.repeat(129), 'a\u00e9b']) {
+        const replaced = await api.http().get('/healthz').set('X-Request-Id', encodeURI(insane));
+        expect(replaced.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+      }
+    });
+
     it("lets the gateway's identity win over a bearer token it passes along", async () => {
       await api
         .http()
@@ -229,6 +244,19 @@ describe.each(dialectsUnderTest())('operations on $dialect', (dialectUnderTest: 
         .set('X-Forwarded-Role', 'admin')
         .send(NEW_PACKAGE);
       expectProblem(reader, 403, 'forbidden');
+    });
+
+    it('ignores X-Request-Id: the id is made here, for the response and the log alike', async () => {
+      const response = await api
+        .http()
+        .get('/v1/packages')
+        .set('Authorization', `Bearer ${TOKENS.reader}`)
+        .set('X-Request-Id', 'spoofed-by-client')
+        .expect(200);
+      const requestId = response.headers['x-request-id'] as string;
+      expect(requestId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(await logLineOf(api, requestId)).toMatchObject({ actor: 'reader-bot', status: 200 });
+      expect(api.text()).not.toContain('spoofed-by-client');
     });
 
     it('ignores X-Forwarded-For: the log has the socket peer', async () => {
@@ -349,13 +377,13 @@ describe.each(dialectsUnderTest())('operations on $dialect', (dialectUnderTest: 
         .http()
         .get('/v1/packages')
         .set('Authorization', `Bearer ${TOKENS.reader}`)
-        .set('X-Request-Id', 'ops-test-1')
         .expect(200);
-      expect(response.headers['x-request-id']).toBe('ops-test-1');
-      const line = await logLineOf(api, 'ops-test-1');
+      const requestId = response.headers['x-request-id'] as string;
+      expect(requestId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      const line = await logLineOf(api, requestId);
       expect(line).toMatchObject({
         level: 'info',
-        request_id: 'ops-test-1',
+        request_id: requestId,
         actor: 'reader-bot',
         method: 'GET',
         route: '/v1/packages',
@@ -367,20 +395,21 @@ describe.each(dialectsUnderTest())('operations on $dialect', (dialectUnderTest: 
     });
 
     it('never writes a token, in a header or in a query string', async () => {
-      await api
+      const inQuery = await api
         .http()
         .get('/v1/packages')
         .query({ token: TOKENS.producer, limit: 5 })
-        .set('Authorization', `Bearer ${TOKENS.producer}`)
-        .set('X-Request-Id', 'ops-test-2');
-      await api
+        .set('Authorization', `Bearer ${TOKENS.producer}`);
+      const inUrl = await api
         .http()
         .get(`/v1/packages?access_token=${TOKENS.reader}`)
-        .set('Authorization', `Bearer ${TOKENS.reader}`)
-        .set('X-Request-Id', 'ops-test-3');
+        .set('Authorization', `Bearer ${TOKENS.reader}`);
       await api.http().get('/v1/packages').set('Authorization', `Bearer not-a-token-${TOKENS.reader}`);
-      expect(await logLineOf(api, 'ops-test-2')).toMatchObject({ status: 400, actor: 'producer-bot' });
-      expect(await logLineOf(api, 'ops-test-3')).toMatchObject({ status: 400 });
+      expect(await logLineOf(api, inQuery.headers['x-request-id'] as string)).toMatchObject({
+        status: 400,
+        actor: 'producer-bot',
+      });
+      expect(await logLineOf(api, inUrl.headers['x-request-id'] as string)).toMatchObject({ status: 400 });
       const text = api.text();
       expect(text).not.toContain(TOKENS.producer);
       expect(text).not.toContain(TOKENS.reader);

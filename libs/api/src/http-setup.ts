@@ -28,11 +28,12 @@ export interface HttpAppOptions {
 const INCOMING_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
- * What the HTTP server needs around the Nest routes: a request id on every response, JSON parsing for POST only
- * (a PUT of a file must reach the dataplane untouched, whatever its Content-Type), and idle timeouts instead of
- * Node's 300 s request timeout, which would cut a large upload. Create the app with `bodyParser: false`.
- * Also: X-Forwarded-For from trusted proxies only, validated (request.ip), metrics and the request log for every request,
- * and the in-flight tracking that graceful shutdown (RequestDrain) waits on.
+ * What the HTTP server needs around the Nest routes: a request id on every response (a trusted proxy's, or ours),
+ * JSON parsing for POST only (a PUT of a file must reach the dataplane untouched, whatever its Content-Type), and
+ * idle timeouts instead of Node's 300 s request timeout, which would cut a large upload. Create the app with
+ * `bodyParser: false`. Also: the client address from a trusted proxy's X-Forwarded-For, validated (request.ip),
+ * metrics and the request log for every request, and the in-flight tracking that graceful shutdown (RequestDrain)
+ * waits on.
  */
 export function configureHttpApp(app: NestExpressApplication, options: HttpAppOptions = {}): void {
   app.disable('x-powered-by');
@@ -44,7 +45,7 @@ export function configureHttpApp(app: NestExpressApplication, options: HttpAppOp
   app.set('trust proxy', (address: string) => trustedProxies.includes(address));
   app.use(assignClientAddress(trustedProxies));
   app.use(noteRequestStart);
-  app.use(assignRequestId);
+  app.use(assignRequestId(trustedProxies));
   const drain = app.get(RequestDrain);
   const metrics = app.get(Metrics);
   app.use((request: ApiRequest, response: Response, next: NextFunction) => {
@@ -87,11 +88,24 @@ function assignClientAddress(
   };
 }
 
-/** Keeps a gateway's X-Request-Id when it is sane, else makes one; echoes it on the response. */
-function assignRequestId(request: ApiRequest, response: Response, next: NextFunction): void {
-  const incoming = request.headers['x-request-id'];
-  const id = typeof incoming === 'string' && INCOMING_REQUEST_ID.test(incoming) ? incoming : randomUUID();
-  request.requestId = id;
-  response.setHeader('X-Request-Id', id);
-  next();
+/**
+ * Keeps the X-Request-Id of a trusted proxy (ARTIFACTSTORE_TRUSTED_PROXIES) when it is sane, else makes one, and
+ * echoes it on the response. Any other client's id is ignored: the id ties log lines and problem bodies together,
+ * and a client choosing it could make its requests pass for someone else's in the logs.
+ */
+function assignRequestId(
+  trustedProxies: TrustedProxies,
+): (request: ApiRequest, response: Response, next: NextFunction) => void {
+  return (request, response, next) => {
+    const incoming = request.headers['x-request-id'];
+    const id =
+      typeof incoming === 'string' &&
+      INCOMING_REQUEST_ID.test(incoming) &&
+      trustedProxies.includes(request.socket.remoteAddress)
+        ? incoming
+        : randomUUID();
+    request.requestId = id;
+    response.setHeader('X-Request-Id', id);
+    next();
+  };
 }
