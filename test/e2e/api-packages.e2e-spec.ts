@@ -615,6 +615,12 @@ describe.each(dialectsUnderTest())(
           expect(refused.headers.vary).toBe('Accept');
         }
         expectProblem(await api.http().get(`/v1/manifests/${address}?format=xml`), 400, 'invalid_input');
+        for (const path of [`/v1/manifests/${address}`, `/v1/packages/${pkg.id}/manifest`]) {
+          // A typo is refused, as on every endpoint with query parameters, not served as the default form.
+          const typo = await api.http().get(`${path}?formt=json`);
+          expectProblem(typo, 400, 'invalid_input');
+          expect(typo.body).toMatchObject({ field: 'formt' });
+        }
         expectProblem(
           await api.http().get(`/v1/manifests/blake3:${'0'.repeat(64)}`),
           404,
