@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { blake3, sha256 } from '@artifactstore/codec';
 import { startApi, type ApiHarness } from '../support/api-harness.js';
 import { binary, createPackage, expectProblem, type PackageBody } from '../support/http-helpers.js';
@@ -11,6 +12,50 @@ interface FileBody {
   size: number;
   sha256: string;
   blake3: string;
+}
+
+interface EarlyAnswer {
+  status: number;
+  headers: Record<string, unknown>;
+  body: Record<string, unknown>;
+}
+
+/**
+ * Sends only the headers of a multipart POST declaring `contentLength` bytes, and resolves with the answer if it
+ * comes while the body is held back; rejects if none came within `timeoutMs` (the server waits for the body).
+ */
+function answerBeforeBody(url: string, contentLength: number, timeoutMs = 5000): Promise<EarlyAnswer> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(url, {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'multipart/form-data; boundary=XX',
+        'Content-Length': String(contentLength),
+      },
+    });
+    const timer = setTimeout(() => {
+      request.destroy();
+      reject(new Error(`no answer within ${timeoutMs} ms while the body was held back`));
+    }, timeoutMs);
+    request.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    request.once('response', (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.once('end', () => {
+        clearTimeout(timer);
+        request.destroy();
+        resolve({
+          status: response.statusCode ?? 0,
+          headers: response.headers,
+          body: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>,
+        });
+      });
+    });
+    request.flushHeaders();
+  });
 }
 
 describe.each(dialectsUnderTest())('HTTP API: multipart uploads on $dialect', (dialectUnderTest) => {
@@ -111,6 +156,39 @@ describe.each(dialectsUnderTest())('HTTP API: multipart uploads on $dialect', (d
       items: [],
       next_cursor: null,
     });
+  });
+
+  it('refuses an unknown or finalized package, or a declared length over the limit, before reading the body', async () => {
+    const big = 2 ** 20 + 64 * 1024;
+    const unknown = await answerBeforeBody(
+      `${api.url}/v1/packages/01890a5d-ac96-774b-bcce-b302099a8057/files`,
+      big,
+    );
+    expect(unknown).toMatchObject({ status: 404, body: { code: 'package_not_found' } });
+    expect(unknown.headers).toMatchObject({
+      'content-type': 'application/problem+json',
+      connection: 'close',
+    });
+
+    await api.http().post(`/v1/packages/${pkg.id}/finalize`).expect(200);
+    const finalized = await answerBeforeBody(`${api.url}/v1/packages/${pkg.id}/files`, big);
+    expect(finalized).toMatchObject({
+      status: 409,
+      headers: { connection: 'close' },
+      body: { code: 'illegal_package_state', package_status: 'finalized' },
+    });
+
+    const open = await createPackage(api);
+    const tooLong = await answerBeforeBody(`${api.url}/v1/packages/${open.id}/files`, 64 * 2 ** 20);
+    expect(tooLong).toMatchObject({
+      status: 413,
+      headers: { connection: 'close' },
+      body: { code: 'size_limit_exceeded' },
+    });
+    // A form of a file at the limit, with room for its fields, is read as usual.
+    await expect(answerBeforeBody(`${api.url}/v1/packages/${open.id}/files`, big, 1000)).rejects.toThrow(
+      'no answer within 1000 ms',
+    );
   });
 
   it('applies the registry rules: bad path 400, duplicate 409, finalized package 409, unknown package 404', async () => {
