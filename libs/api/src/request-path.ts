@@ -1,6 +1,8 @@
 import { HttpProblem } from './problem.js';
 import type { ApiRequest } from './principal.js';
 
+const FILES_PREFIX = /\/v1\/packages\/[^/]*\/files\//;
+
 /**
  * The relative path in `/v1/packages/{id}/files/{relative_path}`, read from the raw URL: each segment is
  * percent-decoded on its own and the segments are joined with `/`, so `%2F` is a separator like `/` (a path is a
@@ -8,12 +10,13 @@ import type { ApiRequest } from './principal.js';
  */
 export function relativePathOf(request: ApiRequest): string {
   const [pathname = ''] = request.originalUrl.split('?');
-  const at = pathname.indexOf('/files/');
-  if (at === -1)
+  // After the route's own prefix, not after the first `/files/`: the package id comes before it.
+  const prefix = FILES_PREFIX.exec(pathname);
+  if (!prefix)
     throw new HttpProblem('invalid_input', 'no relative path in the URL', {}, { field: 'relative_path' });
   try {
     return pathname
-      .slice(at + '/files/'.length)
+      .slice(prefix.index + prefix[0].length)
       .split('/')
       .map((segment) => decodeURIComponent(segment))
       .join('/');
