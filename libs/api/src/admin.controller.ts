@@ -3,7 +3,8 @@ import { performance } from 'node:perf_hooks';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Registry } from '@artifactstore/registry';
 import { ApiProblems } from './api-problems.decorator.js';
-import { ReplayResultDto, VerifyResultDto } from './dto/admin.dto.js';
+import { ReplayResultDto } from './dto/replay-result.dto.js';
+import { VerifyResultDto } from './dto/verify-result.dto.js';
 
 @ApiTags('admin')
 @ApiBearerAuth()

@@ -4,7 +4,7 @@ import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@
 import { Registry, eventJson, type EventJson } from '@artifactstore/registry';
 import { ApiProblems } from './api-problems.decorator.js';
 import { onClientGone } from './client-gone.js';
-import { EventsPageDto } from './dto/event.dto.js';
+import { EventsPageDto } from './dto/events-page.dto.js';
 import { onlyKnownParameters, queryInteger } from './query-values.js';
 import { WaitingClients } from './waiting-clients.js';
 

@@ -2,7 +2,8 @@ import { Controller, Get, Logger } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Registry } from '@artifactstore/registry';
 import { ApiProblems } from './api-problems.decorator.js';
-import { HealthDto, ReadyDto } from './dto/admin.dto.js';
+import { HealthDto } from './dto/health.dto.js';
+import { ReadyDto } from './dto/ready.dto.js';
 import { Public } from './auth.guard.js';
 import { HttpProblem } from './problem.js';
 

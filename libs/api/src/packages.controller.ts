@@ -25,8 +25,12 @@ import {
 } from '@artifactstore/registry';
 import { ApiProblems } from './api-problems.decorator.js';
 import { parseBlake3Header, parseContentDigest } from './content-digest.js';
-import { FileDto, FilePageDto } from './dto/file.dto.js';
-import { CreatePackageDto, FinalizeResultDto, PackageDto, PackagePageDto } from './dto/package.dto.js';
+import { CreatePackageDto } from './dto/create-package.dto.js';
+import { FileDto } from './dto/file.dto.js';
+import { FilePageDto } from './dto/file-page.dto.js';
+import { FinalizeResultDto } from './dto/finalize-result.dto.js';
+import { PackageDto } from './dto/package.dto.js';
+import { PackagePageDto } from './dto/package-page.dto.js';
 import { sendFile } from './file-response.js';
 import { sendManifest } from './manifest-response.js';
 import { HttpProblem } from './problem.js';

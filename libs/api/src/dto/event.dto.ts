@@ -33,13 +33,3 @@ export class EventDto implements EventJson {
   })
   payload!: Record<string, never>;
 }
-
-export class EventsPageDto {
-  @ApiProperty({ type: [EventDto] })
-  events!: EventDto[];
-
-  @ApiProperty({
-    description: 'The last sequence returned, or `since` when none: pass it as the next `since`.',
-  })
-  next_since!: number;
-}

@@ -29,11 +29,3 @@ export class FileDto implements FileRecord {
   @ApiProperty({ format: 'date-time' })
   created_at!: string;
 }
-
-export class FilePageDto {
-  @ApiProperty({ type: [FileDto] })
-  items!: FileDto[];
-
-  @ApiProperty({ nullable: true, type: String })
-  next_cursor!: string | null;
-}
