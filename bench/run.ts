@@ -10,6 +10,7 @@ import {
   type IngestHashing,
 } from './dataplane.bench.js';
 import { benchAppend, benchReplay, benchTailLatency } from './event-log.bench.js';
+import { benchCliSuite, cliTables } from './cli.bench.js';
 import { benchFinalizeLatency, benchPackageFlow } from './registry.bench.js';
 import { benchHttpTransfer, type HttpTransferResult } from './http.bench.js';
 import { benchS3, type S3BenchResult } from './s3.bench.js';
@@ -28,17 +29,18 @@ import { median } from './stats.js';
 import { HashWorkerPool } from './worker-hashing.js';
 
 /**
- * `npm run bench [-- --suites eventlog,dataplane,registry,http,distribution,s3 --dialects sqlite,postgres --runs 3
- *   --replay-events 100000 --blob-mib 1024 --concurrent-mib 256 --small-uploads 10000 --pg-url postgres://…]`;
+ * `npm run bench [-- --suites eventlog,dataplane,registry,http,distribution,s3,cli --dialects sqlite,postgres
+ *   --runs 3 --replay-events 100000 --blob-mib 1024 --concurrent-mib 256 --small-uploads 10000 --pg-url postgres://…]`;
  * `--suites hashing` (not in the default) compares hashing on the main thread and on a worker for concurrent
  * ingests (ADR 0005). `distribution` races artifactstore against the CNCF distribution registry (issue #6) and
  * needs its `docker-registry` binary (Debian package `docker-registry`); without it the bench stops at once.
+ * `cli` times the built CLI's push and pull against curl (issue #8; one --blob-mib file and 1,000 small ones).
  * Prints a Markdown report: every figure is the median of --runs runs, beside its baseline from the same run.
  * PostgreSQL is measured when --pg-url or ARTIFACTSTORE_TEST_PG_URL names a server.
  */
 const { values } = parseArgs({
   options: {
-    suites: { type: 'string', default: 'eventlog,dataplane,registry,http,distribution,s3' },
+    suites: { type: 'string', default: 'eventlog,dataplane,registry,http,distribution,s3,cli' },
     dialects: { type: 'string', default: 'sqlite,postgres' },
     'blob-mib': { type: 'string', default: '1024' },
     'concurrent-mib': { type: 'string', default: '256' },
@@ -249,6 +251,15 @@ function distributionTables(
   return lines.join('\n');
 }
 
+/** `artifactstore push` / `pull` (the built CLI) against curl on one server, same concurrency (issue #8). */
+async function cliReport(): Promise<string> {
+  const result = await withScratch(
+    () => createScratchSqlite(),
+    (scratch) => benchCliSuite(scratch, runs, Number(values['blob-mib'])),
+  );
+  return cliTables(result);
+}
+
 /** S3BlobStore beside FsBlobStore and a plain lib-storage upload; needs the S3 server of the tests. */
 async function s3Report(): Promise<string> {
   const endpoint = process.env.ARTIFACTSTORE_TEST_S3_ENDPOINT;
@@ -382,6 +393,7 @@ async function main(): Promise<void> {
   if (suites.includes('http')) process.stdout.write(`${await httpReport()}\n`);
   if (suites.includes('s3')) process.stdout.write(`${await s3Report()}\n`);
   if (suites.includes('distribution')) process.stdout.write(`${await distributionReport()}\n`);
+  if (suites.includes('cli')) process.stdout.write(`${await cliReport()}\n`);
   if (suites.includes('registry')) {
     for (const dialect of dialects) process.stdout.write(`${await registryReport(dialect)}\n`);
   }
