@@ -12,6 +12,7 @@ export default {
     ...Object.fromEntries(
       libs.map((lib) => [`^@artifactstore/${lib}$`, `<rootDir>/libs/${lib}/src/index.ts`]),
     ),
+    '^@artifactstore/registry/rules$': '<rootDir>/libs/registry/src/rules.ts',
     '^@artifactstore/server$': '<rootDir>/apps/server/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },

@@ -8,8 +8,8 @@ const DEFAULT_CONCURRENCY = 4;
 
 /**
  * The `artifactstore` command line: every command written once against ArtifactClient. Each action imports its
- * command when it runs, so `--help` loads commander alone, and only `--local`, `serve` and `migrate` (and the
- * commands that decode manifests or check paths, through loadRegistry) load Nest and TypeORM.
+ * command when it runs, so `--help` loads commander alone, and only `--local`, `serve` and `migrate` load Nest and
+ * TypeORM (the others take the registry's rules from `@artifactstore/registry/rules`, which loads neither).
  */
 export function buildProgram(): Command {
   const program = new Command('artifactstore')

@@ -3,6 +3,7 @@ import https from 'node:https';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FileRecord, PackageRecord, Page } from '@artifactstore/registry';
+import { decodeManifest } from '@artifactstore/registry/rules';
 import type {
   ArtifactClient,
   ChainCheckResult,
@@ -13,7 +14,6 @@ import type {
   Upload,
 } from './artifact-client.js';
 import { CliError, exitStatusOf } from './cli.errors.js';
-import { loadRegistry } from './registry-loader.js';
 
 export interface HttpClientOptions {
   /** The server's base URL, e.g. `http://127.0.0.1:8080`. */
@@ -70,7 +70,6 @@ export class HttpArtifactClient implements ArtifactClient {
   async resolveContentAddress(address: string): Promise<PackageRecord> {
     // The API has no package-by-address route; the manifest names its package, and is checked by the caller.
     const manifest = await this.bytes('GET', `/v1/manifests/${encodeURIComponent(address)}`);
-    const { decodeManifest } = await loadRegistry();
     return this.getPackage(decodeManifest(manifest).package.id);
   }
 

@@ -1,10 +1,8 @@
-import { createReadStream } from 'node:fs';
-import { lstat, readdir, stat } from 'node:fs/promises';
+import { lstat, open, readdir, stat } from 'node:fs/promises';
 import { basename, join, sep } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { createBlake3, createSha256, toHex } from '@artifactstore/codec';
-import { normalizeRelativePath } from '@artifactstore/registry';
+import { normalizeRelativePath } from '@artifactstore/registry/rules';
 import { CliError } from './cli.errors.js';
 
 /** A local file and the relative path it has in a package (NFC, `/`-separated). */
@@ -96,27 +94,52 @@ function checkedPath(relative: string, source: string): string {
   }
 }
 
-/** Size, SHA-256 and BLAKE3 of a local file, in one streaming read. */
+/** Bytes per read of a local file: 1 MiB reads took a third of the time of a read stream's 64 KiB ones. */
+export const READ_CHUNK = 1 << 20;
+
+/**
+ * Size, SHA-256 and BLAKE3 of a local file, in one pass of 1 MiB reads into one reused buffer: no stream stages
+ * and no garbage per chunk (the stream pipeline this replaced cost ≈ 1.8 s more per GiB, docs/benchmarks.md).
+ */
 export async function digestFile(path: string): Promise<FileDigests> {
-  const hashing = new HashingStream();
-  await pipeline(createReadStream(path), hashing, async (source: AsyncIterable<unknown>) => {
-    for await (const _ of source) {
-      // Drained: the hashes are what we want.
+  const sha256 = createSha256();
+  const blake3 = createBlake3();
+  const buffer = Buffer.allocUnsafe(READ_CHUNK);
+  let size = 0;
+  const handle = await open(path, 'r');
+  try {
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, READ_CHUNK, size);
+      if (bytesRead === 0) break;
+      const chunk = buffer.subarray(0, bytesRead);
+      sha256.update(chunk);
+      blake3.update(chunk);
+      size += bytesRead;
     }
-  });
-  return hashing.digests();
+  } finally {
+    await handle.close();
+  }
+  return { size, sha256: toHex(sha256.digest()), blake3: toHex(blake3.digest()) };
 }
 
-/** A pass-through that counts and hashes (SHA-256 and BLAKE3) every byte that flows through it. */
+/**
+ * A pass-through that counts and hashes (SHA-256 and BLAKE3) every byte that flows through it, and tells
+ * `onBytes` (progress) of each chunk: one stage where a counter and a hasher would be two.
+ */
 export class HashingStream extends Transform {
   private readonly sha256 = createSha256();
   private readonly blake3 = createBlake3();
   private size = 0;
 
+  constructor(private readonly onBytes: (count: number) => void = () => {}) {
+    super();
+  }
+
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.sha256.update(chunk);
     this.blake3.update(chunk);
     this.size += chunk.length;
+    this.onBytes(chunk.length);
     callback(null, chunk);
   }
 

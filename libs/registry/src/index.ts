@@ -23,40 +23,7 @@ export { eventJson, type EventJson } from './event-json.js';
 export { RuntimeStats, type RuntimeStatsSnapshot } from './runtime-stats.service.js';
 export { type PackageRecord, type FileRecord } from './records.js';
 export { type Page, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from './page-cursor.js';
-export {
-  MANIFEST_SCHEMA,
-  buildManifest,
-  encodeManifest,
-  decodeManifest,
-  manifestJson,
-  InvalidManifestError,
-  type Manifest,
-  type ManifestFile,
-  type ManifestPackage,
-} from './manifest.js';
-export {
-  DEFAULT_MEDIA_TYPE,
-  MAX_LABEL_CODE_POINTS,
-  MAX_METADATA_BYTES,
-  MAX_METADATA_DEPTH,
-  MAX_RELATIVE_PATH_BYTES,
-  MAX_MEDIA_TYPE_LENGTH,
-  normalizeRelativePath,
-} from './input-rules.js';
-export {
-  RegistryError,
-  InvalidInputError,
-  UnknownRetentionClassError,
-  PackageNotFoundError,
-  IllegalPackageStateError,
-  InvalidRelativePathError,
-  DuplicateRelativePathError,
-  PathConflictError,
-  FileNotFoundError,
-  ManifestNotFoundError,
-  type RegistryErrorCode,
-  type PackageStatus,
-} from './registry.errors.js';
+export * from './rules.js';
 /** What callers of the registry meet from the libs below it: the events it tails and the dataplane's errors. */
 export { type Event } from '@artifactstore/events';
 export {

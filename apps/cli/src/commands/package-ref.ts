@@ -1,8 +1,8 @@
 import { blake3, contentAddress } from '@artifactstore/codec';
-import type { FileRecord, Manifest, PackageRecord } from '@artifactstore/registry';
+import type { FileRecord, PackageRecord } from '@artifactstore/registry';
+import { decodeManifest, type Manifest } from '@artifactstore/registry/rules';
 import type { ArtifactClient } from '../artifact-client.js';
 import { CliError } from '../cli.errors.js';
-import { loadRegistry } from '../registry-loader.js';
 
 const ADDRESS = /^blake3:[0-9a-f]{64}$/;
 
@@ -35,19 +35,18 @@ export async function fetchVerifiedManifest(client: ArtifactClient, ref: string)
     throw new CliError('illegal_package_state', `package ${pkg.id} is ${pkg.status}: it has no manifest yet`);
   }
   const bytes = await client.getManifest(pkg.id);
-  return { package: pkg, ...(await checkManifestBytes(bytes, expected)) };
+  return { package: pkg, ...checkManifestBytes(bytes, expected) };
 }
 
 /** Decodes manifest bytes whose BLAKE3 must be `expected` (when given). */
-export async function checkManifestBytes(
+export function checkManifestBytes(
   bytes: Buffer,
   expected: string | undefined,
-): Promise<{ bytes: Buffer; manifest: Manifest; contentAddress: string }> {
+): { bytes: Buffer; manifest: Manifest; contentAddress: string } {
   const actual = contentAddress(blake3(bytes));
   if (expected !== undefined && actual !== expected) {
     throw new CliError('manifest_mismatch', `the manifest's address is ${actual}, not ${expected}`);
   }
-  const { decodeManifest } = await loadRegistry();
   return { bytes, manifest: decodeManifest(bytes), contentAddress: actual };
 }
 

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, realpath, rename, rm } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { toHex } from '@artifactstore/codec';
 import type { FileRecord, ManifestFile } from '@artifactstore/registry';
@@ -119,16 +118,13 @@ async function download(
     );
   }
   const temporary = join(realParent, `.${randomBytes(6).toString('hex')}.artifactstore-partial`);
-  const hashing = new HashingStream();
+  const hashing = new HashingStream((count) => {
+    progress.bytes(count);
+  });
   try {
     const source = await client.openFile(record);
     try {
-      await pipeline(
-        source,
-        new ProgressCounter(progress),
-        hashing,
-        createWriteStream(temporary, { flags: 'wx' }),
-      );
+      await pipeline(source, hashing, createWriteStream(temporary, { flags: 'wx' }));
     } catch (error) {
       if (error instanceof CliError) throw error;
       throw new CliError(
@@ -152,16 +148,5 @@ async function download(
   } catch (error) {
     await rm(temporary, { force: true });
     throw error;
-  }
-}
-
-class ProgressCounter extends Transform {
-  constructor(private readonly progress: ProgressReporter) {
-    super();
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.progress.bytes(chunk.length);
-    callback(null, chunk);
   }
 }

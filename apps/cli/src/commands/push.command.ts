@@ -4,10 +4,11 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import mime from 'mime-types';
 import type { JsonValue } from '@artifactstore/codec';
-import { DEFAULT_MEDIA_TYPE, type FileRecord } from '@artifactstore/registry';
+import type { FileRecord } from '@artifactstore/registry';
+import { DEFAULT_MEDIA_TYPE } from '@artifactstore/registry/rules';
 import type { ArtifactClient, Upload } from '../artifact-client.js';
 import { CliError } from '../cli.errors.js';
-import { collectFiles, digestFile, type LocalFile } from '../local-tree.js';
+import { collectFiles, digestFile, READ_CHUNK, type LocalFile } from '../local-tree.js';
 import { note } from '../output.js';
 import { ProgressReporter } from '../progress-reporter.js';
 import { runConcurrently } from '../task-pool.js';
@@ -173,7 +174,7 @@ function uploadOf(
     ...digests,
     open: () => {
       const counter = new ByteCounter(progress);
-      pipeline(createReadStream(file.absolutePath), counter).catch(() => {
+      pipeline(createReadStream(file.absolutePath, { highWaterMark: READ_CHUNK }), counter).catch(() => {
         // pipeline has destroyed the counter with the error; its reader sees it.
       });
       return counter;

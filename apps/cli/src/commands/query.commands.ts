@@ -2,10 +2,10 @@ import { writeFile, rename, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import type { PackageRecord } from '@artifactstore/registry';
+import { manifestJson } from '@artifactstore/registry/rules';
 import type { ArtifactClient, PackageQuery } from '../artifact-client.js';
 import { printResult } from '../output.js';
 import { formatBytes } from '../progress-reporter.js';
-import { loadRegistry } from '../registry-loader.js';
 import { fetchVerifiedManifest, resolvePackage } from './package-ref.js';
 
 /** `show <ref>`: one package. */
@@ -59,7 +59,6 @@ export async function manifest(
   options: { json?: boolean; out?: string },
 ): Promise<void> {
   const { bytes } = await fetchVerifiedManifest(client, ref);
-  const { manifestJson } = await loadRegistry();
   const output = options.json ? Buffer.from(manifestJson(bytes), 'utf8') : bytes;
   if (options.out === undefined) {
     process.stdout.write(output);

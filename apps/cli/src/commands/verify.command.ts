@@ -36,7 +36,7 @@ export async function manifestFor(
   const bytes = await readFile(manifestFile).catch((error: unknown) => {
     throw new CliError('local_file_not_found', `--manifest ${manifestFile}: ${(error as Error).message}`);
   });
-  const checked = await checkManifestBytes(bytes, ref.startsWith('blake3:') ? ref : undefined);
+  const checked = checkManifestBytes(bytes, ref.startsWith('blake3:') ? ref : undefined);
   if (!ref.startsWith('blake3:') && checked.manifest.package.id !== ref) {
     throw new CliError(
       'manifest_mismatch',
