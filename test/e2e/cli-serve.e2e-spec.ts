@@ -42,6 +42,8 @@ describe('artifactstore serve', () => {
       expect(lines.map((line) => (JSON.parse(line) as { msg: string }).msg)).toEqual(
         expect.arrayContaining(['SIGTERM: shutting down', 'request']),
       );
+      // Started as a plain `node main.js serve`, it says which flag it misses (npm start passes it, below).
+      expect(output()).toContain('node was started without --initial-old-space-size=256');
     } finally {
       child.kill('SIGKILL');
     }
@@ -93,7 +95,7 @@ describe('artifactstore serve', () => {
     const scripts = (
       JSON.parse(await readFile('package.json', 'utf8')) as { scripts: Record<string, string> }
     ).scripts;
-    expect(scripts.start).toBe('node dist/apps/cli/src/main.js serve');
+    expect(scripts.start).toBe('node --initial-old-space-size=256 dist/apps/cli/src/main.js serve');
     const npm = spawn('npm', ['start'], {
       detached: true,
       env: {
@@ -113,6 +115,7 @@ describe('artifactstore serve', () => {
       await closed;
       expect(output()).toContain('"msg":"SIGINT: shutting down"');
       expect(output()).toContain('"context":"shutdown"');
+      expect(output()).not.toContain('started without');
       await expect(fetch(`${url}/healthz`)).rejects.toThrow();
     } finally {
       try {

@@ -6,6 +6,7 @@ import { configureHttpApp, RequestDrain } from '@artifactstore/api';
 import type { AppConfig } from '@artifactstore/config';
 import { AppModule } from './app.module.js';
 import { createLog } from './log.js';
+import { hasOldSpaceFloor, SERVER_NODE_FLAGS } from './node-flags.js';
 import { PinoNestLogger } from './pino-nest-logger.js';
 import { shutDownOnSignals } from './shutdown-signals.js';
 
@@ -33,6 +34,12 @@ export async function startServer(config: AppConfig): Promise<INestApplication> 
   });
   const where = config.database.dialect === 'sqlite' ? config.database.path : 'PostgreSQL';
   logger.log(`listening on ${await app.getUrl()} (database: ${where})`);
+  if (!hasOldSpaceFloor(process.execArgv)) {
+    logger.warn(
+      `node was started without ${SERVER_NODE_FLAGS.join(' ')}: under sustained transfers V8 will collect ` +
+        `garbage far more often (npm start and the image pass it; see apps/server/src/node-flags.ts)`,
+    );
+  }
   return app;
 }
 
