@@ -55,6 +55,8 @@ describe('docker packaging', () => {
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/^HEALTHCHECK .*\n?.*\/healthz/m);
     expect(dockerfile).toMatch(/^VOLUME \["\/data"\]$/m);
-    expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "dist\/apps\/cli\/src\/main\.js"\]$/m);
+    expect(dockerfile).toMatch(
+      /^ENTRYPOINT \["node", "--initial-old-space-size=256", "dist\/apps\/cli\/src\/main\.js"\]$/m,
+    );
   });
 });
