@@ -90,7 +90,7 @@ describe('the built server process', () => {
     }
   });
 
-  it('refuses a bad configuration value with a message naming the variable', async () => {
+  it('refuses a bad configuration with one line naming every bad variable, and exit 1 (as `artifactstore serve`)', async () => {
     const child = spawn(process.execPath, [SERVER], {
       env: { PATH: process.env.PATH, ARTIFACTSTORE_PORT: 'eighty', ARTIFACTSTORE_LOG_LEVEL: 'loud' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -100,9 +100,11 @@ describe('the built server process', () => {
       stderr += chunk.toString();
     });
     const [code] = (await once(child, 'exit')) as [number | null];
-    expect(code).toBe(2);
-    expect(stderr).toContain('ARTIFACTSTORE_PORT: expected an integer from 0 to 65535, got "eighty"');
-    expect(stderr).toContain('ARTIFACTSTORE_LOG_LEVEL: expected one of');
+    expect(code).toBe(1);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr).toMatch(
+      /^artifactstore: invalid_config: ARTIFACTSTORE_PORT: expected an integer from 0 to 65535, got "eighty"; ARTIFACTSTORE_LOG_LEVEL: expected one of /,
+    );
   });
 });
 
