@@ -30,8 +30,10 @@ export default tseslint.config(
           patterns: [
             {
               // A lib may declare a second, lighter front door in tsconfig's paths: registry/rules is the registry
-              // without Nest and TypeORM, for the CLI's start-up.
-              group: ['@artifactstore/*/*', '!@artifactstore/registry/rules'],
+              // without Nest and TypeORM, for the CLI's start-up. A regex, not a group with a `!` negation: the
+              // negation also let through every path below it (registry/rules/…) and other letter cases.
+              regex: '^@artifactstore/(?!registry/rules$)[^/]+/',
+              caseSensitive: true,
               message: 'Import a lib through its front door (@artifactstore/<lib>), never a deep path.',
             },
             {
