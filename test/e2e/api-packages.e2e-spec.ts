@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { blake3, decodeCbor, sha256 } from '@artifactstore/codec';
@@ -476,6 +476,24 @@ describe.each(dialectsUnderTest())(
           .expect(304);
         await api.http().get(`/v1/files/${file.id}`).set('If-None-Match', '*').expect(304);
         await api.http().get(`/v1/files/${file.id}`).set('If-None-Match', '"other"').expect(200);
+      });
+
+      it('answers 500 integrity_error, describing no file, when a stored file fails verification before its first byte', async () => {
+        const own = await createPackage(api);
+        const stored = (await put(own, 'damaged.bin', randomBytes(20_000)).expect(201)).body as FileBody;
+        const hex = stored.blake3;
+        const blob = join(testDatabase.config.dataDir, 'blobs', hex.slice(0, 2), hex.slice(2, 4), hex);
+        const onDisk = await readFile(blob);
+        onDisk[123] = (onDisk[123] ?? 0) ^ 0xff;
+        await writeFile(blob, onDisk);
+
+        const response = await api.http().get(`/v1/files/${stored.id}`);
+        expectProblem(response, 500, 'integrity_error');
+        expect(response.headers['content-length']).toBe(String(Buffer.byteLength(response.text)));
+        for (const name of ['etag', 'content-digest', 'accept-ranges', 'last-modified'])
+          expect(response.headers[name]).toBeUndefined();
+        // The damage is reported, not the storage path.
+        expect(response.text).not.toContain(hex);
       });
 
       it('answers 404 file_not_found for unknown files, and lists files in path order', async () => {

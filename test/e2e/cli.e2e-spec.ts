@@ -192,27 +192,35 @@ describe('artifactstore CLI against a server (SQLite): failures, resume, progres
     return { address, packageId };
   }
 
-  it('refuses a download whose bytes are corrupted on the server: exit 4, and no file left in place', async () => {
-    const source = join(work, 'corrupt-source');
-    await mkdir(source);
-    const bytes = randomBytes(2 * 1024 * 1024);
-    await writeFile(join(source, 'model.bin'), bytes);
-    const { address } = await push(source);
-    const listing = await runCli(['ls', '--name', 'webapp', '--json'], env);
-    expect((JSON.parse(listing.stdout) as { content_address: string }[])[0]?.content_address).toBe(address);
+  it.each([
+    // Damage found before the first byte went out: the server answers 500 integrity_error.
+    ['1 MiB', 1024 * 1024, 'integrity_error'],
+    // Damage found after 4 MiB went out: the server cuts the response short.
+    ['9 MiB', 9 * 1024 * 1024, 'download_incomplete'],
+  ])(
+    'refuses a %s download whose bytes are corrupted on the server: exit 4, and no file left in place',
+    async (label, size, code) => {
+      const source = join(work, `corrupt-source-${label}`);
+      await mkdir(source);
+      const bytes = randomBytes(size);
+      await writeFile(join(source, 'model.bin'), bytes);
+      const { address } = await push(source);
+      const listing = await runCli(['ls', '--name', 'webapp', '--json'], env);
+      expect((JSON.parse(listing.stdout) as { content_address: string }[])[0]?.content_address).toBe(address);
 
-    const hex = await manifestBlake3(address);
-    const blob = join(database.config.dataDir, 'blobs', hex.slice(0, 2), hex.slice(2, 4), hex);
-    const stored = await readFile(blob);
-    stored[stored.length >> 1] = (stored[stored.length >> 1] ?? 0) ^ 0xff;
-    await writeFile(blob, stored);
+      const hex = await manifestBlake3(address);
+      const blob = join(database.config.dataDir, 'blobs', hex.slice(0, 2), hex.slice(2, 4), hex);
+      const stored = await readFile(blob);
+      stored[stored.length >> 1] = (stored[stored.length >> 1] ?? 0) ^ 0xff;
+      await writeFile(blob, stored);
 
-    const target = join(work, 'corrupt-pulled');
-    const pulled = await runCli(['pull', address, target], env);
-    expect(pulled.code).toBe(4);
-    expect(pulled.stderr).toMatch(/^artifactstore: (download_incomplete|digest_mismatch): /m);
-    expect(await readdir(target)).toEqual([]);
-  });
+      const target = join(work, `corrupt-pulled-${label}`);
+      const pulled = await runCli(['pull', address, target], env);
+      expect(pulled.code).toBe(4);
+      expect(pulled.stderr).toMatch(new RegExp(`^artifactstore: ${code}: `, 'm'));
+      expect(await readdir(target)).toEqual([]);
+    },
+  );
 
   async function manifestBlake3(address: string): Promise<string> {
     const response = await api.http().get(`/v1/manifests/${address}?format=json`).expect(200);

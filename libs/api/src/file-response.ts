@@ -1,4 +1,3 @@
-import { pipeline } from 'node:stream/promises';
 import type { Response } from 'express';
 import type { FileRecord, Registry } from '@artifactstore/registry';
 import { parseRange } from './byte-range.js';
@@ -48,12 +47,12 @@ export async function sendFile(
     response.end();
     return;
   }
-  const stream = await registry.openFile(
-    file,
-    range.kind === 'single' ? { start: range.start, end: range.end } : {},
-  );
   try {
-    await pipeline(stream, response);
+    await registry.sendFile(
+      file,
+      response,
+      range.kind === 'single' ? { start: range.start, end: range.end } : {},
+    );
   } catch (error) {
     // The client went away mid-download: nothing to answer and nothing wrong on our side.
     if (response.destroyed && (error as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE') return;

@@ -29,7 +29,7 @@ export class FilesController {
   })
   @ApiResponse({ status: 206, description: 'One byte range.' })
   @ApiResponse({ status: 304, description: 'If-None-Match matched.' })
-  @ApiProblems('invalid_input', 'file_not_found', 'range_not_satisfiable')
+  @ApiProblems('invalid_input', 'file_not_found', 'range_not_satisfiable', 'integrity_error')
   async download(
     @Param('id') id: string,
     @Req() request: ApiRequest,

@@ -273,6 +273,7 @@ export class PackagesController {
     'package_not_found',
     'file_not_found',
     'range_not_satisfiable',
+    'integrity_error',
   )
   async download(
     @Param('id') id: string,

@@ -44,14 +44,29 @@ export class ProblemFilter implements ExceptionFilter {
     if (problem.status >= 500) {
       this.logger.error(`${requestId} ${request.method} ${request.path}: ${describe(error)}`);
     }
+    // A download that failed before its first byte had already described the file it meant to send.
+    for (const name of REPRESENTATION_HEADERS) response.removeHeader(name);
     response.status(problem.status);
     for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
     response.setHeader('Content-Type', 'application/problem+json');
     // A refused upload may not have been read to its end; closing beats reading gigabytes only to discard them.
     if (!request.complete) response.setHeader('Connection', 'close');
-    response.end(request.method === 'HEAD' ? undefined : JSON.stringify(problem));
+    const body = JSON.stringify(problem);
+    response.setHeader('Content-Length', Buffer.byteLength(body));
+    response.end(request.method === 'HEAD' ? undefined : body);
   }
 }
+
+/** Headers that describe a response's body, which a problem body replaces. */
+const REPRESENTATION_HEADERS = [
+  'Content-Length',
+  'Content-Range',
+  'Content-Digest',
+  'Content-Encoding',
+  'ETag',
+  'Last-Modified',
+  'Accept-Ranges',
+] as const;
 
 function toProblem(error: unknown, requestId: string): { problem: Problem; headers: Record<string, string> } {
   if (error instanceof HttpProblem) {
@@ -68,7 +83,9 @@ function toProblem(error: unknown, requestId: string): { problem: Problem; heade
     // A 5xx says nothing internal (a storage error's text names folders and buckets); the log has it.
     const detail =
       statusOf(code) >= 500
-        ? `the server could not store or read the bytes; quote request id ${requestId}`
+        ? code === 'integrity_error'
+          ? `the stored bytes failed verification against their BLAKE3 digest; quote request id ${requestId}`
+          : `the server could not store or read the bytes; quote request id ${requestId}`
         : error.message;
     return { problem: problemOf(code, detail, requestId), headers: {} };
   }
@@ -95,9 +112,10 @@ function dataplaneCode(code: string): ProblemCode {
     case 'incomplete_stream':
     case 'range_not_satisfiable':
     case 'storage_error':
+    case 'integrity_error':
       return code;
     default:
-      // integrity_error, blob_not_found: stored data is damaged or gone, which is our fault, not the client's.
+      // blob_not_found: a file's bytes are gone from storage, which is our fault, not the client's.
       return 'internal_error';
   }
 }

@@ -12,6 +12,7 @@ export type ProblemCode =
   | 'digest_mismatch'
   | 'incomplete_stream'
   | 'storage_error'
+  | 'integrity_error'
   | 'internal_error'
   | 'service_unavailable';
 
@@ -44,6 +45,7 @@ export function statusOf(code: ProblemCode): number {
     case 'unknown_retention_class':
     case 'digest_mismatch':
       return 422;
+    case 'integrity_error':
     case 'internal_error':
       return 500;
     case 'storage_error':
@@ -71,6 +73,7 @@ const TITLES: Readonly<Record<ProblemCode, string>> = {
   range_not_satisfiable: 'Range not satisfiable',
   unknown_retention_class: 'Unknown retention class',
   digest_mismatch: 'Digest mismatch',
+  integrity_error: 'Stored bytes damaged',
   internal_error: 'Internal error',
   storage_error: 'Insufficient storage',
   service_unavailable: 'Service unavailable',

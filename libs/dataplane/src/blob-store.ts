@@ -1,4 +1,5 @@
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { RangeNotSatisfiableError } from './dataplane.errors.js';
 
 /** What a successful ingest stored: the bytes' size and digests, and where they are. */
@@ -55,6 +56,18 @@ export abstract class BlobStore {
    * cannot be verified on its own).
    */
   abstract open(key: string, options?: OpenOptions): Promise<Readable>;
+
+  /**
+   * Writes the bytes `open` gives to `destination` and ends it; resolves once it finished. Verified as `open`
+   * verifies: on a mismatch it rejects with an IntegrityError before the final bytes go out, and the destination is
+   * destroyed (a backend may leave it untouched when it failed before writing a byte, so that the caller can still
+   * answer with an error: FsBlobStore does). Rejects as `stream.promises.pipeline` does, ERR_STREAM_PREMATURE_CLOSE
+   * when the destination closes first. Backends may do better than a pipeline (FsBlobStore writes from recycled
+   * read buffers).
+   */
+  async send(key: string, destination: Writable, options: OpenOptions = {}): Promise<void> {
+    await pipeline(await this.open(key, options), destination);
+  }
 
   abstract exists(key: string): Promise<boolean>;
 

@@ -1,19 +1,14 @@
 import type { FileHandle } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { createBlake3, type IncrementalHash } from '@artifactstore/codec';
-import { DIRECT_IO_ALIGNMENT, DIRECT_IO_BUFFER, directIoBuffers } from './direct-io.js';
 import { IntegrityError } from './dataplane.errors.js';
+import { readAt } from './read-at.js';
 
 export interface VerifiedFileStreamOptions {
   /** Bytes per read and per chunk pushed. */
   readonly chunkSize: number;
   /** Reads in flight at most, the one awaited included: 2 keeps one read going while a chunk is hashed. */
   readonly readsInFlight: number;
-  /**
-   * `handle` was opened with O_DIRECT: reads go to page-aligned buffers at aligned offsets and lengths (chunkSize
-   * must be a multiple of DIRECT_IO_ALIGNMENT).
-   */
-  readonly direct?: boolean;
 }
 
 interface PendingRead {
@@ -54,14 +49,6 @@ export class VerifiedFileStream extends Readable {
     private readonly options: VerifiedFileStreamOptions,
   ) {
     super({ highWaterMark: options.chunkSize });
-    if (
-      options.direct &&
-      (options.chunkSize % DIRECT_IO_ALIGNMENT !== 0 || options.chunkSize > DIRECT_IO_BUFFER)
-    ) {
-      throw new RangeError(
-        `a direct read's chunk size must be a multiple of ${DIRECT_IO_ALIGNMENT} up to ${DIRECT_IO_BUFFER}`,
-      );
-    }
   }
 
   override _read(): void {
@@ -115,7 +102,7 @@ export class VerifiedFileStream extends Readable {
       this.position <= this.expectedSize
     ) {
       const requested = Math.min(this.options.chunkSize, this.expectedSize - this.position + 1);
-      const done = (this.options.direct ? readDirect : readFully)(this.handle, requested, this.position);
+      const done = readFully(this.handle, requested, this.position);
       done.catch(() => undefined); // awaited in turn; handled now so it is never an unhandled rejection
       this.pending.push({ requested, done });
       this.position += requested;
@@ -159,36 +146,9 @@ export class VerifiedFileStream extends Readable {
   }
 }
 
-/**
- * `length` bytes at `position` (aligned) through O_DIRECT, fewer only at the end of the file. The read fills a
- * pooled page-aligned buffer with whole blocks and copies the bytes out into a buffer of their own (a pushed buffer
- * belongs to the reader): measured, that copy costs less than fresh aligned memory per read, whose pages the kernel
- * must first fault in and zero. A read that stops short of a block boundary has met the end of the file.
- */
-async function readDirect(handle: FileHandle, length: number, position: number): Promise<Buffer> {
-  const aligned = Math.ceil(length / DIRECT_IO_ALIGNMENT) * DIRECT_IO_ALIGNMENT;
-  const buffer = directIoBuffers.take();
-  try {
-    let filled = 0;
-    while (filled < aligned && filled % DIRECT_IO_ALIGNMENT === 0) {
-      const { bytesRead } = await handle.read(buffer, filled, aligned - filled, position + filled);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
-    }
-    return Buffer.from(buffer.subarray(0, Math.min(filled, length)));
-  } finally {
-    directIoBuffers.give(buffer);
-  }
-}
-
 /** `length` bytes at `position`, fewer only at the end of the file. */
 async function readFully(handle: FileHandle, length: number, position: number): Promise<Buffer> {
   const buffer = Buffer.allocUnsafeSlow(length); // its own memory, never a slice of the shared pool
-  let filled = 0;
-  while (filled < length) {
-    const { bytesRead } = await handle.read(buffer, filled, length - filled, position + filled);
-    if (bytesRead === 0) break;
-    filled += bytesRead;
-  }
+  const filled = await readAt(handle, buffer, length, position);
   return filled === length ? buffer : buffer.subarray(0, filled);
 }
