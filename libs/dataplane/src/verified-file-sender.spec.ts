@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { blake3 } from '@artifactstore/codec';
 import { IntegrityError } from './dataplane.errors.js';
-import { AlignedBufferPool } from './direct-io.js';
+import { AlignedBufferPool, O_DIRECT } from './direct-io.js';
 import { sendVerifiedFile } from './verified-file-sender.js';
 
 const CHUNK = 4096;
@@ -45,148 +45,161 @@ async function turns(count: number): Promise<void> {
   for (let turn = 0; turn < count; turn++) await new Promise((resolve) => setImmediate(resolve));
 }
 
-describe(`sendVerifiedFile (${CHUNK}-byte chunks)`, () => {
-  let dir: string;
+function describeSender(direct: boolean): void {
+  describe(`sendVerifiedFile (${direct ? 'O_DIRECT' : 'page cache'}, ${CHUNK}-byte chunks)`, () => {
+    let dir: string;
 
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'artifactstore-sender-'));
-  });
+    beforeEach(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'artifactstore-sender-'));
+    });
 
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+    afterEach(async () => {
+      await rm(dir, { recursive: true, force: true });
+    });
 
-  /** Writes `onDisk`, opens it and counts the bytes the sender asks of it. */
-  async function fileOf(onDisk: Buffer) {
-    const path = join(dir, 'blob');
-    await writeFile(path, onDisk);
-    const handle = await open(path, constants.O_RDONLY);
-    const counts = { bytesRequested: 0 };
-    const counting = {
-      read: (buffer: Buffer, offset: number, length: number, position: number) => {
-        counts.bytesRequested += length;
-        return handle.read(buffer, offset, length, position);
+    /** Writes `onDisk`, opens it and counts the bytes the sender asks of it. */
+    async function fileOf(onDisk: Buffer) {
+      const path = join(dir, 'blob');
+      await writeFile(path, onDisk);
+      // tmpdir() is on the disk's filesystem here (ext4), so O_DIRECT reads really bypass the page cache.
+      const handle = await open(path, direct ? constants.O_RDONLY | (O_DIRECT ?? 0) : constants.O_RDONLY);
+      const counts = { bytesRequested: 0 };
+      const counting = {
+        read: (buffer: Buffer, offset: number, length: number, position: number) => {
+          counts.bytesRequested += length;
+          return handle.read(buffer, offset, length, position);
+        },
+        close: () => handle.close(),
+      } as unknown as FileHandle;
+      return { handle, counting, counts };
+    }
+
+    function send(
+      handle: FileHandle,
+      destination: Writable,
+      expected: Buffer,
+      readsInFlight = 2,
+      buffers = 6,
+    ) {
+      return sendVerifiedFile(
+        handle,
+        destination,
+        { blake3: blake3(expected), size: expected.length, key: 'test' },
+        { chunkSize: CHUNK, readsInFlight, buffers, pool, direct },
+      );
+    }
+
+    it.each([0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 5 * CHUNK, 7 * CHUNK + 13])(
+      'writes a good file of %i bytes whole and ends the destination, whatever the reads in flight',
+      async (size) => {
+        const data = randomBytes(size);
+        for (const [readsInFlight, buffers] of [
+          [1, 3],
+          [2, 4],
+          [3, 8],
+        ] as const) {
+          const { handle, counting } = await fileOf(data);
+          const destination = new RecordingDestination(1);
+          await send(counting, destination, data, readsInFlight, buffers);
+          expect(destination.bytes.equals(data)).toBe(true);
+          expect(destination.writableFinished).toBe(true);
+          expect(destination.overwritten).toBe(0);
+          expect(handle.fd).toBe(-1);
+        }
       },
-      close: () => handle.close(),
-    } as unknown as FileHandle;
-    return { handle, counting, counts };
-  }
-
-  function send(handle: FileHandle, destination: Writable, expected: Buffer, readsInFlight = 2, buffers = 6) {
-    return sendVerifiedFile(
-      handle,
-      destination,
-      { blake3: blake3(expected), size: expected.length, key: 'test' },
-      { chunkSize: CHUNK, readsInFlight, buffers, pool },
     );
-  }
 
-  it.each([0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 5 * CHUNK, 7 * CHUNK + 13])(
-    'writes a good file of %i bytes whole and ends the destination, whatever the reads in flight',
-    async (size) => {
-      const data = randomBytes(size);
-      for (const [readsInFlight, buffers] of [
-        [1, 3],
-        [2, 4],
-        [3, 8],
-      ] as const) {
-        const { handle, counting } = await fileOf(data);
-        const destination = new RecordingDestination(1);
-        await send(counting, destination, data, readsInFlight, buffers);
-        expect(destination.bytes.equals(data)).toBe(true);
-        expect(destination.writableFinished).toBe(true);
-        expect(destination.overwritten).toBe(0);
+    it('never reuses a read buffer before the destination called its write back', async () => {
+      const data = randomBytes(64 * CHUNK + 5);
+      const { counting } = await fileOf(data);
+      const destination = new RecordingDestination(3);
+      await send(counting, destination, data);
+      expect(destination.bytes.equals(data)).toBe(true);
+      expect(destination.overwritten).toBe(0);
+    });
+
+    it.each([
+      ['a flipped byte in the first chunk', 10],
+      ['a flipped byte in the last chunk', 5 * CHUNK + 5],
+    ])(
+      'fails with an IntegrityError on %s, destroying the destination before the last bytes',
+      async (_l, at) => {
+        const good = randomBytes(5 * CHUNK + 100);
+        const bad = Buffer.from(good);
+        bad[at] = (bad[at] ?? 0) ^ 0xff;
+        const { handle, counting } = await fileOf(bad);
+        const destination = new RecordingDestination();
+        destination.on('error', () => undefined);
+        await expect(send(counting, destination, good)).rejects.toBeInstanceOf(IntegrityError);
+        expect(destination.destroyed).toBe(true);
+        expect(destination.bytes.length).toBeLessThan(good.length);
         expect(handle.fd).toBe(-1);
-      }
-    },
-  );
+      },
+    );
 
-  it('never reuses a read buffer before the destination called its write back', async () => {
-    const data = randomBytes(64 * CHUNK + 5);
-    const { counting } = await fileOf(data);
-    const destination = new RecordingDestination(3);
-    await send(counting, destination, data);
-    expect(destination.bytes.equals(data)).toBe(true);
-    expect(destination.overwritten).toBe(0);
-  });
-
-  it.each([
-    ['a flipped byte in the first chunk', 10],
-    ['a flipped byte in the last chunk', 5 * CHUNK + 5],
-  ])(
-    'fails with an IntegrityError on %s, destroying the destination before the last bytes',
-    async (_l, at) => {
-      const good = randomBytes(5 * CHUNK + 100);
+    it('leaves the destination to the caller when the damage shows before anything was written', async () => {
+      const good = randomBytes(CHUNK - 10);
       const bad = Buffer.from(good);
-      bad[at] = (bad[at] ?? 0) ^ 0xff;
+      bad[5] = (bad[5] ?? 0) ^ 0xff;
       const { handle, counting } = await fileOf(bad);
       const destination = new RecordingDestination();
-      destination.on('error', () => undefined);
       await expect(send(counting, destination, good)).rejects.toBeInstanceOf(IntegrityError);
-      expect(destination.destroyed).toBe(true);
-      expect(destination.bytes.length).toBeLessThan(good.length);
+      expect(destination.destroyed).toBe(false);
+      expect(destination.parts).toEqual([]);
       expect(handle.fd).toBe(-1);
-    },
-  );
+    });
 
-  it('leaves the destination to the caller when the damage shows before anything was written', async () => {
-    const good = randomBytes(CHUNK - 10);
-    const bad = Buffer.from(good);
-    bad[5] = (bad[5] ?? 0) ^ 0xff;
-    const { handle, counting } = await fileOf(bad);
-    const destination = new RecordingDestination();
-    await expect(send(counting, destination, good)).rejects.toBeInstanceOf(IntegrityError);
-    expect(destination.destroyed).toBe(false);
-    expect(destination.parts).toEqual([]);
-    expect(handle.fd).toBe(-1);
-  });
+    it('fails with an IntegrityError on a truncated file and on a longer one', async () => {
+      const good = randomBytes(4 * CHUNK);
+      for (const onDisk of [good.subarray(0, 3 * CHUNK + 7), Buffer.concat([good, Buffer.from('tail')])]) {
+        const { counting } = await fileOf(onDisk);
+        const destination = new RecordingDestination();
+        destination.on('error', () => undefined);
+        await expect(send(counting, destination, good)).rejects.toBeInstanceOf(IntegrityError);
+        expect(destination.bytes.length).toBeLessThan(good.length);
+      }
+    });
 
-  it('fails with an IntegrityError on a truncated file and on a longer one', async () => {
-    const good = randomBytes(4 * CHUNK);
-    for (const onDisk of [good.subarray(0, 3 * CHUNK + 7), Buffer.concat([good, Buffer.from('tail')])]) {
-      const { counting } = await fileOf(onDisk);
-      const destination = new RecordingDestination();
-      destination.on('error', () => undefined);
-      await expect(send(counting, destination, good)).rejects.toBeInstanceOf(IntegrityError);
-      expect(destination.bytes.length).toBeLessThan(good.length);
-    }
-  });
+    it('reads no further ahead than its buffers while the destination does not call back', async () => {
+      const data = randomBytes(200 * CHUNK);
+      const { handle, counting, counts } = await fileOf(data);
+      const destination = new RecordingDestination('never');
+      const sent = send(counting, destination, data, 2, 5);
+      await turns(200);
+      // Five buffers: two reads in flight, one chunk held back, two written and never called back.
+      expect(counts.bytesRequested).toBeLessThanOrEqual(5 * CHUNK);
+      expect(destination.parts.length).toBeGreaterThan(0);
+      destination.destroy();
+      await expect(sent).rejects.toMatchObject({ code: 'ERR_STREAM_PREMATURE_CLOSE' });
+      expect(handle.fd).toBe(-1);
+    });
 
-  it('reads no further ahead than its buffers while the destination does not call back', async () => {
-    const data = randomBytes(200 * CHUNK);
-    const { handle, counting, counts } = await fileOf(data);
-    const destination = new RecordingDestination('never');
-    const sent = send(counting, destination, data, 2, 5);
-    await turns(200);
-    // Five buffers: two reads in flight, one chunk held back, two written and never called back.
-    expect(counts.bytesRequested).toBeLessThanOrEqual(5 * CHUNK);
-    expect(destination.parts.length).toBeGreaterThan(0);
-    destination.destroy();
-    await expect(sent).rejects.toMatchObject({ code: 'ERR_STREAM_PREMATURE_CLOSE' });
-    expect(handle.fd).toBe(-1);
+    it('rejects as stream.finished does when the destination closes early, and closes the file', async () => {
+      const data = randomBytes(300 * CHUNK);
+      const { handle, counting, counts } = await fileOf(data);
+      const destination = new RecordingDestination(1);
+      const sent = send(counting, destination, data);
+      await turns(10);
+      destination.destroy();
+      await expect(sent).rejects.toMatchObject({ code: 'ERR_STREAM_PREMATURE_CLOSE' });
+      expect(handle.fd).toBe(-1);
+      expect(counts.bytesRequested).toBeLessThan(data.length);
+    });
   });
+}
 
-  it('rejects as stream.finished does when the destination closes early, and closes the file', async () => {
-    const data = randomBytes(300 * CHUNK);
-    const { handle, counting, counts } = await fileOf(data);
-    const destination = new RecordingDestination(1);
-    const sent = send(counting, destination, data);
-    await turns(10);
-    destination.destroy();
-    await expect(sent).rejects.toMatchObject({ code: 'ERR_STREAM_PREMATURE_CLOSE' });
-    expect(handle.fd).toBe(-1);
-    expect(counts.bytesRequested).toBeLessThan(data.length);
-  });
-});
+describeSender(false);
+describeSender(true);
 
 describe('sendVerifiedFile options', () => {
-  it('refuses a chunk larger than its buffers, and too few buffers for its reads', async () => {
+  it('refuses a chunk larger than its buffers or not whole blocks for direct reads, and too few buffers', async () => {
     const expected = { blake3: Buffer.alloc(32), size: 0, key: 'k' };
     for (const options of [
-      { chunkSize: 0, readsInFlight: 2, buffers: 6, pool },
-      { chunkSize: 128 * 1024, readsInFlight: 2, buffers: 6, pool },
-      { chunkSize: CHUNK, readsInFlight: 0, buffers: 6, pool },
-      { chunkSize: CHUNK, readsInFlight: 2, buffers: 3, pool },
+      { chunkSize: 0, readsInFlight: 2, buffers: 6, pool, direct: false },
+      { chunkSize: 128 * 1024, readsInFlight: 2, buffers: 6, pool, direct: false },
+      { chunkSize: 1000, readsInFlight: 2, buffers: 6, pool, direct: true },
+      { chunkSize: CHUNK, readsInFlight: 0, buffers: 6, pool, direct: false },
+      { chunkSize: CHUNK, readsInFlight: 2, buffers: 3, pool, direct: false },
     ]) {
       let closed = false;
       const handle = { close: () => ((closed = true), Promise.resolve()) } as unknown as FileHandle;

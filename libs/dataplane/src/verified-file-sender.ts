@@ -3,11 +3,11 @@ import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { createBlake3, type IncrementalHash } from '@artifactstore/codec';
 import { IntegrityError } from './dataplane.errors.js';
-import type { AlignedBufferPool } from './direct-io.js';
+import { DIRECT_IO_ALIGNMENT, type AlignedBufferPool } from './direct-io.js';
 import { readAt } from './read-at.js';
 
 export interface VerifiedSendOptions {
-  /** Bytes per read and per write, at most the pool's buffer size. */
+  /** Bytes per read and per write, at most the pool's buffer size; a multiple of DIRECT_IO_ALIGNMENT when direct. */
   readonly chunkSize: number;
   /** Reads in flight at most, the one awaited included. */
   readonly readsInFlight: number;
@@ -18,6 +18,8 @@ export interface VerifiedSendOptions {
   readonly buffers: number;
   /** Where the read buffers come from, and go back to once the destination is done with them. */
   readonly pool: AlignedBufferPool;
+  /** `handle` was opened with O_DIRECT. */
+  readonly direct: boolean;
 }
 
 /** What the file is supposed to hold, and its name for messages. */
@@ -62,6 +64,7 @@ export async function sendVerifiedFile(
     !Number.isSafeInteger(options.chunkSize) ||
     options.chunkSize < 1 ||
     options.chunkSize > options.pool.bufferSize ||
+    (options.direct && options.chunkSize % DIRECT_IO_ALIGNMENT !== 0) ||
     options.readsInFlight < 1 ||
     options.buffers < options.readsInFlight + 2
   ) {
@@ -180,7 +183,7 @@ class VerifiedFileSender {
       const requested = Math.min(this.options.chunkSize, this.expected.size - this.position + 1);
       const buffer = this.options.pool.take();
       this.taken++;
-      const done = readAt(this.handle, buffer, requested, this.position).then(
+      const done = readAt(this.handle, buffer, requested, this.position, this.options.direct).then(
         (length) => ({ buffer, length }),
         (error: unknown) => {
           this.give({ buffer, length: 0 });

@@ -5,11 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { blake3 } from '@artifactstore/codec';
 import { IntegrityError } from './dataplane.errors.js';
+import { DIRECT_IO_ALIGNMENT } from './direct-io.js';
 import { VerifiedFileStream } from './verified-file-stream.js';
 
-/** The suite with small chunks. */
-function describeVerifiedFileStream(CHUNK: number): void {
-  describe(`VerifiedFileStream (${CHUNK}-byte chunks)`, () => {
+const O_DIRECT = (constants as { O_DIRECT?: number }).O_DIRECT;
+
+/** The suite, through the page cache with small chunks, or with O_DIRECT (Linux) and the smallest aligned chunk. */
+function describeVerifiedFileStream(direct: boolean, CHUNK: number): void {
+  describe(`VerifiedFileStream (${direct ? 'O_DIRECT' : 'page cache'}, ${CHUNK}-byte chunks)`, () => {
     let dir: string;
 
     beforeEach(async () => {
@@ -24,7 +27,8 @@ function describeVerifiedFileStream(CHUNK: number): void {
     async function streamOf(onDisk: Buffer, expected = onDisk, readsInFlight = 2) {
       const path = join(dir, 'blob');
       await writeFile(path, onDisk);
-      const handle = await open(path, constants.O_RDONLY);
+      // tmpdir() is on the disk's filesystem here (ext4), so O_DIRECT reads really bypass the page cache.
+      const handle = await open(path, direct ? constants.O_RDONLY | (O_DIRECT ?? 0) : constants.O_RDONLY);
       const counts = { reads: 0, bytesRequested: 0 };
       const counting = {
         read: (buffer: Buffer, offset: number, length: number, position: number) => {
@@ -37,6 +41,7 @@ function describeVerifiedFileStream(CHUNK: number): void {
       const stream = new VerifiedFileStream(counting, blake3(expected), expected.length, 'test', {
         chunkSize: CHUNK,
         readsInFlight,
+        direct,
       });
       return { stream, handle, counts };
     }
@@ -124,5 +129,16 @@ function describeVerifiedFileStream(CHUNK: number): void {
   });
 }
 
-describeVerifiedFileStream(1024);
-describeVerifiedFileStream(4096);
+describeVerifiedFileStream(false, 1024);
+describeVerifiedFileStream(true, DIRECT_IO_ALIGNMENT);
+
+describe('VerifiedFileStream options', () => {
+  it('refuses a direct read chunk that is not whole aligned blocks within one pooled buffer', () => {
+    const handle = {} as FileHandle;
+    const options = (chunkSize: number) => ({ chunkSize, readsInFlight: 2, direct: true });
+    expect(() => new VerifiedFileStream(handle, Buffer.alloc(32), 0, 'k', options(1000))).toThrow(RangeError);
+    expect(() => new VerifiedFileStream(handle, Buffer.alloc(32), 0, 'k', options(2 << 20))).toThrow(
+      RangeError,
+    );
+  });
+});
