@@ -259,8 +259,11 @@ describe('artifactstore CLI against a server (SQLite): failures, resume, progres
       skipped: number;
       uploaded: number;
     };
-    expect(result.skipped).toBe(before.file_count);
-    expect(result.uploaded).toBe(60 - before.file_count);
+    // With --concurrency 1 at most one upload was in flight at the kill: its body may have reached the server,
+    // which then committed it after `before` was read.
+    expect(result.skipped).toBeGreaterThanOrEqual(before.file_count);
+    expect(result.skipped).toBeLessThanOrEqual(before.file_count + 1);
+    expect(result.skipped + result.uploaded).toBe(60);
 
     const target = join(work, 'resume-pulled');
     expect((await runCli(['pull', result.content_address, target], env)).code).toBe(0);
