@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { createHash as createIndependentBlake3 } from 'blake3-wasm';
 import {
   BlobNotFoundError,
@@ -43,6 +43,20 @@ function sample(size: number, chunkSize = 256 * 1024) {
     blake3.update(chunk);
   }
   return { chunks, size, sha256: sha256.digest(), blake3: Buffer.from(blake3.digest()) };
+}
+
+/** A destination that keeps what it is sent. */
+class Collector extends Writable {
+  private readonly parts: Buffer[] = [];
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
+    this.parts.push(Buffer.from(chunk));
+    callback();
+  }
+
+  get bytes(): Buffer {
+    return Buffer.concat(this.parts);
+  }
 }
 
 async function readAll(stream: Readable): Promise<Buffer> {
@@ -190,6 +204,45 @@ export function describeBlobStore(name: string, makeStore: () => Promise<BlobSto
       ).toBe(true);
       await expect(store.open(key, { start: all.length })).rejects.toBeInstanceOf(RangeNotSatisfiableError);
       await expect(store.open(key, { start: 10, end: 5 })).rejects.toBeInstanceOf(RangeNotSatisfiableError);
+    });
+
+    it('sends whole blobs verified and ranges of any size exactly, and refuses ranges outside the blob', async () => {
+      const input = sample(5 * MiB + 4_099, 300_000);
+      const all = Buffer.concat(input.chunks);
+      const { key } = await store.ingest(Readable.from(input.chunks));
+      const whole = new Collector();
+      await store.send(key, whole);
+      expect(whole.bytes.equals(all)).toBe(true);
+      for (const [start, end] of [
+        [0, 0],
+        [4_095, 4_097],
+        [1_000_001, 1_000_001 + 2 * MiB],
+        [5, all.length - 1],
+        [0, all.length - 1],
+        [all.length - 3 * MiB - 1, all.length - 1],
+      ] as const) {
+        const part = new Collector();
+        await store.send(key, part, { start, end });
+        expect(part.bytes.equals(all.subarray(start, end + 1))).toBe(true);
+        expect(part.writableFinished).toBe(true);
+      }
+      await expect(store.send(key, new Collector(), { start: all.length })).rejects.toBeInstanceOf(
+        RangeNotSatisfiableError,
+      );
+      await expect(store.send('0'.repeat(64), new Collector())).rejects.toBeInstanceOf(BlobNotFoundError);
+      await expect(
+        store.send('0'.repeat(64), new Collector(), { start: 0, end: 3 * MiB }),
+      ).rejects.toBeInstanceOf(BlobNotFoundError);
+    });
+
+    it('catches a blob corrupted in storage on a full send, before its last bytes go out', async () => {
+      const input = sample(3 * MiB + 123);
+      const { key } = await store.ingest(Readable.from(input.chunks));
+      await subject.corrupt(key);
+      const destination = new Collector();
+      destination.on('error', () => undefined);
+      await expect(store.send(key, destination)).rejects.toBeInstanceOf(IntegrityError);
+      expect(destination.bytes.length).toBeLessThan(input.size);
     });
 
     it('answers exists, stat, delete and list', async () => {

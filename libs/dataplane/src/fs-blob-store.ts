@@ -15,7 +15,7 @@ import { BlobFileWriter, directIoAvailable, DirectIoSwitch } from './blob-file-w
 import { BlobNotFoundError, DataplaneError } from './dataplane.errors.js';
 import { AlignedBufferPool, isInvalidArgument, O_DIRECT } from './direct-io.js';
 import { HashedSource, storageError } from './ingest-checks.js';
-import { sendVerifiedFile } from './verified-file-sender.js';
+import { sendFileRange, sendVerifiedFile, type VerifiedSendOptions } from './verified-file-sender.js';
 import { VerifiedFileStream } from './verified-file-stream.js';
 
 const KEY = /^[0-9a-f]{64}$/;
@@ -41,6 +41,16 @@ const SEND_READS_IN_FLIGHT = 4;
 const SEND_BUFFERS = SEND_READS_IN_FLIGHT + 2;
 /** The sends' read buffers, shared by all downloads of the process: at most 32 MiB stay idle between them. */
 const sendBuffers = new AlignedBufferPool(SEND_CHUNK, 8, 16);
+
+function sendOptions(direct: boolean): VerifiedSendOptions {
+  return {
+    chunkSize: SEND_CHUNK,
+    readsInFlight: SEND_READS_IN_FLIGHT,
+    buffers: SEND_BUFFERS,
+    pool: sendBuffers,
+    direct,
+  };
+}
 /** A temp file untouched this long belongs to no live ingest (an ingest writes it continuously). */
 const STALE_TEMP_MS = 60 * 60 * 1000;
 
@@ -137,20 +147,27 @@ export class FsBlobStore extends BlobStore {
 
   override async send(key: string, destination: Writable, options: OpenOptions = {}): Promise<void> {
     if (options.start !== undefined || options.end !== undefined)
-      return super.send(key, destination, options);
+      return this.sendRange(key, destination, options);
     const { handle, direct, size } = await this.openWhole(key);
     await sendVerifiedFile(
       handle,
       destination,
       { blake3: Buffer.from(key, 'hex'), size, key },
-      {
-        chunkSize: SEND_CHUNK,
-        readsInFlight: SEND_READS_IN_FLIGHT,
-        buffers: SEND_BUFFERS,
-        pool: sendBuffers,
-        direct,
-      },
+      sendOptions(direct),
     );
+  }
+
+  /**
+   * A range of at least SEND_CHUNK goes the way of a full read (pooled buffers, O_DIRECT while the store writes
+   * with it), unverified; a smaller one streams from the page cache, where a range read again soon stays.
+   */
+  private async sendRange(key: string, destination: Writable, options: OpenOptions): Promise<void> {
+    const info = await this.stat(key);
+    if (!info) throw new BlobNotFoundError(key);
+    const { start, end } = this.rangeWithin(options, info.size);
+    if (end - start + 1 < SEND_CHUNK) return super.send(key, destination, options);
+    const { handle, direct } = await this.openBlob(key);
+    await sendFileRange(handle, destination, { start, end, key }, sendOptions(direct));
   }
 
   private async openVerified(key: string): Promise<Readable> {
@@ -164,9 +181,7 @@ export class FsBlobStore extends BlobStore {
 
   /** Opens a blob for a full read (`openForReading`) and takes its size; BlobNotFoundError when there is none. */
   private async openWhole(key: string): Promise<{ handle: FileHandle; direct: boolean; size: number }> {
-    const { handle, direct } = await this.openForReading(this.pathOf(key)).catch((error: unknown) => {
-      throw isNotFound(error) ? new BlobNotFoundError(key) : storageError(`cannot open blob ${key}`, error);
-    });
+    const { handle, direct } = await this.openBlob(key);
     try {
       const info = await handle.stat();
       if (!info.isFile()) throw new BlobNotFoundError(key);
@@ -177,7 +192,14 @@ export class FsBlobStore extends BlobStore {
     }
   }
 
-  /** Opens a blob for a full read: with O_DIRECT while this store writes with it, else through the page cache. */
+  /** `openForReading` by key; BlobNotFoundError when there is no such blob. */
+  private async openBlob(key: string): Promise<{ handle: FileHandle; direct: boolean }> {
+    return this.openForReading(this.pathOf(key)).catch((error: unknown) => {
+      throw isNotFound(error) ? new BlobNotFoundError(key) : storageError(`cannot open blob ${key}`, error);
+    });
+  }
+
+  /** Opens a blob for a large read: with O_DIRECT while this store writes with it, else through the page cache. */
   private async openForReading(path: string): Promise<{ handle: FileHandle; direct: boolean }> {
     if (this.directIo.enabled && O_DIRECT !== undefined) {
       try {

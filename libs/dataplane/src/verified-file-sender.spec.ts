@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { blake3 } from '@artifactstore/codec';
 import { IntegrityError } from './dataplane.errors.js';
-import { AlignedBufferPool, O_DIRECT } from './direct-io.js';
-import { sendVerifiedFile } from './verified-file-sender.js';
+import { AlignedBufferPool, DIRECT_IO_ALIGNMENT, O_DIRECT } from './direct-io.js';
+import { sendFileRange, sendVerifiedFile } from './verified-file-sender.js';
 
 const CHUNK = 4096;
 /** The smallest buffers a pool has (64 KiB), so chunks are read into the start of larger buffers, as the store's may. */
@@ -194,6 +194,56 @@ function describeSender(direct: boolean): void {
       await expect(sent).rejects.toMatchObject({ code: 'ERR_STREAM_PREMATURE_CLOSE' });
       expect(handle.fd).toBe(-1);
       expect(counts.bytesRequested).toBeLessThan(data.length);
+    });
+
+    describe('sendFileRange', () => {
+      const data = randomBytes(9 * CHUNK + 321);
+      function sendRange(handle: FileHandle, destination: Writable, start: number, end: number) {
+        return sendFileRange(
+          handle,
+          destination,
+          { start, end, key: 'test' },
+          { chunkSize: CHUNK, readsInFlight: 2, buffers: 4, pool, direct },
+        );
+      }
+
+      it.each([
+        [0, 0],
+        [0, data.length - 1],
+        [1, CHUNK],
+        [CHUNK - 1, CHUNK],
+        [CHUNK, 2 * CHUNK - 1],
+        [CHUNK + 7, 6 * CHUNK + 1],
+        [data.length - 1, data.length - 1],
+        [3 * CHUNK + 100, data.length - 1],
+      ])('writes bytes %i-%i exactly and reads no block outside them', async (start, end) => {
+        const { handle, counting, counts } = await fileOf(data);
+        const destination = new RecordingDestination(1);
+        await sendRange(counting, destination, start, end);
+        expect(destination.bytes.equals(data.subarray(start, end + 1))).toBe(true);
+        expect(destination.writableFinished).toBe(true);
+        expect(destination.overwritten).toBe(0);
+        const firstBlock = Math.floor(start / DIRECT_IO_ALIGNMENT);
+        const blocks = Math.floor(end / DIRECT_IO_ALIGNMENT) - firstBlock + 1;
+        expect(counts.bytesRequested).toBe(direct ? blocks * DIRECT_IO_ALIGNMENT : end - start + 1);
+        expect(handle.fd).toBe(-1);
+      });
+
+      it('fails with an IntegrityError when the file ends inside the range, after what it could send', async () => {
+        const { handle, counting } = await fileOf(data.subarray(0, 5 * CHUNK + 9));
+        const destination = new RecordingDestination();
+        destination.on('error', () => undefined);
+        await expect(sendRange(counting, destination, 10, 8 * CHUNK)).rejects.toBeInstanceOf(IntegrityError);
+        expect(destination.destroyed).toBe(true);
+        expect(data.subarray(10).subarray(0, destination.bytes.length).equals(destination.bytes)).toBe(true);
+        expect(handle.fd).toBe(-1);
+      });
+
+      it('refuses a range that ends before it starts, and closes the file', async () => {
+        const { handle } = await fileOf(data);
+        await expect(sendRange(handle, new RecordingDestination(), 10, 9)).rejects.toBeInstanceOf(RangeError);
+        expect(handle.fd).toBe(-1);
+      });
     });
   });
 }

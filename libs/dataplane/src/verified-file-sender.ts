@@ -29,12 +29,31 @@ export interface ExpectedBlob {
   readonly key: string;
 }
 
+/** Bytes `start` to `end` (both included) of a blob at least `end + 1` bytes long, and its name for messages. */
+export interface BlobRange {
+  readonly start: number;
+  readonly end: number;
+  readonly key: string;
+}
+
+/** What one send reads, and whether it verifies: a whole blob against its digest, or a range as it is. */
+type SendPlan =
+  | { readonly verify: ExpectedBlob; readonly key: string; readonly start: 0; readonly endExclusive: number }
+  | {
+      readonly verify: undefined;
+      readonly key: string;
+      readonly start: number;
+      readonly endExclusive: number;
+    };
+
 interface Chunk {
   readonly buffer: Buffer;
   readonly length: number;
 }
 
 interface PendingRead {
+  /** File offset the read started at. */
+  readonly offset: number;
   readonly requested: number;
   readonly done: Promise<Chunk>;
 }
@@ -60,6 +79,34 @@ export async function sendVerifiedFile(
   expected: ExpectedBlob,
   options: VerifiedSendOptions,
 ): Promise<void> {
+  await checkOptions(handle, options);
+  const plan = { verify: expected, key: expected.key, start: 0, endExclusive: expected.size } as const;
+  await new FileSender(handle, destination, plan, options).run();
+}
+
+/**
+ * Writes a range of a file to `destination` and ends it, from pooled buffers as `sendVerifiedFile` does, and
+ * unverified: a range is not the whole blob, so there is no digest to check it against (HTTP range requests are
+ * answered so, see the README). With a direct handle the reads start at the block below `range.start` and cover
+ * whole blocks; only the range's bytes are written. A file that ends before the range does fails with an
+ * IntegrityError. Errors, the destination and `handle` are handled as `sendVerifiedFile` handles them.
+ */
+export async function sendFileRange(
+  handle: FileHandle,
+  destination: Writable,
+  range: BlobRange,
+  options: VerifiedSendOptions,
+): Promise<void> {
+  await checkOptions(handle, options);
+  if (!Number.isSafeInteger(range.start) || range.start < 0 || range.end < range.start) {
+    await handle.close().catch(() => undefined);
+    throw new RangeError(`bytes ${range.start}-${range.end} are not a range`);
+  }
+  const plan = { verify: undefined, key: range.key, start: range.start, endExclusive: range.end + 1 };
+  await new FileSender(handle, destination, plan, options).run();
+}
+
+async function checkOptions(handle: FileHandle, options: VerifiedSendOptions): Promise<void> {
   if (
     !Number.isSafeInteger(options.chunkSize) ||
     options.chunkSize < 1 ||
@@ -74,14 +121,18 @@ export async function sendVerifiedFile(
         'more than reads',
     );
   }
-  await new VerifiedFileSender(handle, destination, expected, options).run();
 }
 
-class VerifiedFileSender {
-  private readonly hash: IncrementalHash = createBlake3();
+class FileSender {
+  private readonly hash: IncrementalHash | undefined;
   private readonly reads: PendingRead[] = [];
   /** File offset of the next read to start. */
-  private position = 0;
+  private position: number;
+  /**
+   * Where reads stop: one byte past a verified blob's expected end (so that a longer file shows), the range's end
+   * otherwise.
+   */
+  private readonly limit: number;
   /** Bytes hashed so far. */
   private size = 0;
   /** Set once a short read showed the end of the file: no more reads start. */
@@ -100,9 +151,13 @@ class VerifiedFileSender {
   constructor(
     private readonly handle: FileHandle,
     private readonly destination: Writable,
-    private readonly expected: ExpectedBlob,
+    private readonly plan: SendPlan,
     private readonly options: VerifiedSendOptions,
-  ) {}
+  ) {
+    this.hash = plan.verify ? createBlake3() : undefined;
+    this.position = options.direct ? plan.start - (plan.start % DIRECT_IO_ALIGNMENT) : plan.start;
+    this.limit = plan.verify ? plan.verify.size + 1 : plan.endExclusive;
+  }
 
   async run(): Promise<void> {
     const finishedWriting = finished(this.destination);
@@ -146,19 +201,24 @@ class VerifiedFileSender {
       if (chunk.length < next.requested) this.ended = true;
       // The next reads run while this chunk is hashed.
       this.startReads();
+      const { verify } = this.plan;
+      if (verify === undefined || this.hash === undefined) {
+        if (this.sendPart(next.offset, chunk)) return;
+        continue;
+      }
       this.size += chunk.length;
-      if (this.size > this.expected.size) {
+      if (this.size > verify.size) {
         this.give(chunk);
-        throw this.corrupt();
+        throw this.corrupt(verify);
       }
       this.hash.update(chunk.buffer.subarray(0, chunk.length));
       const release = this.held;
       this.held = chunk;
       if (this.ended) {
         const digest = this.hash.digest();
-        if (this.size !== this.expected.size || !digest.equals(this.expected.blake3)) {
+        if (this.size !== verify.size || !digest.equals(verify.blake3)) {
           if (release !== undefined) this.give(release);
-          throw this.corrupt(digest);
+          throw this.corrupt(verify, digest);
         }
         this.held = undefined;
         if (release !== undefined) this.write(release);
@@ -170,17 +230,38 @@ class VerifiedFileSender {
   }
 
   /**
-   * Tops up the reads in flight while buffers are free. Each asks for up to one byte past the expected end, so
-   * that the last one comes back short and shows the end of the file (or, full, that the file is longer).
+   * Writes the part of a range's chunk that lies in the range; true once the range's last byte is written. A
+   * chunk that ends short of the range means the file does.
+   */
+  private sendPart(offset: number, chunk: Chunk): boolean {
+    const end = offset + chunk.length;
+    if (end < this.plan.endExclusive && this.ended) {
+      this.give(chunk);
+      throw new IntegrityError(
+        `blob ${this.plan.key} is corrupt: it ends after ${end} bytes, inside the range read up to byte ${this.plan.endExclusive - 1}`,
+      );
+    }
+    this.write(
+      chunk,
+      Math.max(0, this.plan.start - offset),
+      Math.min(chunk.length, this.plan.endExclusive - offset),
+    );
+    return end >= this.plan.endExclusive;
+  }
+
+  /**
+   * Tops up the reads in flight while buffers are free. A verified send's reads ask for up to one byte past the
+   * expected end, so that the last one comes back short and shows the end of the file (or, full, that the file is
+   * longer); a range's stop at its end.
    */
   private startReads(): void {
     while (
       !this.ended &&
       this.reads.length < this.options.readsInFlight &&
       this.taken < this.options.buffers &&
-      this.position <= this.expected.size
+      this.position < this.limit
     ) {
-      const requested = Math.min(this.options.chunkSize, this.expected.size - this.position + 1);
+      const requested = Math.min(this.options.chunkSize, this.limit - this.position);
       const buffer = this.options.pool.take();
       this.taken++;
       const done = readAt(this.handle, buffer, requested, this.position, this.options.direct).then(
@@ -191,20 +272,23 @@ class VerifiedFileSender {
         },
       );
       done.catch(() => undefined); // awaited in turn; handled now so it is never an unhandled rejection
-      this.reads.push({ requested, done });
+      this.reads.push({ offset: this.position, requested, done });
       this.position += requested;
     }
   }
 
-  /** Writes a chunk; its buffer goes back to the pool when the destination calls back, whether or not it failed. */
-  private write(chunk: Chunk): void {
-    if (chunk.length === 0) {
+  /**
+   * Writes bytes `from` to `to` of a chunk (all of it by default); its buffer goes back to the pool when the
+   * destination calls back, whether or not it failed.
+   */
+  private write(chunk: Chunk, from = 0, to = chunk.length): void {
+    if (to <= from) {
       this.give(chunk);
       return;
     }
     this.wrote = true;
     this.writing++;
-    this.destination.write(chunk.buffer.subarray(0, chunk.length), () => {
+    this.destination.write(chunk.buffer.subarray(from, to), () => {
       this.writing--;
       this.give(chunk);
       this.wakeUp();
@@ -238,12 +322,12 @@ class VerifiedFileSender {
     await this.handle.close().catch(() => undefined);
   }
 
-  private corrupt(digest?: Buffer): IntegrityError {
+  private corrupt(expected: ExpectedBlob, digest?: Buffer): IntegrityError {
     const what = digest
       ? `${this.size} bytes with BLAKE3 ${digest.toString('hex')}`
       : `over ${this.size - 1} bytes`;
     return new IntegrityError(
-      `blob ${this.expected.key} is corrupt: read ${what} (expected ${this.expected.size} bytes)`,
+      `blob ${expected.key} is corrupt: read ${what} (expected ${expected.size} bytes)`,
     );
   }
 }
