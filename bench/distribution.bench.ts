@@ -62,10 +62,11 @@ export interface TransferPair {
 }
 
 /**
- * One run pair on fresh bytes (`salt`): artifactstore PUT + full GET, then the registry's monolithic blob upload
- * (POST → 202 Location, PUT `<location>&digest=sha256:…` with the body) + blob GET, of the very same file, with
- * curl in its own process as the client of both. Only the PUT and the GET are timed on either side: creating the
- * package and opening the upload session are small requests done beforehand in this process.
+ * One run pair on fresh bytes (`salt`), synced to disk first: artifactstore PUT + full GET, and the registry's
+ * monolithic blob upload (POST → 202 Location, PUT `<location>&digest=sha256:…` with the body) + blob GET, of the
+ * very same file, with curl in its own process as the client of both; artifactstore goes first for even salts, the
+ * registry for odd ones, and the cold GETs follow the same order. Only the PUT and the GET are timed on either
+ * side: creating the package and opening the upload session are small requests done beforehand in this process.
  */
 export async function benchTransferPair(
   artifactstore: ArtifactstoreServer,
@@ -83,21 +84,30 @@ export async function benchTransferPair(
       sha256.update(chunk);
       await handle.write(chunk);
     }
+    // On disk before either side runs, so that neither pays for writing back the client's source file.
+    await handle.sync();
   } finally {
     await handle.close();
   }
   const digest = `sha256:${sha256.digest('hex')}`;
   try {
+    // Who goes first alternates from pair to pair (even salts: artifactstore).
+    const oursFirst = salt % 2 === 0;
+    const theirsFirst = oursFirst ? undefined : await registryTransfer(registry, source, size, digest);
     const ours = await artifactstoreTransfer(artifactstore, source, size);
-    const theirs = await registryTransfer(registry, source, size, digest);
+    const theirs = theirsFirst ?? (await registryTransfer(registry, source, size, digest));
     const ourUrl = `${artifactstore.base}/v1/files/${ours.fileId}`;
+    const theirUrl = registryBlobUrl(registry, digest);
     const artifactstoreRangeGetMiBps = await rangeGet(ourUrl, size);
     let cold: TransferPair['cold'];
     if (await canDropCaches()) {
-      await dropCaches();
-      const artifactstoreMiBps = await timedGet(ourUrl, size);
-      await dropCaches();
-      cold = { artifactstoreMiBps, registryMiBps: await timedGet(registryBlobUrl(registry, digest), size) };
+      const coldGet = async (url: string) => {
+        await dropCaches();
+        return timedGet(url, size);
+      };
+      const registryFirst = oursFirst ? undefined : await coldGet(theirUrl);
+      const artifactstoreMiBps = await coldGet(ourUrl);
+      cold = { artifactstoreMiBps, registryMiBps: registryFirst ?? (await coldGet(theirUrl)) };
     }
     return { artifactstore: ours.transfer, registry: theirs, artifactstoreRangeGetMiBps, cold };
   } finally {

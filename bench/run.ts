@@ -29,27 +29,51 @@ import { median } from './stats.js';
 import { HashWorkerPool } from './worker-hashing.js';
 
 /**
- * `npm run bench [-- --suites eventlog,dataplane,registry,http,distribution,s3,cli --dialects sqlite,postgres
- *   --runs 3 --replay-events 100000 --blob-mib 1024 --concurrent-mib 256 --small-uploads 10000 --pg-url postgres://…]`;
- * `--suites hashing` (not in the default) compares hashing on the main thread and on a worker for concurrent
+ * `npm run bench [-- options]`, the options in USAGE (`-- --help` prints them). `--suites hashing` (not in the default) compares hashing on the main thread and on a worker for concurrent
  * ingests (ADR 0005). `distribution` races artifactstore against the CNCF distribution registry (issue #6) and
  * needs its `docker-registry` binary (Debian package `docker-registry`); without it the bench stops at once.
  * `cli` times the built CLI's push and pull against curl (issue #8; one --blob-mib file and 1,000 small ones).
  * Prints a Markdown report: every figure is the median of --runs runs, beside its baseline from the same run.
  * PostgreSQL is measured when --pg-url or ARTIFACTSTORE_TEST_PG_URL names a server.
  */
-const { values } = parseArgs({
-  options: {
-    suites: { type: 'string', default: 'eventlog,dataplane,registry,http,distribution,s3,cli' },
-    dialects: { type: 'string', default: 'sqlite,postgres' },
-    'blob-mib': { type: 'string', default: '1024' },
-    'concurrent-mib': { type: 'string', default: '256' },
-    runs: { type: 'string', default: '3' },
-    'replay-events': { type: 'string', default: '100000' },
-    'small-uploads': { type: 'string', default: '10000' },
-    'pg-url': { type: 'string', default: process.env.ARTIFACTSTORE_TEST_PG_URL ?? '' },
-  },
-});
+const USAGE = `usage: npm run bench [-- options]
+  --suites LIST          eventlog,dataplane,registry,http,distribution,s3,cli (the default), or hashing
+  --dialects LIST        sqlite,postgres
+  --runs N               runs per figure, medians reported (3)
+  --blob-mib N           size of the large transfers (1024)
+  --concurrent-mib N     size of each concurrent ingest (256)
+  --replay-events N      events in the replay benchmark (100000)
+  --small-uploads N      4 KiB uploads in the distribution race (10000)
+  --pg-url URL           PostgreSQL to measure (default: ARTIFACTSTORE_TEST_PG_URL)`;
+
+const OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  suites: { type: 'string', default: 'eventlog,dataplane,registry,http,distribution,s3,cli' },
+  dialects: { type: 'string', default: 'sqlite,postgres' },
+  'blob-mib': { type: 'string', default: '1024' },
+  'concurrent-mib': { type: 'string', default: '256' },
+  runs: { type: 'string', default: '3' },
+  'replay-events': { type: 'string', default: '100000' },
+  'small-uploads': { type: 'string', default: '10000' },
+  'pg-url': { type: 'string', default: process.env.ARTIFACTSTORE_TEST_PG_URL ?? '' },
+} as const;
+
+const { values } = parseCommandLine();
+
+function parseCommandLine() {
+  try {
+    const parsed = parseArgs({ options: OPTIONS });
+    if (parsed.values.help) {
+      console.log(USAGE);
+      process.exit(0);
+    }
+    return parsed;
+  } catch (error) {
+    console.error(`bench: ${(error as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+
 const runs = Number(values.runs);
 const replayEvents = Number(values['replay-events']);
 const pgUrl = values['pg-url'];
