@@ -3,6 +3,7 @@ import { constants, createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import {
   BlobStore,
   type BlobStat,
@@ -41,6 +42,11 @@ const SEND_READS_IN_FLIGHT = 4;
 const SEND_BUFFERS = SEND_READS_IN_FLIGHT + 2;
 /** The sends' read buffers, shared by all downloads of the process: at most 32 MiB stay idle between them. */
 const sendBuffers = new AlignedBufferPool(SEND_CHUNK, 8, 16);
+
+/** Bytes `start` to `end` (both included) of a file, through the page cache. */
+function rangeStream(path: string, start: number, end: number): Readable {
+  return createReadStream(path, { start, end, highWaterMark: Math.min(READ_CHUNK, end - start + 1) });
+}
 
 function sendOptions(direct: boolean): VerifiedSendOptions {
   return {
@@ -142,7 +148,7 @@ export class FsBlobStore extends BlobStore {
     const info = await this.stat(key);
     if (!info) throw new BlobNotFoundError(key);
     const { start, end } = this.rangeWithin(options, info.size);
-    return createReadStream(path, { start, end, highWaterMark: Math.min(READ_CHUNK, end - start + 1) });
+    return rangeStream(path, start, end);
   }
 
   override async send(key: string, destination: Writable, options: OpenOptions = {}): Promise<void> {
@@ -165,7 +171,7 @@ export class FsBlobStore extends BlobStore {
     const info = await this.stat(key);
     if (!info) throw new BlobNotFoundError(key);
     const { start, end } = this.rangeWithin(options, info.size);
-    if (end - start + 1 < SEND_CHUNK) return super.send(key, destination, options);
+    if (end - start + 1 < SEND_CHUNK) return pipeline(rangeStream(this.pathOf(key), start, end), destination);
     const { handle, direct } = await this.openBlob(key);
     await sendFileRange(handle, destination, { start, end, key }, sendOptions(direct));
   }

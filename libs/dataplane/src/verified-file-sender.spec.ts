@@ -198,51 +198,109 @@ function describeSender(direct: boolean): void {
 
     describe('sendFileRange', () => {
       const data = randomBytes(9 * CHUNK + 321);
-      function sendRange(handle: FileHandle, destination: Writable, start: number, end: number) {
+      function sendRange(
+        handle: FileHandle,
+        destination: Writable,
+        start: number,
+        end: number,
+        chunkSize = CHUNK,
+      ) {
         return sendFileRange(
           handle,
           destination,
           { start, end, key: 'test' },
-          { chunkSize: CHUNK, readsInFlight: 2, buffers: 4, pool, direct },
+          { chunkSize, readsInFlight: 2, buffers: 4, pool, direct },
         );
       }
 
-      it.each([
-        [0, 0],
-        [0, data.length - 1],
-        [1, CHUNK],
-        [CHUNK - 1, CHUNK],
-        [CHUNK, 2 * CHUNK - 1],
-        [CHUNK + 7, 6 * CHUNK + 1],
-        [data.length - 1, data.length - 1],
-        [3 * CHUNK + 100, data.length - 1],
-      ])('writes bytes %i-%i exactly and reads no block outside them', async (start, end) => {
-        const { handle, counting, counts } = await fileOf(data);
-        const destination = new RecordingDestination(1);
-        await sendRange(counting, destination, start, end);
-        expect(destination.bytes.equals(data.subarray(start, end + 1))).toBe(true);
-        expect(destination.writableFinished).toBe(true);
-        expect(destination.overwritten).toBe(0);
-        const firstBlock = Math.floor(start / DIRECT_IO_ALIGNMENT);
-        const blocks = Math.floor(end / DIRECT_IO_ALIGNMENT) - firstBlock + 1;
-        expect(counts.bytesRequested).toBe(direct ? blocks * DIRECT_IO_ALIGNMENT : end - start + 1);
-        expect(handle.fd).toBe(-1);
-      });
+      /** Leaves the pool with as many idle buffers as it keeps, so that one not given back shows. */
+      function fillPool(): number {
+        const taken = Array.from({ length: 8 }, () => pool.take());
+        for (const buffer of taken) pool.give(buffer);
+        return pool.idleCount;
+      }
+
+      // Chunks of one block and of three, so that the first read's start is rounded to a block, not a chunk.
+      it.each(
+        [
+          [0, 0],
+          [0, data.length - 1],
+          [1, CHUNK],
+          [CHUNK - 1, CHUNK],
+          [CHUNK, 2 * CHUNK - 1],
+          [CHUNK + 7, 6 * CHUNK + 1],
+          [data.length - 1, data.length - 1],
+          [3 * CHUNK + 100, data.length - 1],
+        ]
+          .map(([start = 0, end = 0]) => [start, end] as const)
+          .flatMap(([start, end]) => [1, 3].map((blocks) => [start, end, blocks * CHUNK] as const)),
+      )(
+        'writes bytes %i-%i exactly (%i-byte chunks), reads no block outside them',
+        async (start, end, chunk) => {
+          const idle = fillPool();
+          const { handle, counting, counts } = await fileOf(data);
+          const destination = new RecordingDestination(1);
+          await sendRange(counting, destination, start, end, chunk);
+          expect(destination.bytes.equals(data.subarray(start, end + 1))).toBe(true);
+          expect(destination.writableFinished).toBe(true);
+          expect(destination.overwritten).toBe(0);
+          const firstBlock = Math.floor(start / DIRECT_IO_ALIGNMENT);
+          const blocks = Math.floor(end / DIRECT_IO_ALIGNMENT) - firstBlock + 1;
+          expect(counts.bytesRequested).toBe(direct ? blocks * DIRECT_IO_ALIGNMENT : end - start + 1);
+          expect(handle.fd).toBe(-1);
+          expect(pool.idleCount).toBe(idle);
+        },
+      );
 
       it('fails with an IntegrityError when the file ends inside the range, after what it could send', async () => {
+        const idle = fillPool();
         const { handle, counting } = await fileOf(data.subarray(0, 5 * CHUNK + 9));
         const destination = new RecordingDestination();
         destination.on('error', () => undefined);
         await expect(sendRange(counting, destination, 10, 8 * CHUNK)).rejects.toBeInstanceOf(IntegrityError);
         expect(destination.destroyed).toBe(true);
-        expect(data.subarray(10).subarray(0, destination.bytes.length).equals(destination.bytes)).toBe(true);
+        // Every whole chunk before the short one went out: reads start at byte 10, or at 0 (its block) when direct.
+        expect(destination.bytes.equals(data.subarray(10, direct ? 5 * CHUNK : 10 + 4 * CHUNK))).toBe(true);
+        expect(handle.fd).toBe(-1);
+        expect(pool.idleCount).toBe(idle);
+      });
+
+      it('leaves the destination to the caller when the file ends before the range starts', async () => {
+        const { handle, counting } = await fileOf(data.subarray(0, 2 * CHUNK));
+        const destination = new RecordingDestination();
+        await expect(sendRange(counting, destination, 3 * CHUNK, 5 * CHUNK)).rejects.toBeInstanceOf(
+          IntegrityError,
+        );
+        expect(destination.destroyed).toBe(false);
+        expect(destination.parts).toEqual([]);
         expect(handle.fd).toBe(-1);
       });
 
-      it('refuses a range that ends before it starts, and closes the file', async () => {
-        const { handle } = await fileOf(data);
-        await expect(sendRange(handle, new RecordingDestination(), 10, 9)).rejects.toBeInstanceOf(RangeError);
+      it('rejects as stream.finished does when the destination closes early, and gives its buffers back', async () => {
+        const idle = fillPool();
+        const big = randomBytes(300 * CHUNK);
+        const { handle, counting } = await fileOf(big);
+        const destination = new RecordingDestination(1);
+        const sent = sendRange(counting, destination, 5, big.length - 5);
+        await until(() => destination.parts.length > 0);
+        destination.destroy();
+        await expect(sent).rejects.toMatchObject({ code: 'ERR_STREAM_PREMATURE_CLOSE' });
         expect(handle.fd).toBe(-1);
+        await until(() => pool.idleCount === idle);
+      });
+
+      it('refuses a range that ends before it starts or is not whole numbers, and closes the file', async () => {
+        for (const [start, end] of [
+          [10, 9],
+          [0, Number.NaN],
+          [0.5, 10],
+        ] as const) {
+          const { handle } = await fileOf(data);
+          await expect(sendRange(handle, new RecordingDestination(), start, end)).rejects.toBeInstanceOf(
+            RangeError,
+          );
+          expect(handle.fd).toBe(-1);
+        }
       });
     });
   });

@@ -98,7 +98,12 @@ export async function sendFileRange(
   options: VerifiedSendOptions,
 ): Promise<void> {
   await checkOptions(handle, options);
-  if (!Number.isSafeInteger(range.start) || range.start < 0 || range.end < range.start) {
+  if (
+    !Number.isSafeInteger(range.start) ||
+    !Number.isSafeInteger(range.end) ||
+    range.start < 0 ||
+    range.end < range.start
+  ) {
     await handle.close().catch(() => undefined);
     throw new RangeError(`bytes ${range.start}-${range.end} are not a range`);
   }
