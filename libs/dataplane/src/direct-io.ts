@@ -60,6 +60,8 @@ export const DIRECT_IO_BUFFER = 1 << 20;
 
 /**
  * The process's aligned buffers for direct I/O, shared by ingests and reads: an ingest holds at most three, a read
- * two, each only while its I/O runs; up to 32 MiB stay idle between them.
+ * two, each only while its I/O runs; up to 32 MiB stay idle between them. One buffer per slab, as for the sends'
+ * pool (fs-blob-store.ts): 32 concurrent 256 MiB uploads peaked at 483–552 MiB RSS with slabs of eight, 308–323
+ * with slabs of one.
  */
-export const directIoBuffers = new AlignedBufferPool(DIRECT_IO_BUFFER, 8, 32);
+export const directIoBuffers = new AlignedBufferPool(DIRECT_IO_BUFFER, 1, 32);
