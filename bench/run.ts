@@ -29,9 +29,10 @@ import { median } from './stats.js';
 import { HashWorkerPool } from './worker-hashing.js';
 
 /**
- * `npm run bench [-- options]`, the options in USAGE (`-- --help` prints them). `--suites hashing` (not in the default) compares hashing on the main thread and on a worker for concurrent
- * ingests (ADR 0005). `distribution` races artifactstore against the CNCF distribution registry (issue #6) and
- * needs its `docker-registry` binary (Debian package `docker-registry`); without it the bench stops at once.
+ * `npm run bench [-- options]`, the options in USAGE (`-- --help` prints them). `--suites hashing` (not in the
+ * default) compares hashing on the main thread and on a worker for concurrent ingests (ADR 0005). `distribution`
+ * races artifactstore against the CNCF distribution registry (issue #6) and needs its `docker-registry` binary
+ * (Debian package `docker-registry`); without it the bench stops at once.
  * `cli` times the built CLI's push and pull against curl (issue #8; one --blob-mib file and 1,000 small ones).
  * Prints a Markdown report: every figure is the median of --runs runs, beside its baseline from the same run.
  * PostgreSQL is measured when --pg-url or ARTIFACTSTORE_TEST_PG_URL names a server.

@@ -38,7 +38,7 @@ const READS_IN_FLIGHT = 2;
  */
 const SEND_CHUNK = 2 << 20;
 const SEND_READS_IN_FLIGHT = 4;
-/** Buffers one verified send holds at most: its reads in flight, the chunk held back, one write not called back. */
+/** Buffers one send holds at most: its reads in flight, a chunk held back (verified sends), one write in progress. */
 const SEND_BUFFERS = SEND_READS_IN_FLIGHT + 2;
 /**
  * The sends' read buffers, shared by all downloads of the process: at most 32 MiB stay idle between them. One
@@ -47,6 +47,9 @@ const SEND_BUFFERS = SEND_READS_IN_FLIGHT + 2;
  * peaked at 1,145 MiB RSS, against 540 with slabs of one; docs/benchmarks.md, session 8).
  */
 const sendBuffers = new AlignedBufferPool(SEND_CHUNK, 1, 16);
+
+/** A temp file untouched this long belongs to no live ingest (an ingest writes it continuously). */
+const STALE_TEMP_MS = 60 * 60 * 1000;
 
 /** Bytes `start` to `end` (both included) of a file, through the page cache. */
 function rangeStream(path: string, start: number, end: number): Readable {
@@ -62,8 +65,6 @@ function sendOptions(direct: boolean): VerifiedSendOptions {
     direct,
   };
 }
-/** A temp file untouched this long belongs to no live ingest (an ingest writes it continuously). */
-const STALE_TEMP_MS = 60 * 60 * 1000;
 
 /**
  * Blobs as files under `<root>/<aa>/<bb>/<blake3 hex>`. An ingest writes `<root>/tmp/<uuid>.tmp` on the same

@@ -36,15 +36,16 @@ export interface BlobRange {
   readonly key: string;
 }
 
-/** What one send reads, and whether it verifies: a whole blob against its digest, or a range as it is. */
-type SendPlan =
-  | { readonly verify: ExpectedBlob; readonly key: string; readonly start: 0; readonly endExclusive: number }
-  | {
-      readonly verify: undefined;
-      readonly key: string;
-      readonly start: number;
-      readonly endExclusive: number;
-    };
+/**
+ * What one send reads: bytes `start` to `endExclusive` of the blob `key`, checked against `blake3` when given (a
+ * whole blob, `start` 0 and `endExclusive` its size), sent as they are otherwise.
+ */
+interface SendPlan {
+  readonly key: string;
+  readonly start: number;
+  readonly endExclusive: number;
+  readonly blake3?: Buffer;
+}
 
 interface Chunk {
   readonly buffer: Buffer;
@@ -80,7 +81,7 @@ export async function sendVerifiedFile(
   options: VerifiedSendOptions,
 ): Promise<void> {
   await checkOptions(handle, options);
-  const plan = { verify: expected, key: expected.key, start: 0, endExclusive: expected.size } as const;
+  const plan = { key: expected.key, start: 0, endExclusive: expected.size, blake3: expected.blake3 };
   await new FileSender(handle, destination, plan, options).run();
 }
 
@@ -107,7 +108,7 @@ export async function sendFileRange(
     await handle.close().catch(() => undefined);
     throw new RangeError(`bytes ${range.start}-${range.end} are not a range`);
   }
-  const plan = { verify: undefined, key: range.key, start: range.start, endExclusive: range.end + 1 };
+  const plan = { key: range.key, start: range.start, endExclusive: range.end + 1 };
   await new FileSender(handle, destination, plan, options).run();
 }
 
@@ -129,7 +130,8 @@ async function checkOptions(handle: FileHandle, options: VerifiedSendOptions): P
 }
 
 class FileSender {
-  private readonly hash: IncrementalHash | undefined;
+  /** The running digest and the one it must reach; undefined for a range. */
+  private readonly verify: { readonly hash: IncrementalHash; readonly blake3: Buffer } | undefined;
   private readonly reads: PendingRead[] = [];
   /** File offset of the next read to start. */
   private position: number;
@@ -159,9 +161,9 @@ class FileSender {
     private readonly plan: SendPlan,
     private readonly options: VerifiedSendOptions,
   ) {
-    this.hash = plan.verify ? createBlake3() : undefined;
+    this.verify = plan.blake3 ? { hash: createBlake3(), blake3: plan.blake3 } : undefined;
     this.position = options.direct ? plan.start - (plan.start % DIRECT_IO_ALIGNMENT) : plan.start;
-    this.limit = plan.verify ? plan.verify.size + 1 : plan.endExclusive;
+    this.limit = this.verify ? plan.endExclusive + 1 : plan.endExclusive;
   }
 
   async run(): Promise<void> {
@@ -206,24 +208,24 @@ class FileSender {
       if (chunk.length < next.requested) this.ended = true;
       // The next reads run while this chunk is hashed.
       this.startReads();
-      const { verify } = this.plan;
-      if (verify === undefined || this.hash === undefined) {
+      const { verify } = this;
+      if (verify === undefined) {
         if (this.sendPart(next.offset, chunk)) return;
         continue;
       }
       this.size += chunk.length;
-      if (this.size > verify.size) {
+      if (this.size > this.plan.endExclusive) {
         this.give(chunk);
-        throw this.corrupt(verify);
+        throw this.corrupt();
       }
-      this.hash.update(chunk.buffer.subarray(0, chunk.length));
+      verify.hash.update(chunk.buffer.subarray(0, chunk.length));
       const release = this.held;
       this.held = chunk;
       if (this.ended) {
-        const digest = this.hash.digest();
-        if (this.size !== verify.size || !digest.equals(verify.blake3)) {
+        const digest = verify.hash.digest();
+        if (this.size !== this.plan.endExclusive || !digest.equals(verify.blake3)) {
           if (release !== undefined) this.give(release);
-          throw this.corrupt(verify, digest);
+          throw this.corrupt(digest);
         }
         this.held = undefined;
         if (release !== undefined) this.write(release);
@@ -243,7 +245,8 @@ class FileSender {
     if (end < this.plan.endExclusive && this.ended) {
       this.give(chunk);
       throw new IntegrityError(
-        `blob ${this.plan.key} is corrupt: it ends after ${end} bytes, inside the range read up to byte ${this.plan.endExclusive - 1}`,
+        `blob ${this.plan.key} is corrupt: it ends after ${end} bytes, ` +
+          `inside the range read up to byte ${this.plan.endExclusive - 1}`,
       );
     }
     this.write(
@@ -327,12 +330,12 @@ class FileSender {
     await this.handle.close().catch(() => undefined);
   }
 
-  private corrupt(expected: ExpectedBlob, digest?: Buffer): IntegrityError {
+  private corrupt(digest?: Buffer): IntegrityError {
     const what = digest
       ? `${this.size} bytes with BLAKE3 ${digest.toString('hex')}`
       : `over ${this.size - 1} bytes`;
     return new IntegrityError(
-      `blob ${expected.key} is corrupt: read ${what} (expected ${expected.size} bytes)`,
+      `blob ${this.plan.key} is corrupt: read ${what} (expected ${this.plan.endExclusive} bytes)`,
     );
   }
 }
