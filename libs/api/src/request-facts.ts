@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { NextFunction, Response } from 'express';
+import { socketBytesWritten } from '@artifactstore/dataplane';
 import type { ApiRequest } from './principal.js';
 
 /** What one finished request did, for its log line and its metrics. */
@@ -56,7 +57,7 @@ export function requestFacts(request: ObservedRequest, response: Response): Requ
   const socket = request[connection];
   const baseline = (socket && socketBaselines.get(socket)) ?? { read: 0, written: 0 };
   const read = socket?.bytesRead ?? baseline.read;
-  const written = socket?.bytesWritten ?? baseline.written;
+  const written = socket ? socketBytesWritten(socket) : baseline.written;
   if (socket) socketBaselines.set(socket, { read, written });
   const start = request[started] ?? process.hrtime.bigint();
   const route: unknown = (request.route as { path?: unknown } | undefined)?.path;
