@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { NextFunction, Response } from 'express';
-import { socketBytesWritten } from '@artifactstore/dataplane';
+import { socketBytesWritten } from '@artifactstore/registry';
 import type { ApiRequest } from './principal.js';
 
 /** What one finished request did, for its log line and its metrics. */
