@@ -101,7 +101,7 @@ export async function benchCliSuite(
   const concurrency = await cliDefaultConcurrency();
   const curlVersion = (await curl(['--version'])).split(' ').slice(0, 2).join(' ');
   const work = await mkdtemp(join(tmpdir(), 'artifactstore-cli-bench-'));
-  const server = await startArtifactstore(scratch.config);
+  const server = await startArtifactstore(scratch);
   try {
     const cliFloorSeconds: number[] = [];
     const workloads = [];

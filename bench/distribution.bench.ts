@@ -7,11 +7,11 @@ import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import type { AppConfig } from '@artifactstore/config';
 import { createServerApp } from '@artifactstore/server';
 import { bytes } from './dataplane.bench.js';
 import type { DistributionRegistry } from './distribution-registry.js';
 import { curl } from './http.bench.js';
+import type { ScratchDatabase } from './scratch-database.js';
 import { percentile } from './stats.js';
 
 const MiB = 1 << 20;
@@ -24,9 +24,8 @@ export interface ArtifactstoreServer {
   close(): Promise<void>;
 }
 
-/** Starts artifactstore on `config` (the scratch database's, or one for a second server on the same database). */
-export async function startArtifactstore(config: AppConfig): Promise<ArtifactstoreServer> {
-  const app: NestExpressApplication = await createServerApp(config);
+export async function startArtifactstore(scratch: ScratchDatabase): Promise<ArtifactstoreServer> {
+  const app: NestExpressApplication = await createServerApp(scratch.config);
   await app.listen(0, '127.0.0.1');
   const base = (await app.getUrl()).replace('[::1]', '127.0.0.1');
   return {
@@ -60,11 +59,6 @@ export interface TransferPair {
    * /proc/sys/vm/drop_caches), so both servers read from the disk; undefined where that file is not writable.
    */
   readonly cold: { readonly artifactstoreMiBps: number; readonly registryMiBps: number } | undefined;
-  /**
-   * Control: the full GET again, once with socket writes (the default) and once from a second server on the same
-   * database with ARTIFACTSTORE_FS_SOCKET_WRITES=false, one after the other in alternating order.
-   */
-  readonly socketWrites: { readonly onMiBps: number; readonly offMiBps: number };
 }
 
 /**
@@ -76,7 +70,6 @@ export interface TransferPair {
  */
 export async function benchTransferPair(
   artifactstore: ArtifactstoreServer,
-  streamWrites: ArtifactstoreServer,
   registry: DistributionRegistry,
   folder: string,
   sizeMiB: number,
@@ -106,10 +99,6 @@ export async function benchTransferPair(
     const ourUrl = `${artifactstore.base}/v1/files/${ours.fileId}`;
     const theirUrl = registryBlobUrl(registry, digest);
     const artifactstoreRangeGetMiBps = await rangeGet(ourUrl, size);
-    const offUrl = `${streamWrites.base}/v1/files/${ours.fileId}`;
-    const offFirst = oursFirst ? undefined : await timedGet(offUrl, size);
-    const onMiBps = await timedGet(ourUrl, size);
-    const socketWrites = { onMiBps, offMiBps: offFirst ?? (await timedGet(offUrl, size)) };
     let cold: TransferPair['cold'];
     if (await canDropCaches()) {
       const coldGet = async (url: string) => {
@@ -120,7 +109,7 @@ export async function benchTransferPair(
       const artifactstoreMiBps = await coldGet(ourUrl);
       cold = { artifactstoreMiBps, registryMiBps: registryFirst ?? (await coldGet(theirUrl)) };
     }
-    return { artifactstore: ours.transfer, registry: theirs, artifactstoreRangeGetMiBps, cold, socketWrites };
+    return { artifactstore: ours.transfer, registry: theirs, artifactstoreRangeGetMiBps, cold };
   } finally {
     await rm(source, { force: true });
   }

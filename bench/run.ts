@@ -2,7 +2,6 @@ import { availableParallelism, cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import Sqlite from 'better-sqlite3';
 import pg from 'pg';
-import { loadConfig } from '@artifactstore/config';
 import {
   benchConcurrentIngest,
   benchDataplane,
@@ -181,27 +180,12 @@ async function distributionReport(): Promise<string> {
     return await withScratch(
       () => createScratchSqlite(),
       async (scratch) => {
-        const artifactstore = await startArtifactstore(scratch.config);
-        // The control: a second server on the same database and blobs that writes downloads through the stream.
-        const streamWrites = await startArtifactstore(
-          loadConfig({
-            ARTIFACTSTORE_DATA_DIR: scratch.config.dataDir,
-            ARTIFACTSTORE_MIGRATE_ON_START: 'false',
-            ARTIFACTSTORE_FS_SOCKET_WRITES: 'false',
-          }),
-        );
+        const artifactstore = await startArtifactstore(scratch);
         try {
           const pairs: TransferPair[] = [];
           for (let run = 0; run < runs; run++)
             pairs.push(
-              await benchTransferPair(
-                artifactstore,
-                streamWrites,
-                registry,
-                scratch.config.dataDir,
-                sizeMiB,
-                1000 + run,
-              ),
+              await benchTransferPair(artifactstore, registry, scratch.config.dataDir, sizeMiB, 1000 + run),
             );
           const small = { artifactstore: [] as SmallUploadsResult[], registry: [] as SmallUploadsResult[] };
           for (let run = 0; run < runs && smallCount > 0; run++) {
@@ -213,7 +197,6 @@ async function distributionReport(): Promise<string> {
           }
           return distributionTables(registry.version, sizeMiB, pairs, smallCount, concurrency, small);
         } finally {
-          await streamWrites.close();
           await artifactstore.close();
         }
       },
@@ -245,8 +228,6 @@ function distributionTables(
     );
   };
   const rangeGets = pairs.map((pair) => pair.artifactstoreRangeGetMiBps);
-  const socketOn = pairs.map((pair) => pair.socketWrites.onMiBps);
-  const socketOff = pairs.map((pair) => pair.socketWrites.offMiBps);
   const colds = pairs.flatMap((pair) => (pair.cold ? [pair.cold] : []));
   const coldOurs = colds.map((cold) => cold.artifactstoreMiBps);
   const coldTheirs = colds.map((cold) => cold.registryMiBps);
@@ -268,7 +249,6 @@ function distributionTables(
     row('download: GET /v1/files/{id} (verified) vs blob GET, right after the upload', 'getMiBps', '≥ 1×'),
     coldRow,
     `| control: GET /v1/files/{id} with Range: bytes=0- (unverified) | ${fmt(median(rangeGets))} (${each(rangeGets)}) | | ${(median(rangeGets) / median(side('registry', 'getMiBps'))).toFixed(2)}× | |`,
-    `| control: the verified GET again, socket writes on (default) vs off (ARTIFACTSTORE_FS_SOCKET_WRITES=false) | ${fmt(median(socketOn))} (${each(socketOn)}) | ${fmt(median(socketOff))} (${each(socketOff)}), off | ${(median(socketOn) / median(socketOff)).toFixed(2)}× on/off | |`,
     '',
     `Ratios per pair: upload ${ratios('putMiBps')}; download ${ratios('getMiBps')}. Server CPU seconds (user + system), median: ` +
       `upload ${cpu('artifactstore', 'putCpuSeconds')} vs ${cpu('registry', 'putCpuSeconds')}, ` +

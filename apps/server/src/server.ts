@@ -4,7 +4,6 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { Logger as PinoLogger } from 'pino';
 import { configureHttpApp, RequestDrain } from '@artifactstore/api';
 import type { AppConfig } from '@artifactstore/config';
-import { socketWritesAvailable } from '@artifactstore/dataplane';
 import { AppModule } from './app.module.js';
 import { createLog } from './log.js';
 import { hasOldSpaceFloor, SERVER_NODE_FLAGS } from './node-flags.js';
@@ -40,10 +39,6 @@ export async function startServer(config: AppConfig): Promise<INestApplication> 
       `node was started without ${SERVER_NODE_FLAGS.join(' ')}: under sustained transfers V8 will collect ` +
         `garbage far more often (npm start and the image pass it; see apps/server/src/node-flags.ts)`,
     );
-  }
-  const socketWrites = socketWritesAvailable();
-  if (config.storage === 'fs' && config.fsSocketWrites && socketWrites instanceof Error) {
-    logger.warn(`downloads write through the socket stream, the slower way: ${socketWrites.message}`);
   }
   return app;
 }

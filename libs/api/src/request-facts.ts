@@ -1,6 +1,5 @@
 import type { Socket } from 'node:net';
 import type { NextFunction, Response } from 'express';
-import { socketBytesWritten } from '@artifactstore/registry';
 import type { ApiRequest } from './principal.js';
 
 /** What one finished request did, for its log line and its metrics. */
@@ -57,7 +56,7 @@ export function requestFacts(request: ObservedRequest, response: Response): Requ
   const socket = request[connection];
   const baseline = (socket && socketBaselines.get(socket)) ?? { read: 0, written: 0 };
   const read = socket?.bytesRead ?? baseline.read;
-  const written = socket ? socketBytesWritten(socket) : baseline.written;
+  const written = socket?.bytesWritten ?? baseline.written;
   if (socket) socketBaselines.set(socket, { read, written });
   const start = request[started] ?? process.hrtime.bigint();
   const route: unknown = (request.route as { path?: unknown } | undefined)?.path;

@@ -51,8 +51,6 @@ export class AppConfig {
   readonly storage: StorageBackend;
   /** With `fs` storage: blobs written and read with O_DIRECT (where the platform and filesystem allow it). */
   readonly fsDirectIo: boolean;
-  /** With `fs` storage: download bodies written to the socket from the thread pool, where the native addon loaded. */
-  readonly fsSocketWrites: boolean;
   /** Set exactly when storage is `s3`. */
   readonly s3: S3Settings | undefined;
   /** Bearer tokens; empty = local mode (no auth, every request is the admin `local`). */
@@ -82,7 +80,6 @@ export class AppConfig {
     this.tailPollIntervalMs = values.tailPollIntervalMs;
     this.storage = values.storage;
     this.fsDirectIo = values.fsDirectIo;
-    this.fsSocketWrites = values.fsSocketWrites;
     this.s3 = values.s3 === undefined ? undefined : Object.freeze({ ...values.s3 });
     this.tokens = Object.freeze(values.tokens.map((token) => Object.freeze({ ...token })));
     this.allowAnonymous = values.allowAnonymous;

@@ -20,8 +20,6 @@ describe('loadConfig', () => {
   it('writes blobs with direct I/O unless ARTIFACTSTORE_FS_DIRECT_IO says otherwise', () => {
     expect(loadConfig({}).fsDirectIo).toBe(true);
     expect(loadConfig({ ARTIFACTSTORE_FS_DIRECT_IO: 'false' }).fsDirectIo).toBe(false);
-    expect(loadConfig({}).fsSocketWrites).toBe(true);
-    expect(loadConfig({ ARTIFACTSTORE_FS_SOCKET_WRITES: 'false' }).fsSocketWrites).toBe(false);
     expect(() => loadConfig({ ARTIFACTSTORE_FS_DIRECT_IO: 'sometimes' })).toThrow(
       /ARTIFACTSTORE_FS_DIRECT_IO/,
     );

@@ -73,12 +73,6 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
       'With `fs` storage, write and read blobs with O_DIRECT, past the page cache (Linux; off by itself where the filesystem refuses it). `false`: through the page cache, for hosts that serve the same files again and again from memory.',
   },
   {
-    name: 'ARTIFACTSTORE_FS_SOCKET_WRITES',
-    default: 'true',
-    description:
-      'With `fs` storage, write download bodies to the socket from the thread pool, beside the hashing (needs the native addon that `npm ci` builds; plain HTTP only). `false`: through the socket stream on the main thread.',
-  },
-  {
     name: 'ARTIFACTSTORE_S3_ENDPOINT',
     default: '(AWS)',
     description: 'S3 endpoint URL, e.g. `http://127.0.0.1:7480` for radosgw or MinIO; unset for AWS itself.',
@@ -200,7 +194,6 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): AppCo
   const tailPollIntervalMs = read('ARTIFACTSTORE_TAIL_POLL_INTERVAL_MS', '1000', integerIn(10, 60_000));
   const storage = read('ARTIFACTSTORE_STORAGE', 'fs', oneOf<StorageBackend>(['fs', 's3']));
   const fsDirectIo = read('ARTIFACTSTORE_FS_DIRECT_IO', 'true', parseBoolean);
-  const fsSocketWrites = read('ARTIFACTSTORE_FS_SOCKET_WRITES', 'true', parseBoolean);
   const s3 = storage === 's3' ? readS3Settings(env, read, problems) : undefined;
   const tokens = read('ARTIFACTSTORE_TOKENS_FILE', '', (text) =>
     text === '' ? [] : readTokensFile(resolve(cwd, text)),
@@ -238,7 +231,6 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): AppCo
     tailPollIntervalMs === undefined ||
     storage === undefined ||
     fsDirectIo === undefined ||
-    fsSocketWrites === undefined ||
     tokens === undefined ||
     allowAnonymous === undefined ||
     maxFileSize === undefined ||
@@ -261,7 +253,6 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): AppCo
     tailPollIntervalMs,
     storage,
     fsDirectIo,
-    fsSocketWrites,
     s3,
     tokens,
     allowAnonymous,

@@ -13,10 +13,7 @@ export async function createBlobStore(config: AppConfig): Promise<BlobStore> {
     if (!config.s3) throw new Error('ARTIFACTSTORE_STORAGE=s3 without S3 settings');
     return openS3BlobStore(config.s3);
   }
-  const store = new FsBlobStore(join(config.dataDir, 'blobs'), {
-    directIo: config.fsDirectIo,
-    socketWrites: config.fsSocketWrites,
-  });
+  const store = new FsBlobStore(join(config.dataDir, 'blobs'), { directIo: config.fsDirectIo });
   await store.init();
   return store;
 }

@@ -27,11 +27,6 @@ export interface FsBlobStoreOptions {
    * filesystem refuses it). See BlobFileWriter.
    */
   readonly directIo?: boolean;
-  /**
-   * Write download bodies to an HTTP response's socket from the thread pool, where the native addon loaded and the
-   * response allows it (default true; `socketSinkFor`).
-   */
-  readonly socketWrites?: boolean;
 }
 /** Read chunk size: 1 MiB chunks were measured markedly faster than Node's 64 KiB default. */
 const READ_CHUNK = 1 << 20;
@@ -61,14 +56,13 @@ function rangeStream(path: string, start: number, end: number): Readable {
   return createReadStream(path, { start, end, highWaterMark: Math.min(READ_CHUNK, end - start + 1) });
 }
 
-function sendOptions(direct: boolean, socketWrites: boolean): VerifiedSendOptions {
+function sendOptions(direct: boolean): VerifiedSendOptions {
   return {
     chunkSize: SEND_CHUNK,
     readsInFlight: SEND_READS_IN_FLIGHT,
     buffers: SEND_BUFFERS,
     pool: sendBuffers,
     direct,
-    socketWrites,
   };
 }
 
@@ -83,7 +77,6 @@ export class FsBlobStore extends BlobStore {
   readonly backend = 'fs';
   private readonly tempDir: string;
   private readonly directIo: DirectIoSwitch;
-  private readonly socketWrites: boolean;
 
   constructor(
     private readonly root: string,
@@ -92,7 +85,6 @@ export class FsBlobStore extends BlobStore {
     super();
     this.tempDir = join(root, 'tmp');
     this.directIo = new DirectIoSwitch((options.directIo ?? true) && directIoAvailable);
-    this.socketWrites = options.socketWrites ?? true;
   }
 
   /** Whether ingests write with O_DIRECT: asked for, offered by the platform, and not refused by the filesystem. */
@@ -173,7 +165,7 @@ export class FsBlobStore extends BlobStore {
       handle,
       destination,
       { blake3: Buffer.from(key, 'hex'), size, key },
-      sendOptions(direct, this.socketWrites),
+      sendOptions(direct),
     );
   }
 
@@ -187,7 +179,7 @@ export class FsBlobStore extends BlobStore {
     const { start, end } = this.rangeWithin(options, info.size);
     if (end - start + 1 < SEND_CHUNK) return pipeline(rangeStream(this.pathOf(key), start, end), destination);
     const { handle, direct } = await this.openBlob(key);
-    await sendFileRange(handle, destination, { start, end, key }, sendOptions(direct, this.socketWrites));
+    await sendFileRange(handle, destination, { start, end, key }, sendOptions(direct));
   }
 
   private async openVerified(key: string): Promise<Readable> {

@@ -15,8 +15,6 @@ export { FsBlobStore } from './fs-blob-store.js';
 export { BlobFileWriter, DirectIoSwitch } from './blob-file-writer.js';
 export { O_DIRECT, directIoBuffers } from './direct-io.js';
 export { createBlobStore } from './blob-store.factory.js';
-/** Downloads written to the socket from the thread pool (ADR 0009): whether the addon loaded, and the byte count. */
-export { socketWritesAvailable, socketBytesWritten } from './socket-writer.js';
 /** Type only: the S3 backend's module (and the AWS SDK) loads when `openS3BlobStore` is first called. */
 export type { S3BlobStore, S3BlobStoreOptions, S3Connection } from './s3-blob-store.js';
 export { openS3BlobStore } from './s3-blob-store.lazy.js';

@@ -5,7 +5,6 @@ import { createBlake3, type IncrementalHash } from '@artifactstore/codec';
 import { IntegrityError } from './dataplane.errors.js';
 import { DIRECT_IO_ALIGNMENT, type AlignedBufferPool } from './direct-io.js';
 import { readAt } from './read-at.js';
-import { socketSinkFor, StreamSink, type ChunkSink } from './socket-writer.js';
 
 export interface VerifiedSendOptions {
   /** Bytes per read and per write, at most the pool's buffer size; a multiple of DIRECT_IO_ALIGNMENT when direct. */
@@ -21,11 +20,6 @@ export interface VerifiedSendOptions {
   readonly pool: AlignedBufferPool;
   /** `handle` was opened with O_DIRECT. */
   readonly direct: boolean;
-  /**
-   * Write an HTTP response's body to its socket from the thread pool where `socketSinkFor` can (the native addon
-   * built, a plain TCP socket); through the destination stream otherwise, or when false (the default).
-   */
-  readonly socketWrites?: boolean;
 }
 
 /** What the file is supposed to hold, and its name for messages. */
@@ -160,7 +154,6 @@ class FileSender {
   /** Set once the destination closed or failed before it finished. */
   private gone = false;
   private wake: (() => void) | undefined;
-  private readonly sink: ChunkSink;
 
   constructor(
     private readonly handle: FileHandle,
@@ -168,8 +161,6 @@ class FileSender {
     private readonly plan: SendPlan,
     private readonly options: VerifiedSendOptions,
   ) {
-    this.sink =
-      (options.socketWrites ? socketSinkFor(destination) : undefined) ?? new StreamSink(destination);
     this.verify = plan.blake3 ? { hash: createBlake3(), blake3: plan.blake3 } : undefined;
     this.position = options.direct ? plan.start - (plan.start % DIRECT_IO_ALIGNMENT) : plan.start;
     this.limit = this.verify ? plan.endExclusive + 1 : plan.endExclusive;
@@ -183,12 +174,6 @@ class FileSender {
     });
     try {
       await this.transfer(finishedWriting);
-      // A sink that writes beside the stream must be done before the stream ends the response.
-      await this.writesCalledBack();
-      if (this.gone) {
-        await finishedWriting;
-        return;
-      }
       this.destination.end();
       await finishedWriting;
     } catch (error) {
@@ -196,7 +181,7 @@ class FileSender {
       // response has not sent its headers). Otherwise what was written goes out first, so that the client sees
       // the response start and stop short rather than a reset before it; the chunk held back never does.
       if (this.wrote) {
-        await this.writesCalledBack();
+        while (this.writing > 0 && !this.gone) await new Promise<void>((resolve) => (this.wake = resolve));
         if (!this.destination.destroyed) this.destination.destroy(error as Error);
       }
       throw error;
@@ -311,16 +296,11 @@ class FileSender {
     }
     this.wrote = true;
     this.writing++;
-    this.sink.write(chunk.buffer.subarray(from, to), () => {
+    this.destination.write(chunk.buffer.subarray(from, to), () => {
       this.writing--;
       this.give(chunk);
       this.wakeUp();
     });
-  }
-
-  /** Waits until the destination has called back every write, or is gone. */
-  private async writesCalledBack(): Promise<void> {
-    while (this.writing > 0 && !this.gone) await new Promise<void>((resolve) => (this.wake = resolve));
   }
 
   private give(chunk: Chunk): void {
@@ -348,7 +328,6 @@ class FileSender {
     );
     await Promise.all(reads);
     await this.handle.close().catch(() => undefined);
-    await this.sink.close();
   }
 
   private corrupt(digest?: Buffer): IntegrityError {

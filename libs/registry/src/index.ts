@@ -24,13 +24,9 @@ export { RuntimeStats, type RuntimeStatsSnapshot } from './runtime-stats.service
 export { type PackageRecord, type FileRecord } from './records.js';
 export { type Page, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from './page-cursor.js';
 export * from './rules.js';
-/**
- * What callers of the registry meet from the libs below it: the events it tails, the dataplane's errors, and the
- * count of bytes `sendFile` wrote to a socket beside Node's stream.
- */
+/** What callers of the registry meet from the libs below it: the events it tails and the dataplane's errors. */
 export { type Event } from '@artifactstore/events';
 export {
-  socketBytesWritten,
   DataplaneError,
   DigestMismatchError,
   SizeLimitExceededError,
