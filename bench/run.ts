@@ -45,6 +45,7 @@ const USAGE = `usage: npm run bench [-- options]
   --concurrent-mib N     size of each concurrent ingest (256)
   --replay-events N      events in the replay benchmark (100000)
   --small-uploads N      4 KiB uploads in the distribution race (10000)
+  --fs-direct-io BOOL    ARTIFACTSTORE_FS_DIRECT_IO of artifactstore in the distribution race (true)
   --pg-url URL           PostgreSQL to measure (default: ARTIFACTSTORE_TEST_PG_URL)`;
 
 const OPTIONS = {
@@ -56,6 +57,7 @@ const OPTIONS = {
   runs: { type: 'string', default: '3' },
   'replay-events': { type: 'string', default: '100000' },
   'small-uploads': { type: 'string', default: '10000' },
+  'fs-direct-io': { type: 'string', default: 'true' },
   'pg-url': { type: 'string', default: process.env.ARTIFACTSTORE_TEST_PG_URL ?? '' },
 } as const;
 
@@ -178,7 +180,7 @@ async function distributionReport(): Promise<string> {
   const registry = await startDistributionRegistry();
   try {
     return await withScratch(
-      () => createScratchSqlite(),
+      () => createScratchSqlite({ ARTIFACTSTORE_FS_DIRECT_IO: values['fs-direct-io'] }),
       async (scratch) => {
         const artifactstore = await startArtifactstore(scratch);
         try {
@@ -195,7 +197,15 @@ async function distributionReport(): Promise<string> {
             );
             small.registry.push(await benchRegistrySmallUploads(registry, files, concurrency, perPackage));
           }
-          return distributionTables(registry.version, sizeMiB, pairs, smallCount, concurrency, small);
+          return distributionTables(
+            registry.version,
+            sizeMiB,
+            scratch.config.fsDirectIo,
+            pairs,
+            smallCount,
+            concurrency,
+            small,
+          );
         } finally {
           await artifactstore.close();
         }
@@ -209,6 +219,7 @@ async function distributionReport(): Promise<string> {
 function distributionTables(
   version: string,
   sizeMiB: number,
+  directIo: boolean,
   pairs: readonly TransferPair[],
   smallCount: number,
   concurrency: number,
@@ -241,7 +252,7 @@ function distributionTables(
   const lines = [
     `## against the distribution registry (${version})`,
     '',
-    `${fmt(sizeMiB)} MiB over loopback, curl as the client of both, ${pairs.length} alternated run pairs on fresh bytes; MiB/s, median (each run)`,
+    `${fmt(sizeMiB)} MiB over loopback, curl as the client of both, ${pairs.length} alternated run pairs on fresh bytes; MiB/s, median (each run). artifactstore with ARTIFACTSTORE_FS_DIRECT_IO=${String(directIo)}.`,
     '',
     '| transfer | artifactstore | distribution registry | ratio | aim |',
     '| --- | --- | --- | --- | --- |',
