@@ -70,6 +70,10 @@ function parseCommandLine() {
       console.log(USAGE);
       process.exit(0);
     }
+    const directIo = parsed.values['fs-direct-io'];
+    if (directIo !== 'true' && directIo !== 'false') {
+      throw new Error(`--fs-direct-io must be true or false, not ${JSON.stringify(directIo)}`);
+    }
     return parsed;
   } catch (error) {
     console.error(`bench: ${(error as Error).message}\n${USAGE}`);
