@@ -4,6 +4,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { Logger as PinoLogger } from 'pino';
 import { configureHttpApp, RequestDrain } from '@artifactstore/api';
 import type { AppConfig } from '@artifactstore/config';
+import { sendBuffersOnHugePages } from '@artifactstore/dataplane';
 import { AppModule } from './app.module.js';
 import { createLog } from './log.js';
 import { hasOldSpaceFloor, SERVER_NODE_FLAGS } from './node-flags.js';
@@ -38,6 +39,12 @@ export async function startServer(config: AppConfig): Promise<INestApplication> 
     logger.warn(
       `node was started without ${SERVER_NODE_FLAGS.join(' ')}: under sustained transfers V8 will collect ` +
         `garbage far more often (npm start and the image pass it; see apps/server/src/node-flags.ts)`,
+    );
+  }
+  const onHugePages = sendBuffersOnHugePages();
+  if (config.storage === 'fs' && config.fsDirectIo && onHugePages instanceof Error) {
+    logger.warn(
+      `downloads read into 4 KiB pages, which is slower on some machines (ADR 0010): ${onHugePages.message}`,
     );
   }
   return app;

@@ -1,4 +1,5 @@
 import { constants } from 'node:fs';
+import type { HugePages } from './huge-pages.js';
 
 /** O_DIRECT where the platform has it (Linux); undefined elsewhere. */
 export const O_DIRECT: number | undefined = (constants as { O_DIRECT?: number }).O_DIRECT;
@@ -23,26 +24,44 @@ declare const WebAssembly: {
  * a WebAssembly.Memory is mapped by V8 on page boundaries and sized in 64 KiB pages, so every buffer cut from one at
  * a multiple of 64 KiB is aligned. Memories are allocated in slabs of several buffers and never grow (growing would
  * detach the buffers); a slab is freed by the garbage collector once none of its buffers is held or idle here.
+ * Given huge pages, a slab that is a whole number of them starts on a huge page boundary and is advised onto them
+ * before its first touch (huge-pages.ts).
  */
 export class AlignedBufferPool {
   private readonly idle: Buffer[] = [];
+
+  /** Huge pages for the slabs, when given and a slab is a whole number of them. */
+  private readonly hugePages: HugePages | undefined;
 
   constructor(
     readonly bufferSize: number,
     private readonly buffersPerSlab: number,
     private readonly maxIdle: number,
+    hugePages?: HugePages,
   ) {
     if (bufferSize % WASM_PAGE !== 0) throw new RangeError(`buffer size must be a multiple of ${WASM_PAGE}`);
+    const slab = bufferSize * buffersPerSlab;
+    this.hugePages = hugePages && slab % hugePages.size === 0 ? hugePages : undefined;
+  }
+
+  /** Whether slabs are advised to live on huge pages. */
+  get onHugePages(): boolean {
+    return this.hugePages !== undefined;
   }
 
   take(): Buffer {
     const buffer = this.idle.pop();
     if (buffer) return buffer;
-    const memory = new WebAssembly.Memory({ initial: (this.bufferSize * this.buffersPerSlab) / WASM_PAGE });
+    const slab = this.bufferSize * this.buffersPerSlab;
+    // With huge pages, one huge page of slack lets the slab start on a huge page boundary; the slack is never
+    // touched, so it takes address space and no memory.
+    const slack = this.hugePages?.size ?? 0;
+    const memory = new WebAssembly.Memory({ initial: (slab + slack) / WASM_PAGE });
+    const start = this.hugePages?.advise(memory.buffer, slab) ?? 0;
     for (let index = 1; index < this.buffersPerSlab && this.idle.length < this.maxIdle; index++) {
-      this.idle.push(Buffer.from(memory.buffer, index * this.bufferSize, this.bufferSize));
+      this.idle.push(Buffer.from(memory.buffer, start + index * this.bufferSize, this.bufferSize));
     }
-    return Buffer.from(memory.buffer, 0, this.bufferSize);
+    return Buffer.from(memory.buffer, start, this.bufferSize);
   }
 
   /** Hands a buffer back once no I/O uses it any more. */

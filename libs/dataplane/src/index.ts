@@ -10,7 +10,7 @@ export {
   type BlobStat,
   type ByteSource,
 } from './blob-store.js';
-export { FsBlobStore } from './fs-blob-store.js';
+export { FsBlobStore, sendBuffersOnHugePages } from './fs-blob-store.js';
 /** FsBlobStore's direct-I/O parts, for benchmarks that measure the same I/O without the hashing (ADR 0007). */
 export { BlobFileWriter, DirectIoSwitch } from './blob-file-writer.js';
 export { O_DIRECT, directIoBuffers } from './direct-io.js';
