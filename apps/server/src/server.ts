@@ -41,11 +41,12 @@ export async function startServer(config: AppConfig): Promise<INestApplication> 
         `garbage far more often (npm start and the image pass it; see apps/server/src/node-flags.ts)`,
     );
   }
-  const onHugePages = sendBuffersOnHugePages();
-  if (config.storage === 'fs' && config.fsDirectIo && onHugePages instanceof Error) {
-    logger.warn(
-      `downloads read into 4 KiB pages, which is slower on some machines (ADR 0010): ${onHugePages.message}`,
-    );
+  if (config.storage === 'fs' && config.fsDirectIo) {
+    const onHugePages = sendBuffersOnHugePages();
+    if (onHugePages instanceof Error)
+      logger.warn(
+        `downloads read into ordinary pages, slower on some machines (ADR 0010): ${onHugePages.message}`,
+      );
   }
   return app;
 }

@@ -24,40 +24,46 @@ declare const WebAssembly: {
  * a WebAssembly.Memory is mapped by V8 on page boundaries and sized in 64 KiB pages, so every buffer cut from one at
  * a multiple of 64 KiB is aligned. Memories are allocated in slabs of several buffers and never grow (growing would
  * detach the buffers); a slab is freed by the garbage collector once none of its buffers is held or idle here.
- * Given huge pages, a slab that is a whole number of them starts on a huge page boundary and is advised onto them
- * before its first touch (huge-pages.ts).
+ * Given huge pages, each slab starts on a huge page boundary and is advised onto them before its first touch
+ * (huge-pages.ts).
  */
 export class AlignedBufferPool {
   private readonly idle: Buffer[] = [];
+  private readonly slab: number;
+  /** Set by the first slab the kernel refused to put on huge pages; that slab and later ones use ordinary pages. */
+  private refusal: Error | undefined;
 
-  /** Huge pages for the slabs, when given and a slab is a whole number of them. */
-  private readonly hugePages: HugePages | undefined;
-
+  /** `hugePages`, when given, must divide a slab (`hugePagesFor`). */
   constructor(
     readonly bufferSize: number,
     private readonly buffersPerSlab: number,
     private readonly maxIdle: number,
-    hugePages?: HugePages,
+    private readonly hugePages?: HugePages,
   ) {
     if (bufferSize % WASM_PAGE !== 0) throw new RangeError(`buffer size must be a multiple of ${WASM_PAGE}`);
-    const slab = bufferSize * buffersPerSlab;
-    this.hugePages = hugePages && slab % hugePages.size === 0 ? hugePages : undefined;
+    this.slab = bufferSize * buffersPerSlab;
+    if (hugePages && this.slab % hugePages.size !== 0)
+      throw new RangeError(`a slab of ${this.slab} bytes is not a whole number of huge pages`);
   }
 
-  /** Whether slabs are advised to live on huge pages. */
-  get onHugePages(): boolean {
-    return this.hugePages !== undefined;
+  /** Whether new slabs go on huge pages, and if not, why. */
+  get onHugePages(): true | Error {
+    return this.refusal ?? (this.hugePages ? true : new Error('no huge pages were given'));
   }
 
   take(): Buffer {
     const buffer = this.idle.pop();
     if (buffer) return buffer;
-    const slab = this.bufferSize * this.buffersPerSlab;
+    const pages = this.refusal ? undefined : this.hugePages;
     // With huge pages, one huge page of slack lets the slab start on a huge page boundary; the slack is never
-    // touched, so it takes address space and no memory.
-    const slack = this.hugePages?.size ?? 0;
-    const memory = new WebAssembly.Memory({ initial: (slab + slack) / WASM_PAGE });
-    const start = this.hugePages?.advise(memory.buffer, slab) ?? 0;
+    // touched, so it takes address space and no resident memory.
+    const memory = new WebAssembly.Memory({ initial: (this.slab + (pages?.size ?? 0)) / WASM_PAGE });
+    let start = 0;
+    if (pages) {
+      const advised = pages.advise(memory.buffer, this.slab);
+      if (advised instanceof Error) this.refusal = advised;
+      else start = advised;
+    }
     for (let index = 1; index < this.buffersPerSlab && this.idle.length < this.maxIdle; index++) {
       this.idle.push(Buffer.from(memory.buffer, start + index * this.bufferSize, this.bufferSize));
     }

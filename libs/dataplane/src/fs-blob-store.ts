@@ -15,7 +15,7 @@ import {
 import { BlobFileWriter, directIoAvailable, DirectIoSwitch } from './blob-file-writer.js';
 import { BlobNotFoundError, DataplaneError } from './dataplane.errors.js';
 import { AlignedBufferPool, isInvalidArgument, O_DIRECT } from './direct-io.js';
-import { hugePages } from './huge-pages.js';
+import { hugePagesFor } from './huge-pages.js';
 import { HashedSource, storageError } from './ingest-checks.js';
 import { sendFileRange, sendVerifiedFile, type VerifiedSendOptions } from './verified-file-sender.js';
 import { VerifiedFileStream } from './verified-file-stream.js';
@@ -45,22 +45,29 @@ const SEND_BUFFERS = SEND_READS_IN_FLIGHT + 2;
  * The sends' read buffers, shared by all downloads of the process: at most 32 MiB stay idle between them. One
  * buffer per slab: a slab's memory lives until every buffer cut from it is dropped, so with slabs of eight, the
  * buffers dropped past the idle limit during a burst of downloads kept whole slabs alive (32 concurrent 1 GiB GETs
- * peaked at 1,145 MiB RSS, against 540 with slabs of one; docs/benchmarks.md, session 8). Each buffer is one huge
- * page where the machine has them: O_DIRECT reads into it ran 2.9× faster on session 10's VM (ADR 0010).
+ * peaked at 1,145 MiB RSS, against 540 with slabs of one; docs/benchmarks.md, session 8). On huge pages where the
+ * machine has them (ADR 0010). Made at the first download, so that a process that sends none loads no addon.
  */
-const sendBuffers = new AlignedBufferPool(
-  SEND_CHUNK,
-  1,
-  16,
-  hugePages instanceof Error ? undefined : hugePages,
-);
+let sendBuffers: AlignedBufferPool | undefined;
 
-/** Whether downloads read into buffers on huge pages, and if not, why (the server logs it at startup). */
+function sendPool(): AlignedBufferPool {
+  if (!sendBuffers) {
+    const pages = hugePagesFor(SEND_CHUNK);
+    sendBuffers = new AlignedBufferPool(SEND_CHUNK, 1, 16, pages instanceof Error ? undefined : pages);
+  }
+  return sendBuffers;
+}
+
+/**
+ * Whether downloads read into buffers on huge pages, and if not, why (the server logs it at startup). Takes one
+ * buffer and gives it back, so that the kernel has answered the advice.
+ */
 export function sendBuffersOnHugePages(): true | Error {
-  if (sendBuffers.onHugePages) return true;
-  return hugePages instanceof Error
-    ? hugePages
-    : new Error(`${SEND_CHUNK} bytes are not a whole number of ${hugePages.size}-byte huge pages`);
+  const pages = hugePagesFor(SEND_CHUNK);
+  if (pages instanceof Error) return pages;
+  const pool = sendPool();
+  pool.give(pool.take());
+  return pool.onHugePages;
 }
 
 /** A temp file untouched this long belongs to no live ingest (an ingest writes it continuously). */
@@ -76,7 +83,7 @@ function sendOptions(direct: boolean): VerifiedSendOptions {
     chunkSize: SEND_CHUNK,
     readsInFlight: SEND_READS_IN_FLIGHT,
     buffers: SEND_BUFFERS,
-    pool: sendBuffers,
+    pool: sendPool(),
     direct,
   };
 }

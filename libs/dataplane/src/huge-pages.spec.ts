@@ -1,79 +1,93 @@
-import { readFileSync } from 'node:fs';
 import { AlignedBufferPool } from './direct-io.js';
-import { sendBuffersOnHugePages } from './fs-blob-store.js';
-import { type HugePages, hugePages, hugePagesFrom } from './huge-pages.js';
+import { type HugePages, type HugePagesAddon, hugePagesFor, hugePagesFrom } from './huge-pages.js';
 
 const MiB = 1 << 20;
-const machineFacts = {
-  enabled: readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'),
-  pmdSize: readFileSync('/sys/kernel/mm/transparent_hugepage/hpage_pmd_size', 'utf8'),
-};
-const machineMode = /\[(\w+)\]/.exec(machineFacts.enabled)?.[1];
-const machineHasThp = machineMode === 'always' || machineMode === 'madvise';
 
-/** An addon that records its calls and answers `offset`. */
-function fakeAddon(offset: number) {
+/** An addon that records its calls and answers `answer`. */
+function fakeAddon(answer: number | null) {
   const calls: { byteLength: number; size: number; length: number }[] = [];
-  return {
-    calls,
-    adviseHugePages(memory: ArrayBuffer, size: number, length: number) {
+  const addon: HugePagesAddon = {
+    adviseHugePages(memory, size, length) {
       calls.push({ byteLength: memory.byteLength, size, length });
-      return offset;
+      return answer;
     },
   };
+  return { addon, calls };
 }
 
-const madvise = { enabled: 'always [madvise] never\n', pmdSize: '2097152\n' };
-
-function anonHugePagesKiB(): number {
-  const match = /^AnonHugePages:\s+(\d+) kB$/m.exec(readFileSync('/proc/self/smaps_rollup', 'utf8'));
-  if (!match?.[1]) throw new Error('no AnonHugePages in /proc/self/smaps_rollup');
-  return Number(match[1]);
-}
+const madvise = {
+  enabled: 'always [madvise] never\n',
+  pmdSize: '2097152\n',
+  status: 'Name:\tnode\nTHP_enabled:\t1\n',
+};
 
 describe('hugePagesFrom', () => {
-  it('says why there are none: no addon, no transparent huge pages, `never`, or an odd size', () => {
+  it('says why there are none: no addon, no sysfs entries, `never`, off for the process, or an odd size', () => {
     const noAddon = new Error('the native addon is not built');
     expect(hugePagesFrom(noAddon, madvise)).toBe(noAddon);
-    const noThp = new Error('this kernel has no transparent huge pages');
-    expect(hugePagesFrom(fakeAddon(0), noThp)).toBe(noThp);
-    expect(hugePagesFrom(fakeAddon(0), { ...madvise, enabled: 'always madvise [never]\n' })).toEqual(
+    const { addon } = fakeAddon(0);
+    const missing = new Error('ENOENT: no such file or directory');
+    expect(hugePagesFrom(addon, { ...madvise, enabled: missing })).toEqual(
+      new Error('this kernel has no transparent huge pages (ENOENT: no such file or directory)'),
+    );
+    expect(hugePagesFrom(addon, { ...madvise, pmdSize: missing })).toEqual(
+      new Error('this kernel has no transparent huge pages (ENOENT: no such file or directory)'),
+    );
+    expect(hugePagesFrom(addon, { ...madvise, enabled: 'always madvise [never]\n' })).toEqual(
       new Error('transparent huge pages are set to never'),
     );
-    expect(hugePagesFrom(fakeAddon(0), { ...madvise, pmdSize: '3000000\n' })).toEqual(
+    expect(hugePagesFrom(addon, { ...madvise, status: 'Name:\tnode\nTHP_enabled:\t0\n' })).toEqual(
+      new Error('transparent huge pages are disabled for this process (prctl PR_SET_THP_DISABLE)'),
+    );
+    expect(hugePagesFrom(addon, { ...madvise, pmdSize: '3000000\n' })).toEqual(
       new Error('the huge page size "3000000" is not a power of two'),
     );
   });
 
   it("advises through the addon with the kernel's huge page size, in `always` and `madvise` modes", () => {
     for (const enabled of ['[always] madvise never', 'always [madvise] never']) {
-      const addon = fakeAddon(65536);
-      const pages = hugePagesFrom(addon, { ...madvise, enabled }) as HugePages;
-      expect(pages.size).toBe(2 * MiB);
-      expect(pages.advise(new ArrayBuffer(8), 2 * MiB)).toBe(65536);
-      expect(addon.calls).toEqual([{ byteLength: 8, size: 2 * MiB, length: 2 * MiB }]);
+      // A kernel older than THP_enabled in /proc/self/status (6.x added it) is taken at its sysfs word.
+      for (const status of [madvise.status, new Error('EACCES')]) {
+        const { addon, calls } = fakeAddon(65536);
+        const pages = hugePagesFrom(addon, { ...madvise, enabled, status }) as HugePages;
+        expect(pages.size).toBe(2 * MiB);
+        expect(pages.advise(new ArrayBuffer(8), 2 * MiB)).toBe(65536);
+        expect(calls).toEqual([{ byteLength: 8, size: 2 * MiB, length: 2 * MiB }]);
+      }
     }
   });
 
-  it('hands back no offset when the kernel refused, and fails on memory with no room', () => {
-    expect((hugePagesFrom(fakeAddon(-1), madvise) as HugePages).advise(new ArrayBuffer(8), 2 * MiB)).toBe(
-      undefined,
+  it('names the errno when the kernel refused, and fails on memory with no room', () => {
+    const refused = hugePagesFrom(fakeAddon(-22).addon, madvise) as HugePages;
+    expect(refused.advise(new ArrayBuffer(8), 2 * MiB)).toEqual(
+      new Error('madvise(MADV_HUGEPAGE) failed: EINVAL'),
     );
-    expect(() =>
-      (hugePagesFrom(fakeAddon(-2), madvise) as HugePages).advise(new ArrayBuffer(8), 2 * MiB),
-    ).toThrow(RangeError);
+    const noRoom = hugePagesFrom(fakeAddon(null).addon, madvise) as HugePages;
+    expect(() => noRoom.advise(new ArrayBuffer(8), 2 * MiB)).toThrow(RangeError);
+  });
+});
+
+describe('hugePagesFor', () => {
+  it('passes huge pages on for slabs that are whole numbers of them, and says why not otherwise', () => {
+    const pages = hugePagesFrom(fakeAddon(0).addon, madvise) as HugePages;
+    expect(hugePagesFor(4 * MiB, pages)).toBe(pages);
+    expect(hugePagesFor(MiB, pages)).toEqual(
+      new Error('1048576-byte buffers are not a whole number of 2097152-byte huge pages'),
+    );
+    const none = new Error('transparent huge pages are set to never');
+    expect(hugePagesFor(4 * MiB, none)).toBe(none);
   });
 });
 
 describe('AlignedBufferPool on huge pages', () => {
-  /** Huge pages of `size` bytes that record the memory they were asked about and answer `offset`. */
-  function fakePages(size: number, offset: number | undefined) {
+  /** Huge pages of `size` bytes that record the memory they were asked about and answer `answer`. */
+  function fakePages(size: number, answer: number | Error) {
     const asked: { byteLength: number; length: number }[] = [];
     const pages: HugePages = {
       size,
       advise(memory, length) {
         asked.push({ byteLength: memory.byteLength, length });
-        return offset;
+        return answer;
       },
     };
     return { pages, asked };
@@ -90,55 +104,18 @@ describe('AlignedBufferPool on huge pages', () => {
     expect(first.buffer).toBe(second.buffer);
   });
 
-  it('uses the memory from its start when the kernel refused the advice', () => {
-    const { pages } = fakePages(64 * 1024, undefined);
-    const buffer = new AlignedBufferPool(64 * 1024, 1, 1, pages).take();
-    expect(buffer.byteOffset).toBe(0);
-    expect(buffer.length).toBe(64 * 1024);
+  it('uses ordinary pages from the first refusal on, and says why', () => {
+    const refusal = new Error('madvise(MADV_HUGEPAGE) failed: EINVAL');
+    const { pages, asked } = fakePages(64 * 1024, refusal);
+    const pool = new AlignedBufferPool(64 * 1024, 1, 0, pages);
+    expect(pool.take().byteOffset).toBe(0);
+    expect(pool.take().buffer.byteLength).toBe(64 * 1024);
+    expect(asked).toHaveLength(1);
+    expect(pool.onHugePages).toBe(refusal);
   });
 
-  it('leaves huge pages alone when a slab is not a whole number of them', () => {
-    const { pages, asked } = fakePages(2 * MiB, 0);
-    const pool = new AlignedBufferPool(MiB, 1, 1, pages);
-    expect(pool.onHugePages).toBe(false);
-    expect(pool.take().buffer.byteLength).toBe(MiB);
-    expect(asked).toEqual([]);
-  });
-});
-
-describe('huge pages on this machine (the native addon, built by npm ci)', () => {
-  it('matches what the kernel offers', () => {
-    if (machineHasThp) {
-      expect(hugePages).not.toBeInstanceOf(Error);
-      expect((hugePages as HugePages).size).toBe(Number(machineFacts.pmdSize.trim()));
-      expect(sendBuffersOnHugePages()).toBe(true);
-    } else {
-      expect(hugePages).toEqual(new Error(`transparent huge pages are set to ${machineMode}`));
-      expect(sendBuffersOnHugePages()).toBeInstanceOf(Error);
-    }
-  });
-
-  it('backs a pooled buffer with a huge page once it is touched', () => {
-    if (!machineHasThp) {
-      expect(hugePages).toBeInstanceOf(Error);
-      return;
-    }
-    const pages = hugePages as HugePages;
-    const pool = new AlignedBufferPool(pages.size, 1, 1, pages);
-    const before = anonHugePagesKiB();
-    const buffer = pool.take();
-    expect(buffer.byteOffset % 4096).toBe(0);
-    buffer.fill(1);
-    expect(anonHugePagesKiB() - before).toBeGreaterThanOrEqual(pages.size / 1024);
-  });
-
-  it('refuses memory that holds no aligned range of the length asked', () => {
-    if (!machineHasThp) {
-      expect(hugePages).toBeInstanceOf(Error);
-      return;
-    }
-    const pages = hugePages as HugePages;
-    expect(() => pages.advise(new ArrayBuffer(pages.size / 2), pages.size)).toThrow(RangeError);
-    expect(() => pages.advise(new ArrayBuffer(pages.size * 2), pages.size + 1)).toThrow(/a multiple of it/);
+  it('says it has none when none were given, and refuses huge pages a slab is not a whole number of', () => {
+    expect(new AlignedBufferPool(64 * 1024, 1, 1).onHugePages).toEqual(new Error('no huge pages were given'));
+    expect(() => new AlignedBufferPool(MiB, 1, 1, fakePages(2 * MiB, 0).pages)).toThrow(RangeError);
   });
 });

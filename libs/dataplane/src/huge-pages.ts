@@ -1,37 +1,38 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 /**
- * Transparent huge pages for buffers that O_DIRECT reads fill. The kernel hands the device one segment per
- * physically contiguous run of a buffer: 512 for 2 MiB of 4 KiB pages, one for 2 MiB on a huge page. On the VMs
- * measured here (virtio-blk) a 2 MiB O_DIRECT read into a huge page ran at 3.7 GiB/s, into 4 KiB pages at 1.3
- * (ADR 0010). Node cannot ask for huge pages, so a native addon (libs/dataplane/native) makes the one madvise call.
+ * Transparent huge pages for buffers that O_DIRECT reads fill, so that a read is one device segment rather than
+ * one per 4 KiB page (ADR 0010). Node cannot ask for them; a native addon (libs/dataplane/native) makes the one
+ * madvise call.
  */
 export interface HugePages {
   /** The huge page size (the PMD size: 2 MiB on x86-64). */
   readonly size: number;
   /**
-   * Advises huge pages for `length` bytes of `memory` (a multiple of `size`), at the first offset aligned to
-   * `size`; returns that offset, or undefined when the kernel refused (the memory is then used as it is). `memory`
-   * must not have been touched yet and must have room for `length` bytes plus `size` of slack.
+   * Advises huge pages for `length` bytes of `memory` (a multiple of `size`) from its first offset aligned to
+   * `size`, and returns that offset, or an Error saying why the kernel refused. `memory` must belong to the caller
+   * alone, must not have been touched yet, and must have room for `length` bytes plus `size` of slack.
    */
-  advise(memory: ArrayBuffer, length: number): number | undefined;
+  advise(memory: ArrayBuffer, length: number): number | Error;
 }
 
-interface HugePagesAddon {
-  adviseHugePages(memory: ArrayBuffer, hugePageSize: number, length: number): number;
+export interface HugePagesAddon {
+  /** The offset advised, -errno when madvise refused, null when `memory` holds no aligned `length`. */
+  adviseHugePages(memory: ArrayBuffer, hugePageSize: number, length: number): number | null;
 }
 
-/** The facts of this kernel's transparent huge pages, as sysfs tells them; readable for tests. */
+/** What the kernel says of transparent huge pages, as read from sysfs and /proc (an Error where it cannot be read). */
 export interface TransparentHugePageFacts {
-  /** The contents of `enabled`, e.g. `always [madvise] never`. */
-  readonly enabled: string;
-  /** The contents of `hpage_pmd_size`, in bytes. */
-  readonly pmdSize: string;
+  /** `/sys/kernel/mm/transparent_hugepage/enabled`, e.g. `always [madvise] never`. */
+  readonly enabled: string | Error;
+  /** `/sys/kernel/mm/transparent_hugepage/hpage_pmd_size`, in bytes. */
+  readonly pmdSize: string | Error;
+  /** `/proc/self/status`, whose `THP_enabled: 0` means this process may not have them (prctl). */
+  readonly status: string | Error;
 }
-
-const THP = '/sys/kernel/mm/transparent_hugepage';
 
 /** Where the addon is built: beside the sources (tests run from libs/), and from dist/libs/dataplane/src. */
 const ADDON_PATHS = [
@@ -52,42 +53,72 @@ function loadAddon(): HugePagesAddon | Error {
   return new Error(`the native addon is not built (${errors.join('; ')}); run \`npm run install\``);
 }
 
-function readFacts(): TransparentHugePageFacts | Error {
+function read(path: string): string | Error {
   try {
-    return {
-      enabled: readFileSync(`${THP}/enabled`, 'utf8'),
-      pmdSize: readFileSync(`${THP}/hpage_pmd_size`, 'utf8'),
-    };
+    return readFileSync(path, 'utf8');
   } catch (error) {
-    return new Error(`this kernel has no transparent huge pages (${(error as Error).message})`);
+    return error as Error;
   }
+}
+
+export function readTransparentHugePageFacts(): TransparentHugePageFacts {
+  return {
+    enabled: read('/sys/kernel/mm/transparent_hugepage/enabled'),
+    pmdSize: read('/sys/kernel/mm/transparent_hugepage/hpage_pmd_size'),
+    status: read('/proc/self/status'),
+  };
 }
 
 /**
  * Huge pages from an addon and the kernel's facts, or why there are none: the addon did not load, the kernel has
- * no transparent huge pages or has them set to `never`, or their size is not a power of two.
+ * no transparent huge pages, has them set to `never` or off for this process, or gives a size that is not a power
+ * of two.
  */
 export function hugePagesFrom(
   addon: HugePagesAddon | Error,
-  facts: TransparentHugePageFacts | Error,
+  facts: TransparentHugePageFacts,
 ): HugePages | Error {
   if (addon instanceof Error) return addon;
-  if (facts instanceof Error) return facts;
-  const mode = /\[(\w+)\]/.exec(facts.enabled)?.[1];
+  const { enabled, pmdSize, status } = facts;
+  if (enabled instanceof Error || pmdSize instanceof Error) {
+    const error = enabled instanceof Error ? enabled : (pmdSize as Error);
+    return new Error(`this kernel has no transparent huge pages (${error.message})`);
+  }
+  const mode = /\[(\w+)\]/.exec(enabled)?.[1];
   if (mode !== 'always' && mode !== 'madvise')
-    return new Error(`transparent huge pages are set to ${mode ?? JSON.stringify(facts.enabled.trim())}`);
-  const size = Number(facts.pmdSize.trim());
-  if (!Number.isSafeInteger(size) || size <= 0 || (size & (size - 1)) !== 0)
-    return new Error(`the huge page size ${JSON.stringify(facts.pmdSize.trim())} is not a power of two`);
+    return new Error(`transparent huge pages are set to ${mode ?? JSON.stringify(enabled.trim())}`);
+  if (typeof status === 'string' && /^THP_enabled:\s*0$/m.test(status))
+    return new Error('transparent huge pages are disabled for this process (prctl PR_SET_THP_DISABLE)');
+  const size = Number(pmdSize.trim());
+  if (!Number.isSafeInteger(size) || size <= 0 || !Number.isInteger(Math.log2(size)))
+    return new Error(`the huge page size ${JSON.stringify(pmdSize.trim())} is not a power of two`);
   return {
     size,
     advise(memory, length) {
       const offset = addon.adviseHugePages(memory, size, length);
-      if (offset === -2) throw new RangeError(`${memory.byteLength} bytes hold no aligned ${length}`);
-      return offset >= 0 ? offset : undefined;
+      if (offset === null) throw new RangeError(`${memory.byteLength} bytes hold no aligned ${length}`);
+      return offset >= 0 ? offset : new Error(`madvise(MADV_HUGEPAGE) failed: ${errnoName(-offset)}`);
     },
   };
 }
 
-/** This process's huge pages, or why there are none (the server logs it at startup). */
-export const hugePages: HugePages | Error = hugePagesFrom(loadAddon(), readFacts());
+function errnoName(code: number): string {
+  const name = Object.entries(constants.errno).find(([, value]) => value === code)?.[0];
+  return name ?? `errno ${code}`;
+}
+
+let processHugePages: HugePages | Error | undefined;
+
+/** This process's huge pages, or why there are none; the addon is loaded and the facts read at the first call. */
+export function hugePages(): HugePages | Error {
+  processHugePages ??= hugePagesFrom(loadAddon(), readTransparentHugePageFacts());
+  return processHugePages;
+}
+
+/** Huge pages for slabs of `slabBytes`, or why not: none at all, or a slab that is not a whole number of them. */
+export function hugePagesFor(slabBytes: number, pages: HugePages | Error = hugePages()): HugePages | Error {
+  if (pages instanceof Error) return pages;
+  if (slabBytes % pages.size !== 0)
+    return new Error(`${slabBytes}-byte buffers are not a whole number of ${pages.size}-byte huge pages`);
+  return pages;
+}

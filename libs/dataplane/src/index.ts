@@ -13,7 +13,9 @@ export {
 export { FsBlobStore, sendBuffersOnHugePages } from './fs-blob-store.js';
 /** FsBlobStore's direct-I/O parts, for benchmarks that measure the same I/O without the hashing (ADR 0007). */
 export { BlobFileWriter, DirectIoSwitch } from './blob-file-writer.js';
-export { O_DIRECT, directIoBuffers } from './direct-io.js';
+export { O_DIRECT, directIoBuffers, AlignedBufferPool } from './direct-io.js';
+/** Huge pages for the send buffers (ADR 0010), for the tests that check them on the machine. */
+export { type HugePages, hugePages, hugePagesFrom, readTransparentHugePageFacts } from './huge-pages.js';
 export { createBlobStore } from './blob-store.factory.js';
 /** Type only: the S3 backend's module (and the AWS SDK) loads when `openS3BlobStore` is first called. */
 export type { S3BlobStore, S3BlobStoreOptions, S3Connection } from './s3-blob-store.js';
