@@ -30,38 +30,42 @@ declare const WebAssembly: {
 export class AlignedBufferPool {
   private readonly idle: Buffer[] = [];
   private readonly slab: number;
-  /** Set by the first slab the kernel refused to put on huge pages; that slab and later ones use ordinary pages. */
-  private refusal: Error | undefined;
+  /**
+   * The huge pages new slabs go on, or why they go on ordinary pages: none were given, or the kernel refused a
+   * slab (that slab and later ones then use ordinary pages).
+   */
+  private hugePages: HugePages | Error;
 
-  /** `hugePages`, when given, must divide a slab (`hugePagesFor`). */
+  /** `hugePages`, when given, must divide a slab (`hugePagesFor`); an Error says why there are none. */
   constructor(
     readonly bufferSize: number,
     private readonly buffersPerSlab: number,
     private readonly maxIdle: number,
-    private readonly hugePages?: HugePages,
+    hugePages: HugePages | Error = new Error('no huge pages were given'),
   ) {
     if (bufferSize % WASM_PAGE !== 0) throw new RangeError(`buffer size must be a multiple of ${WASM_PAGE}`);
     this.slab = bufferSize * buffersPerSlab;
-    if (hugePages && this.slab % hugePages.size !== 0)
+    if (!(hugePages instanceof Error) && this.slab % hugePages.size !== 0)
       throw new RangeError(`a slab of ${this.slab} bytes is not a whole number of huge pages`);
+    this.hugePages = hugePages;
   }
 
   /** Whether new slabs go on huge pages, and if not, why. */
   get onHugePages(): true | Error {
-    return this.refusal ?? (this.hugePages ? true : new Error('no huge pages were given'));
+    return this.hugePages instanceof Error ? this.hugePages : true;
   }
 
   take(): Buffer {
     const buffer = this.idle.pop();
     if (buffer) return buffer;
-    const pages = this.refusal ? undefined : this.hugePages;
+    const pages = this.hugePages instanceof Error ? undefined : this.hugePages;
     // With huge pages, one huge page of slack lets the slab start on a huge page boundary; the slack is never
     // touched, so it takes address space and no resident memory.
     const memory = new WebAssembly.Memory({ initial: (this.slab + (pages?.size ?? 0)) / WASM_PAGE });
     let start = 0;
     if (pages) {
       const advised = pages.advise(memory.buffer, this.slab);
-      if (advised instanceof Error) this.refusal = advised;
+      if (advised instanceof Error) this.hugePages = advised;
       else start = advised;
     }
     for (let index = 1; index < this.buffersPerSlab && this.idle.length < this.maxIdle; index++) {

@@ -51,22 +51,17 @@ const SEND_BUFFERS = SEND_READS_IN_FLIGHT + 2;
 let sendBuffers: AlignedBufferPool | undefined;
 
 function sendPool(): AlignedBufferPool {
-  if (!sendBuffers) {
-    const pages = hugePagesFor(SEND_CHUNK);
-    sendBuffers = new AlignedBufferPool(SEND_CHUNK, 1, 16, pages instanceof Error ? undefined : pages);
-  }
+  sendBuffers ??= new AlignedBufferPool(SEND_CHUNK, 1, 16, hugePagesFor(SEND_CHUNK));
   return sendBuffers;
 }
 
 /**
- * Whether downloads read into buffers on huge pages, and if not, why (the server logs it at startup). Takes one
- * buffer and gives it back, so that the kernel has answered the advice.
+ * Whether downloads read into buffers on huge pages, and if not, why (the server logs it at startup). With huge
+ * pages it takes one buffer and gives it back, so that the kernel has answered the advice.
  */
 export function sendBuffersOnHugePages(): true | Error {
-  const pages = hugePagesFor(SEND_CHUNK);
-  if (pages instanceof Error) return pages;
   const pool = sendPool();
-  pool.give(pool.take());
+  if (pool.onHugePages === true) pool.give(pool.take());
   return pool.onHugePages;
 }
 

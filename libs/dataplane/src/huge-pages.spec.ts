@@ -116,6 +116,8 @@ describe('AlignedBufferPool on huge pages', () => {
 
   it('says it has none when none were given, and refuses huge pages a slab is not a whole number of', () => {
     expect(new AlignedBufferPool(64 * 1024, 1, 1).onHugePages).toEqual(new Error('no huge pages were given'));
+    const never = new Error('transparent huge pages are set to never');
+    expect(new AlignedBufferPool(64 * 1024, 1, 1, never).onHugePages).toBe(never);
     expect(() => new AlignedBufferPool(MiB, 1, 1, fakePages(2 * MiB, 0).pages)).toThrow(RangeError);
   });
 });
