@@ -1,6 +1,7 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import {
+  DatabaseError,
   DataplaneError,
   IllegalPackageStateError,
   InvalidInputError,
@@ -10,6 +11,9 @@ import {
 } from '@artifactstore/registry';
 import { HttpProblem, problemOf, statusOf, type Problem, type ProblemCode } from './problem.js';
 import type { ApiRequest } from './principal.js';
+
+/** What a 503 for an unreachable database asks a client to wait: about as long as a database restart takes. */
+const DATABASE_RETRY_AFTER_SECONDS = 5;
 
 /**
  * The one place where errors become responses: RFC 9457 problem+json, with the request id. Known errors keep their
@@ -41,7 +45,11 @@ export class ProblemFilter implements ExceptionFilter {
       return;
     }
     const { problem, headers } = toProblem(error, requestId);
-    if (problem.status >= 500) {
+    if (problem.code === 'service_unavailable' || problem.code === 'storage_error') {
+      // The environment's fault, expected to pass: one line each, not a stack per request during an outage.
+      const reason = error instanceof Error ? error.message : String(error);
+      this.logger.warn(`${requestId} ${request.method} ${request.path}: ${problem.status}: ${reason}`);
+    } else if (problem.status >= 500) {
       this.logger.error(`${requestId} ${request.method} ${request.path}: ${describe(error)}`);
     }
     // A download that failed before its first byte had already described the file it meant to send.
@@ -78,6 +86,10 @@ function toProblem(error: unknown, requestId: string): { problem: Problem; heade
   if (error instanceof RegistryError) {
     return { problem: problemOf(error.code, error.message, requestId, registryExtras(error)), headers: {} };
   }
+  if (error instanceof DatabaseError) {
+    const outcome = databaseOutcome(error, requestId);
+    if (outcome) return outcome;
+  }
   if (error instanceof DataplaneError) {
     const code = dataplaneCode(error.code);
     // A 5xx says nothing internal (a storage error's text names folders and buckets); the log has it.
@@ -95,6 +107,43 @@ function toProblem(error: unknown, requestId: string): { problem: Problem; heade
     problem: problemOf('internal_error', `something went wrong; quote request id ${requestId}`, requestId),
     headers: {},
   };
+}
+
+/**
+ * A database that cannot be reached or used is a 503 with Retry-After, one that is out of space a 507, like a full
+ * blob store: both say "not now", so a client retries instead of giving up. Anything else it raised is our bug.
+ */
+function databaseOutcome(
+  error: DatabaseError,
+  requestId: string,
+): { problem: Problem; headers: Record<string, string> } | undefined {
+  switch (error.kind) {
+    case 'unavailable':
+      return {
+        problem: problemOf(
+          'service_unavailable',
+          `the database cannot be reached or is busy; retry later (request id ${requestId})`,
+          requestId,
+        ),
+        headers: { 'Retry-After': String(DATABASE_RETRY_AFTER_SECONDS) },
+      };
+    case 'storage_full':
+      return {
+        problem: problemOf(
+          'storage_error',
+          `the database is out of space; nothing was stored (request id ${requestId})`,
+          requestId,
+        ),
+        headers: {},
+      };
+    case 'unique_violation':
+    case 'foreign_key_violation':
+    case 'check_violation':
+    case 'not_null_violation':
+    case 'raised':
+    case 'other':
+      return undefined;
+  }
 }
 
 function registryExtras(error: RegistryError): object {

@@ -5,6 +5,12 @@ import { MIGRATIONS } from './migrations/index.js';
 /** How long a SQLite statement waits for another process's write lock before failing (busy timeout). */
 const SQLITE_BUSY_TIMEOUT_MS = 10_000;
 
+/**
+ * How long a PostgreSQL unit of work waits for a pooled connection (a new one to connect, or a busy pool to free
+ * one) before it fails as `unavailable`, instead of holding its request forever while the server is down.
+ */
+const POSTGRES_CONNECT_TIMEOUT_MS = 10_000;
+
 /** Page cache per SQLite connection, in KiB. */
 const SQLITE_CACHE_KIB = 65_536;
 
@@ -31,6 +37,7 @@ export function dataSourceOptions(
         type: 'postgres',
         url: target.url,
         poolSize: config.databasePoolSize,
+        connectTimeoutMS: POSTGRES_CONNECT_TIMEOUT_MS,
         applicationName: 'artifactstore',
       };
     case 'sqlite':

@@ -2,9 +2,10 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '@artifactstore/config';
-import { DataSource } from 'typeorm';
+import { DataSource, type QueryRunner } from 'typeorm';
 import { Mutex, Semaphore } from './async-mutex.js';
 import { dataSourceOptions } from './data-source-options.js';
+import { DatabaseError } from './database.errors.js';
 import { QueryRunnerExecutor, SqliteExecutor, type SqlExecutor } from './sql-executor.js';
 import { type Dialect, Tx } from './tx.js';
 
@@ -16,6 +17,11 @@ export interface ConnectionStats {
   readonly inUse: number;
   /** Units of work waiting for a connection. */
   readonly waiting: number;
+  /**
+   * Units of work that failed since the process started because the database could not be reached or used
+   * (`unavailable`) or was out of space (`storage_full`).
+   */
+  readonly failures: Readonly<Record<'unavailable' | 'storage_full', number>>;
 }
 
 /** The part of pg's Pool that TypeORM's PostgreSQL driver keeps (as `master`) and that we read. */
@@ -45,6 +51,7 @@ export class Database implements OnApplicationShutdown {
    */
   private readonly postgresWriteSlots: Semaphore;
   private closed = false;
+  private readonly failures = { unavailable: 0, storage_full: 0 };
   private reader: DataSource | undefined;
   private readerExecutor: SqliteExecutor | undefined;
   private writerExecutor: SqliteExecutor | undefined;
@@ -95,27 +102,31 @@ export class Database implements OnApplicationShutdown {
 
   /** Runs `work` in one read-write transaction; commits if it resolves, rolls back if it throws. */
   async write<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
-    this.assertOpen();
-    if (this.dialect === 'sqlite') {
-      return this.writeLock.runExclusive(() => {
-        this.writerExecutor ??= SqliteExecutor.of(this.writer);
-        return this.inTransaction(this.writerExecutor, 'BEGIN IMMEDIATE', work);
-      });
-    }
-    return this.postgresWriteSlots.run(() =>
-      this.onPooledConnection('START TRANSACTION ISOLATION LEVEL READ COMMITTED', work),
-    );
+    return this.counted(() => {
+      this.assertOpen();
+      if (this.dialect === 'sqlite') {
+        return this.writeLock.runExclusive(() => {
+          this.writerExecutor ??= SqliteExecutor.of(this.writer);
+          return this.inTransaction(this.writerExecutor, 'BEGIN IMMEDIATE', work);
+        });
+      }
+      return this.postgresWriteSlots.run(() =>
+        this.onPooledConnection('START TRANSACTION ISOLATION LEVEL READ COMMITTED', work),
+      );
+    });
   }
 
   /** Runs `work` in a read-only snapshot of committed data. */
   async read<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
-    this.assertOpen();
-    if (this.dialect === 'sqlite') {
-      return this.readLock.runExclusive(async () =>
-        this.inTransaction(await this.openReader(), 'BEGIN DEFERRED', work),
-      );
-    }
-    return this.onPooledConnection('START TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY', work);
+    return this.counted(() => {
+      this.assertOpen();
+      if (this.dialect === 'sqlite') {
+        return this.readLock.runExclusive(async () =>
+          this.inTransaction(await this.openReader(), 'BEGIN DEFERRED', work),
+        );
+      }
+      return this.onPooledConnection('START TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY', work);
+    });
   }
 
   /** A snapshot of connection use: PostgreSQL's pool as pg counts it, or SQLite's two connections' locks. */
@@ -125,6 +136,7 @@ export class Database implements OnApplicationShutdown {
         max: 2,
         inUse: Number(this.writeLock.locked) + Number(this.readLock.locked),
         waiting: this.writeLock.queued + this.readLock.queued,
+        failures: { ...this.failures },
       };
     }
     const pool = (this.writer.driver as { master?: Partial<PgPoolCounts> }).master;
@@ -133,6 +145,7 @@ export class Database implements OnApplicationShutdown {
       max: this.config.databasePoolSize,
       inUse: Math.max(0, total - (pool?.idleCount ?? 0)),
       waiting: (pool?.waitingCount ?? 0) + this.postgresWriteSlots.queued,
+      failures: { ...this.failures },
     };
   }
 
@@ -148,18 +161,35 @@ export class Database implements OnApplicationShutdown {
     await this.close();
   }
 
-  /** PostgreSQL: one transaction on a connection borrowed from the pool for its duration. */
+  /** Counts a unit of work that failed for want of a usable database, for metrics. */
+  private async counted<T>(unit: () => Promise<T>): Promise<T> {
+    try {
+      return await unit();
+    } catch (error) {
+      if (error instanceof DatabaseError && (error.kind === 'unavailable' || error.kind === 'storage_full')) {
+        this.failures[error.kind] += 1;
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * PostgreSQL: one transaction on a connection borrowed from the pool for its duration. A connection whose
+   * transaction could not be ended cleanly goes back with the error, so the pool closes it instead of lending it
+   * out again in an unknown state.
+   */
   private async onPooledConnection<T>(begin: string, work: (tx: Tx) => Promise<T>): Promise<T> {
     const runner = this.writer.createQueryRunner();
+    const executor = new QueryRunnerExecutor(runner);
     try {
-      return await this.inTransaction(new QueryRunnerExecutor(runner), begin, work);
+      return await this.inTransaction(executor, begin, work);
     } finally {
-      await runner.release();
+      await releaseRunner(runner, executor.broken);
     }
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new Error('the database is closed');
+    if (this.closed) throw new DatabaseError('the database is closed', 'unavailable', undefined);
   }
 
   private async inTransaction<T>(
@@ -174,21 +204,34 @@ export class Database implements OnApplicationShutdown {
       result = await work(tx);
       await executor.run('COMMIT', []);
     } catch (error) {
-      try {
-        await executor.run('ROLLBACK', []);
-      } catch (rollbackError) {
-        this.logger.error(`rollback failed: ${String(rollbackError)}`);
-      }
+      await this.rollBack(executor, error);
       throw error;
     }
     tx.runCommitHooks();
     return result;
   }
 
+  /**
+   * Ends a failed transaction. SQLite has already rolled back by itself after some errors (SQLITE_FULL at
+   * COMMIT, for one), and a lost PostgreSQL connection has no transaction left to end: neither is a second error.
+   */
+  private async rollBack(executor: SqlExecutor, cause: unknown): Promise<void> {
+    if (!executor.inTransaction()) return;
+    try {
+      await executor.run('ROLLBACK', []);
+    } catch (rollbackError) {
+      executor.markBroken();
+      const lost = cause instanceof DatabaseError && cause.kind === 'unavailable';
+      if (!lost) this.logger.error(`rollback failed: ${String(rollbackError)}`);
+    }
+  }
+
   private async openReader(): Promise<SqliteExecutor> {
     if (this.readerExecutor === undefined) {
       const reader = new DataSource(dataSourceOptions(this.config, 'reader'));
-      await reader.initialize();
+      await reader.initialize().catch((error: unknown) => {
+        throw DatabaseError.from(error, '(open the reader)');
+      });
       this.reader = reader;
       this.readerExecutor = SqliteExecutor.of(reader);
     }
@@ -200,5 +243,19 @@ export class Database implements OnApplicationShutdown {
     this.reader = undefined;
     this.readerExecutor = undefined;
     if (reader?.isInitialized) await reader.destroy();
+  }
+}
+
+/** The part of TypeORM's PostgresQueryRunner that can hand a connection back with an error (pg-pool drops it). */
+interface ReleasableWithError {
+  releasePostgresConnection(error?: Error): Promise<void>;
+}
+
+async function releaseRunner(runner: QueryRunner, broken: boolean): Promise<void> {
+  const withError = runner as unknown as Partial<ReleasableWithError>;
+  if (broken && typeof withError.releasePostgresConnection === 'function') {
+    await withError.releasePostgresConnection(new Error('the transaction could not be ended'));
+  } else {
+    await runner.release();
   }
 }

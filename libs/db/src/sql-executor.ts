@@ -7,11 +7,27 @@ import type { Row } from './tx.js';
 export interface SqlExecutor {
   query(sql: string, params: readonly unknown[]): Promise<Row[]> | Row[];
   run(sql: string, params: readonly unknown[]): Promise<number> | number;
+  /** Whether a transaction may still be open on the connection, so that a failed unit of work must roll back. */
+  inTransaction(): boolean;
+  /** Records that the connection's state is unknown (a rollback failed): it must not be used again. */
+  markBroken(): void;
 }
 
 /** PostgreSQL: through the TypeORM query runner that holds the transaction's pooled connection. */
 export class QueryRunnerExecutor implements SqlExecutor {
+  /** Set when the connection must be closed rather than returned to the pool. */
+  broken = false;
+
   constructor(private readonly runner: QueryRunner) {}
+
+  /** PostgreSQL aborts a failed transaction but keeps it open until ROLLBACK; a lost connection fails that too. */
+  inTransaction(): boolean {
+    return !this.broken;
+  }
+
+  markBroken(): void {
+    this.broken = true;
+  }
 
   async query(sql: string, params: readonly unknown[]): Promise<Row[]> {
     const result = await this.runner.query(sql, [...params], true).catch((error: unknown) => {
@@ -40,6 +56,14 @@ export class SqliteExecutor implements SqlExecutor {
   private readonly statements = new Map<string, BetterSqlite3.Statement>();
 
   constructor(private readonly connection: BetterSqlite3.Database) {}
+
+  /** SQLite ends the transaction itself after some errors (SQLITE_FULL at COMMIT): then there is none to end. */
+  inTransaction(): boolean {
+    return this.connection.inTransaction;
+  }
+
+  /** A SQLite connection has no state a failed ROLLBACK could leave unknown: the next BEGIN starts afresh. */
+  markBroken(): void {}
 
   static of(dataSource: DataSource): SqliteExecutor {
     const driver = dataSource.driver as unknown as { databaseConnection?: BetterSqlite3.Database };

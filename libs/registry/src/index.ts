@@ -21,11 +21,20 @@ export {
 export { RegistryModule } from './registry.module.js';
 export { eventJson, type EventJson } from './event-json.js';
 export { RuntimeStats, type RuntimeStatsSnapshot } from './runtime-stats.service.js';
+/**
+ * Counts blobs in storage that no file refers to (crash leftovers; also a live upload's blob before its commit),
+ * scanned in the background: the server calls `scanInBackground` once, metrics read `lastScan`.
+ */
+export { UnreferencedBlobs, type UnreferencedBlobsScan } from './unreferenced-blobs.service.js';
 export { type PackageRecord, type FileRecord } from './records.js';
 export { type Page, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from './page-cursor.js';
 export * from './rules.js';
-/** What callers of the registry meet from the libs below it: the events it tails and the dataplane's errors. */
+/**
+ * What callers of the registry meet from the libs below it: the events it tails, the dataplane's errors, and the
+ * database's (a `DatabaseError` of kind `unavailable` or `storage_full` is the environment's fault, not the caller's).
+ */
 export { type Event } from '@artifactstore/events';
+export { DatabaseError } from '@artifactstore/db';
 export {
   DataplaneError,
   DigestMismatchError,
