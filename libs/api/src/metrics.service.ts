@@ -97,6 +97,20 @@ export class Metrics {
         this.set({ state: 'waiting' }, waiting);
       },
     });
+    new Counter({
+      name: 'artifactstore_db_failures_total',
+      help:
+        'Units of work that failed because the database could not be reached or used (unavailable: ' +
+        'answered 503) or was out of space (storage_full: answered 507)',
+      labelNames: ['kind'],
+      registers,
+      collect() {
+        this.reset();
+        const { failures } = runtimeStats.snapshot().database;
+        this.inc({ kind: 'unavailable' }, failures.unavailable);
+        this.inc({ kind: 'storage_full' }, failures.storage_full);
+      },
+    });
   }
 
   /** Counts a finished request. */
