@@ -1,9 +1,18 @@
-import { spawn } from 'node:child_process';
-import { mkdtemp, open, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, mkdtemp, open, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '@artifactstore/config';
-import { createBlobStore, FsBlobStore, StorageError } from '@artifactstore/dataplane';
+import {
+  createBlobStore,
+  FsBlobStore,
+  processStartTime,
+  StorageError,
+  tempFileName,
+  thisProcessOwner,
+  type TempFileOwner,
+} from '@artifactstore/dataplane';
 import { describeBlobStore } from '../support/describe-blob-store.js';
 
 async function makeFsStore(directIo = true) {
@@ -90,6 +99,30 @@ describe('FsBlobStore on disk', () => {
     }
   });
 
+  it('lists every blob with its size, and nothing else in its folders', async () => {
+    const { store, root, dispose } = await makeFsStore();
+    try {
+      const a = await store.ingest([Buffer.alloc(0)]);
+      const b = await store.ingest([Buffer.alloc(5000, 1)]);
+      const fanOut = join(root, b.key.slice(0, 2), b.key.slice(2, 4));
+      await writeFile(join(fanOut, 'notes.txt'), 'not a blob');
+      // A key-shaped name in a folder it does not belong in (the empty blob's key starts af13) is not a blob.
+      await mkdir(join(root, 'ff', 'ff'), { recursive: true });
+      await writeFile(join(root, 'ff', 'ff', a.key), 'misplaced');
+      await writeFile(join(root, 'tmp', tempFileName(thisProcessOwner())), 'partial');
+      const listed = [];
+      for await (const blob of store.listWithSizes()) listed.push(blob);
+      expect(listed.sort((x, y) => x.key.localeCompare(y.key))).toEqual(
+        [
+          { key: a.key, size: 0 },
+          { key: b.key, size: 5000 },
+        ].sort((x, y) => x.key.localeCompare(y.key)),
+      );
+    } finally {
+      await dispose();
+    }
+  });
+
   it('turns a full disk into a StorageError and keeps nothing (a 2 MiB tmpfs; needs root, as CI has)', async () => {
     const mountPoint = await mkdtemp(join(tmpdir(), 'artifactstore-full-'));
     await run('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mountPoint]);
@@ -131,6 +164,114 @@ describe('FsBlobStore on disk', () => {
     } finally {
       await rm(root, { recursive: true, force: true });
     }
+  });
+});
+
+describe('FsBlobStore temp files at startup (Linux: names record their process)', () => {
+  const self = thisProcessOwner();
+  let root: string;
+
+  beforeAll(() => {
+    // The names need /proc; CI runs on Linux, where a missing owner is a bug rather than a platform.
+    expect(self).toBeDefined();
+  });
+
+  beforeEach(async () => {
+    root = await mkdtemp(join(tmpdir(), 'artifactstore-temp-'));
+    await new FsBlobStore(root).init();
+  });
+
+  afterEach(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  /** Leaves a fresh temp file as `owner` would name it, optionally last written `ageMs` ago; returns its name. */
+  async function leaveTempFile(owner: TempFileOwner, ageMs = 0): Promise<string> {
+    const name = tempFileName(owner);
+    await writeFile(join(root, 'tmp', name), 'partial');
+    if (ageMs > 0) {
+      const then = new Date(Date.now() - ageMs);
+      await utimes(join(root, 'tmp', name), then, then);
+    }
+    return name;
+  }
+
+  /** The temp files left after another server starts on the same folder. */
+  async function afterRestart(): Promise<string[]> {
+    await new FsBlobStore(root).init();
+    return (await readdir(join(root, 'tmp'))).sort();
+  }
+
+  function idleChild(): ChildProcess {
+    return spawn(process.execPath, ['-e', 'setTimeout(() => {}, 120_000)'], { stdio: 'ignore' });
+  }
+
+  it("names an ingest's temp file for its process", async () => {
+    const store = new FsBlobStore(root);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let started!: () => void;
+    const streaming = new Promise<void>((resolve) => (started = resolve));
+    const ingest = store.ingest(
+      (async function* () {
+        yield Buffer.from('head');
+        started();
+        await held;
+        yield Buffer.from('tail');
+      })(),
+    );
+    await streaming;
+    const names = await readdir(join(root, 'tmp'));
+    release();
+    await ingest;
+    const owner = self!;
+    expect(names).toHaveLength(1);
+    expect(names[0]).toMatch(
+      new RegExp(`^${owner.host}-${owner.boot}-${process.pid}-${owner.startTime}-[0-9a-f]{16}\\.tmp$`),
+    );
+  });
+
+  it('removes the temp file of a process of this boot that has ended, however new', async () => {
+    const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
+    const exited = once(child, 'exit');
+    // Its real start time when it is still there to read, so that only the free pid tells it has ended.
+    const startTime = (await processStartTime(child.pid!).catch(() => undefined)) ?? '1';
+    await exited;
+    await leaveTempFile({ ...self!, pid: child.pid!, startTime });
+    expect(await afterRestart()).toEqual([]);
+  });
+
+  it('keeps the temp file of a live process (this one, another), and removes it once that process ends', async () => {
+    const child = idleChild();
+    try {
+      const startTime = await processStartTime(child.pid!);
+      const ours = await leaveTempFile(self!);
+      const theirs = await leaveTempFile({ ...self!, pid: child.pid!, startTime: startTime! });
+      // The same pid started at another time is a later process: the file's owner has ended.
+      await leaveTempFile({ ...self!, pid: child.pid!, startTime: `${Number(startTime) + 1}` });
+      expect(await afterRestart()).toEqual([ours, theirs].sort());
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+      expect(await afterRestart()).toEqual([ours]);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('removes the temp file of an earlier boot of this host', async () => {
+    await leaveTempFile({ ...self!, boot: self!.boot === '0'.repeat(32) ? '1'.repeat(32) : '0'.repeat(32) });
+    expect(await afterRestart()).toEqual([]);
+  });
+
+  it('keeps the temp file of another host, or with a name that records no process, until it is an hour old', async () => {
+    const otherHost = self!.host === '0'.repeat(16) ? '1'.repeat(16) : '0'.repeat(16);
+    // Another host's pid and boot say nothing here: the pid of a process that has ended on this one.
+    const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
+    await once(child, 'exit');
+    const fresh = await leaveTempFile({ ...self!, host: otherHost, pid: child.pid! });
+    await leaveTempFile({ ...self!, host: otherHost, pid: child.pid! }, 2 * 3600_000);
+    await writeFile(join(root, 'tmp', 'upload.tmp'), 'partial');
+    expect(await afterRestart()).toEqual([fresh, 'upload.tmp'].sort());
   });
 });
 

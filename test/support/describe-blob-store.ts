@@ -260,6 +260,26 @@ export function describeBlobStore(name: string, makeStore: () => Promise<BlobSto
       expect(await store.exists('../../etc/passwd')).toBe(false);
     });
 
+    it('lists every blob with its size', async () => {
+      const empty = await store.ingest([]);
+      const small = await store.ingest([Buffer.alloc(5000, 3)]);
+      const large = await store.ingest(sample(2 * MiB + 1).chunks);
+      const listed = [];
+      for await (const blob of store.listWithSizes()) listed.push(blob);
+      const byKey = (x: { key: string }, y: { key: string }) => x.key.localeCompare(y.key);
+      expect(listed.sort(byKey)).toEqual(
+        [
+          { key: empty.key, size: 0 },
+          { key: small.key, size: 5000 },
+          { key: large.key, size: 2 * MiB + 1 },
+        ].sort(byKey),
+      );
+      await store.delete(small.key);
+      const after = [];
+      for await (const blob of store.listWithSizes()) after.push(blob.key);
+      expect(after.sort()).toEqual([empty.key, large.key].sort());
+    });
+
     it('reports that it takes writes, and leaves nothing behind doing so', async () => {
       await expect(store.checkWritable()).resolves.toBeUndefined();
       expect(await keys()).toEqual([]);

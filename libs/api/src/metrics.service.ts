@@ -1,6 +1,6 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry as MetricRegistry } from 'prom-client';
-import { RuntimeStats } from '@artifactstore/registry';
+import { RuntimeStats, UnreferencedBlobs } from '@artifactstore/registry';
 import type { RequestFacts } from './request-facts.js';
 import { WaitingClients, type WaitingClientKind } from './waiting-clients.js';
 
@@ -13,10 +13,11 @@ const WAITING_KINDS: readonly WaitingClientKind[] = ['long_poll', 'event_stream'
 
 /**
  * The Prometheus metrics of one server (its own registry, so that several apps in one process — the tests —
- * do not collide). Request metrics are labelled by route pattern and status only: no ids, no actors.
+ * do not collide). Request metrics are labelled by route pattern and status only: no ids, no actors. Starts the
+ * background scan for unreferenced blobs when the app starts: only a server needs it.
  */
 @Injectable()
-export class Metrics {
+export class Metrics implements OnApplicationBootstrap {
   readonly registry = new MetricRegistry();
   private readonly requests: Counter<'method' | 'route' | 'status'>;
   private readonly bytesReceived: Counter<'route'>;
@@ -24,7 +25,11 @@ export class Metrics {
   private readonly ingestSeconds: Histogram<'status'>;
   private readonly downloadSeconds: Histogram<'status'>;
 
-  constructor(runtimeStats: RuntimeStats, waitingClients: WaitingClients) {
+  constructor(
+    runtimeStats: RuntimeStats,
+    waitingClients: WaitingClients,
+    private readonly unreferencedBlobs: UnreferencedBlobs,
+  ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     this.requests = new Counter({
@@ -85,6 +90,36 @@ export class Metrics {
         for (const kind of WAITING_KINDS) this.set({ kind }, waitingClients.count(kind));
       },
     });
+    // NaN until the first scan has finished: a number would claim a count nobody has made yet.
+    new Gauge({
+      name: 'artifactstore_unreferenced_blobs',
+      help:
+        'Blobs in storage that no file refers to, at the last scan (NaN before the first): left by a crash ' +
+        'between storing and committing, or an upload still in progress. Counted only: nothing is deleted',
+      registers,
+      collect() {
+        this.set(unreferencedBlobs.lastScan?.blobs ?? NaN);
+      },
+    });
+    new Gauge({
+      name: 'artifactstore_unreferenced_blob_bytes',
+      help: 'Bytes of the blobs artifactstore_unreferenced_blobs counts, at the last scan (NaN before the first)',
+      registers,
+      collect() {
+        this.set(unreferencedBlobs.lastScan?.bytes ?? NaN);
+      },
+    });
+    new Gauge({
+      name: 'artifactstore_unreferenced_blobs_scan_timestamp_seconds',
+      help:
+        'When the last scan for unreferenced blobs finished, in seconds since the epoch (NaN before the first; ' +
+        'the server scans in the background at startup and every 6 hours)',
+      registers,
+      collect() {
+        const finishedAt = unreferencedBlobs.lastScan?.finishedAt;
+        this.set(finishedAt === undefined ? NaN : finishedAt / 1000);
+      },
+    });
     new Gauge({
       name: 'artifactstore_db_connections',
       help: 'Database connections: in_use now, max the pool may hold, waiting units of work',
@@ -111,6 +146,10 @@ export class Metrics {
         this.inc({ kind: 'storage_full' }, failures.storage_full);
       },
     });
+  }
+
+  onApplicationBootstrap(): void {
+    this.unreferencedBlobs.scanInBackground();
   }
 
   /** Counts a finished request. */

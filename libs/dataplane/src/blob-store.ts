@@ -35,6 +35,12 @@ export interface BlobStat {
   readonly size: number;
 }
 
+/** A blob found by `listWithSizes`. */
+export interface StoredBlob {
+  readonly key: string;
+  readonly size: number;
+}
+
 /** Bytes that can be ingested: a Node readable, or any (async) iterable of byte chunks. */
 export type ByteSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 
@@ -79,6 +85,12 @@ export abstract class BlobStore {
 
   /** Every key stored, in no particular order (for garbage collection and scrubbing). */
   abstract list(): AsyncIterable<string>;
+
+  /**
+   * Every blob stored with its size, in no particular order, read from the backend a page (or a folder) at a time:
+   * never all keys in memory at once. A blob being deleted meanwhile may or may not be listed.
+   */
+  abstract listWithSizes(): AsyncIterable<StoredBlob>;
 
   /** The inclusive byte range `options` asks of a blob of `size` bytes; RangeNotSatisfiableError outside it. */
   protected rangeWithin(options: OpenOptions, size: number): { start: number; end: number } {

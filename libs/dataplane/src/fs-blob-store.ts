@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { constants, createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -11,12 +10,14 @@ import {
   type IngestOptions,
   type IngestReceipt,
   type OpenOptions,
+  type StoredBlob,
 } from './blob-store.js';
 import { BlobFileWriter, directIoAvailable, DirectIoSwitch } from './blob-file-writer.js';
 import { BlobNotFoundError, DataplaneError } from './dataplane.errors.js';
 import { AlignedBufferPool, isInvalidArgument, O_DIRECT } from './direct-io.js';
 import { hugePagesFor } from './huge-pages.js';
 import { HashedSource, storageError } from './ingest-checks.js';
+import { tempFileName, tempFileOwnerIsGone, thisProcessOwner } from './temp-file-owner.js';
 import { sendFileRange, sendVerifiedFile, type VerifiedSendOptions } from './verified-file-sender.js';
 import { VerifiedFileStream } from './verified-file-stream.js';
 
@@ -65,7 +66,9 @@ export function sendBuffersOnHugePages(): true | Error {
   return pool.onHugePages;
 }
 
-/** A temp file untouched this long belongs to no live ingest (an ingest writes it continuously). */
+/**
+ * A temp file untouched this long belongs to no live ingest (an ingest writes it continuously), whoever named it.
+ */
 const STALE_TEMP_MS = 60 * 60 * 1000;
 
 /** Bytes `start` to `end` (both included) of a file, through the page cache. */
@@ -84,9 +87,10 @@ function sendOptions(direct: boolean): VerifiedSendOptions {
 }
 
 /**
- * Blobs as files under `<root>/<aa>/<bb>/<blake3 hex>`. An ingest writes `<root>/tmp/<uuid>.tmp` on the same
- * filesystem, fsyncs it, renames it into place and fsyncs the directory, so a blob is absent or complete under its
- * key; a crash leaves at most a temp file, which `sweepTempFiles` removes at startup. Identical bytes land on the
+ * Blobs as files under `<root>/<aa>/<bb>/<blake3 hex>`. An ingest writes a temp file under `<root>/tmp/`, named for
+ * its process (temp-file-owner.ts), on the same filesystem, fsyncs it, renames it into place and fsyncs the
+ * directory, so a blob is absent or complete under its key; a crash leaves at most a temp file, which
+ * `sweepTempFiles` removes at the next start (at once when its process is provably dead). Identical bytes land on the
  * same key: the second ingest finds the blob and drops its temp file (a race between two is harmless, since rename
  * replaces atomically with identical bytes).
  */
@@ -115,13 +119,16 @@ export class FsBlobStore extends BlobStore {
     await this.sweepTempFiles();
   }
 
-  /** Deletes temp files older than an hour (younger ones may belong to another process's live ingest). */
+  /**
+   * Deletes the temp files of processes that are provably dead (`tempFileOwnerIsGone`), and any untouched for an
+   * hour: a younger one of another host, of a live process, or whose name records no owner may be a live ingest's.
+   */
   async sweepTempFiles(now = Date.now()): Promise<number> {
     let removed = 0;
     for (const name of await readdir(this.tempDir)) {
       const path = join(this.tempDir, name);
       const info = await stat(path).catch(() => undefined);
-      if (info && now - info.mtimeMs >= STALE_TEMP_MS) {
+      if (info && (now - info.mtimeMs >= STALE_TEMP_MS || (await tempFileOwnerIsGone(name)))) {
         await rm(path, { force: true });
         removed++;
       }
@@ -135,7 +142,7 @@ export class FsBlobStore extends BlobStore {
   }
 
   async ingest(source: ByteSource, options: IngestOptions = {}): Promise<IngestReceipt> {
-    const tempPath = join(this.tempDir, `${randomUUID()}.tmp`);
+    const tempPath = join(this.tempDir, tempFileName(thisProcessOwner()));
     const writer = await BlobFileWriter.create(tempPath, this.directIo);
     let closed = false;
     try {
@@ -242,7 +249,7 @@ export class FsBlobStore extends BlobStore {
 
   async checkWritable(): Promise<void> {
     // A tiny temp file, written and synced like an ingest's and removed at once (the sweep takes any leftover).
-    const probe = join(this.tempDir, `${randomUUID()}.tmp`);
+    const probe = join(this.tempDir, tempFileName(thisProcessOwner()));
     try {
       const handle = await open(probe, 'wx');
       try {
@@ -286,12 +293,30 @@ export class FsBlobStore extends BlobStore {
   }
 
   async *list(): AsyncGenerator<string> {
+    for await (const { key } of this.blobFiles()) yield key;
+  }
+
+  async *listWithSizes(): AsyncGenerator<StoredBlob> {
+    for await (const { key, path } of this.blobFiles()) {
+      const info = await stat(path).catch((error: unknown) => {
+        // Deleted since the folder was read: no longer stored.
+        if (isNotFound(error)) return undefined;
+        throw storageError(`cannot stat blob ${key}`, error);
+      });
+      if (info?.isFile()) yield { key, size: info.size };
+    }
+  }
+
+  /** Every file named as a blob in the folder its key belongs in, one folder read at a time. */
+  private async *blobFiles(): AsyncGenerator<{ key: string; path: string }> {
     const fanOut = /^[0-9a-f]{2}$/;
     for (const first of (await readdir(this.root)).filter((name) => fanOut.test(name)).sort()) {
       const firstDir = join(this.root, first);
       for (const second of (await readdir(firstDir)).filter((name) => fanOut.test(name)).sort()) {
-        for (const name of (await readdir(join(firstDir, second))).sort()) {
-          if (KEY.test(name) && name.startsWith(first + second)) yield name;
+        const secondDir = join(firstDir, second);
+        for (const name of (await readdir(secondDir)).sort()) {
+          if (KEY.test(name) && name.startsWith(first + second))
+            yield { key: name, path: join(secondDir, name) };
         }
       }
     }

@@ -8,9 +8,12 @@ export {
   type IngestOptions,
   type OpenOptions,
   type BlobStat,
+  type StoredBlob,
   type ByteSource,
 } from './blob-store.js';
 export { FsBlobStore, sendBuffersOnHugePages } from './fs-blob-store.js';
+/** How FsBlobStore names its temp files, for the tests that leave them as other processes would. */
+export { type TempFileOwner, thisProcessOwner, tempFileName, processStartTime } from './temp-file-owner.js';
 /** FsBlobStore's direct-I/O parts, for benchmarks that measure the same I/O without the hashing (ADR 0007). */
 export { BlobFileWriter, DirectIoSwitch } from './blob-file-writer.js';
 export { O_DIRECT, directIoBuffers, AlignedBufferPool } from './direct-io.js';

@@ -1,4 +1,4 @@
-import { S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { blake3 } from '@artifactstore/codec';
 import { S3BlobStore } from './s3-blob-store.js';
 
@@ -13,5 +13,42 @@ describe('S3BlobStore key layout (no server needed)', () => {
     expect(store.objectKey(key)).toBe(`p/blobs/${key.slice(0, 2)}/${key.slice(2, 4)}/${key}`);
     expect(store.stagingPrefix).toBe('p/staging/');
     expect(store.backend).toBe('s3');
+  });
+});
+
+describe('S3BlobStore listing (a stand-in client)', () => {
+  it('lists blobs with their sizes page by page under <prefix>blobs/, skipping other objects', async () => {
+    const a = blake3('a').toString('hex');
+    const b = blake3('b').toString('hex');
+    const pages = [
+      {
+        Contents: [
+          { Key: `p/blobs/${a.slice(0, 2)}/${a.slice(2, 4)}/${a}`, Size: 1 },
+          { Key: 'p/blobs/README', Size: 9 },
+        ],
+        IsTruncated: true,
+        NextContinuationToken: 'next',
+      },
+      { Contents: [{ Key: `p/blobs/${b.slice(0, 2)}/${b.slice(2, 4)}/${b}`, Size: 0 }], IsTruncated: false },
+    ];
+    const asked: unknown[] = [];
+    const client = {
+      send: (command: unknown) => {
+        if (!(command instanceof ListObjectsV2Command)) throw new Error('unexpected command');
+        asked.push(command.input);
+        return Promise.resolve(pages[asked.length - 1]);
+      },
+    } as unknown as S3Client;
+    const store = new S3BlobStore({ client, bucket: 'b', prefix: 'p/' });
+    const listed = [];
+    for await (const blob of store.listWithSizes()) listed.push(blob);
+    expect(listed).toEqual([
+      { key: a, size: 1 },
+      { key: b, size: 0 },
+    ]);
+    expect(asked).toEqual([
+      { Bucket: 'b', Prefix: 'p/blobs/', ContinuationToken: undefined },
+      { Bucket: 'b', Prefix: 'p/blobs/', ContinuationToken: 'next' },
+    ]);
   });
 });

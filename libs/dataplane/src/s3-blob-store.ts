@@ -25,6 +25,7 @@ import {
   type IngestOptions,
   type IngestReceipt,
   type OpenOptions,
+  type StoredBlob,
 } from './blob-store.js';
 import { BlobNotFoundError, DataplaneError } from './dataplane.errors.js';
 import { HashedSource, storageError } from './ingest-checks.js';
@@ -188,9 +189,13 @@ export class S3BlobStore extends BlobStore {
   }
 
   async *list(): AsyncGenerator<string> {
+    for await (const { key } of this.listWithSizes()) yield key;
+  }
+
+  async *listWithSizes(): AsyncGenerator<StoredBlob> {
     for await (const object of this.listObjects(`${this.prefix}blobs/`)) {
       const key = object.Key?.slice(object.Key.lastIndexOf('/') + 1);
-      if (key !== undefined && KEY.test(key)) yield key;
+      if (key !== undefined && KEY.test(key)) yield { key, size: object.Size ?? 0 };
     }
   }
 
@@ -304,7 +309,9 @@ export class S3BlobStore extends BlobStore {
     }
   }
 
-  private async *listObjects(prefix: string): AsyncGenerator<{ Key?: string; LastModified?: Date }> {
+  private async *listObjects(
+    prefix: string,
+  ): AsyncGenerator<{ Key?: string; LastModified?: Date; Size?: number }> {
     let token: string | undefined;
     do {
       const page = await this.client

@@ -3,11 +3,12 @@ import { DataplaneModule } from '@artifactstore/dataplane';
 import { ViewsModule } from '@artifactstore/views';
 import { Registry } from './registry.service.js';
 import { RuntimeStats } from './runtime-stats.service.js';
+import { UnreferencedBlobs } from './unreferenced-blobs.service.js';
 
 /** The domain service. Needs the database (DbModule) and the config (ConfigModule) from the root module. */
 @Module({
   imports: [ViewsModule, DataplaneModule],
-  providers: [Registry, RuntimeStats],
-  exports: [Registry, RuntimeStats],
+  providers: [Registry, RuntimeStats, UnreferencedBlobs],
+  exports: [Registry, RuntimeStats, UnreferencedBlobs],
 })
 export class RegistryModule {}
