@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 
@@ -8,9 +8,10 @@ import { hostname } from 'node:os';
  * of a dead predecessor (removed at once) from the temp file of another process's live ingest (kept). The name is
  * `<host>-<boot>-<pid>-<start>-<random>.tmp`:
  *
- * - `host`: 16 hex digits, the start of SHA-256 over the hostname and the pid namespace (`/proc/self/ns/pid`).
- *   Containers sharing a volume differ in one or both (with host networking they share the hostname), so a process
- *   never judges pids of a namespace it cannot see.
+ * - `host`: 16 hex digits, the start of SHA-256 of the hostname. Containers sharing a volume have their own
+ *   hostnames and pid namespaces, so a process judges only pids it can see. Not the pid namespace too: a restarted
+ *   container gets a new one, and its predecessor's files must still count as this host's. Processes that share a
+ *   hostname but not a pid namespace must therefore not share a data folder.
  * - `boot`: the kernel's boot id (`/proc/sys/kernel/random/boot_id`) without its dashes, 32 hex digits.
  * - `pid`: decimal.
  * - `start`: the process's start time in clock ticks after boot (field 22 of `/proc/<pid>/stat`), decimal: a later
@@ -43,10 +44,9 @@ function readThisProcess(): TempFileOwner | undefined {
   try {
     const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
     const startTime = startTimeIn(readFileSync(`/proc/${process.pid}/stat`, 'utf8'));
-    const pidNamespace = readlinkSync('/proc/self/ns/pid');
     if (!BOOT_ID.test(boot) || startTime === undefined) return undefined;
     return {
-      host: createHash('sha256').update(`${hostname()}\n${pidNamespace}`).digest('hex').slice(0, 16),
+      host: createHash('sha256').update(hostname()).digest('hex').slice(0, 16),
       boot: boot.replaceAll('-', ''),
       pid: process.pid,
       startTime,
@@ -72,8 +72,8 @@ export function parseTempFileName(name: string): TempFileOwner | undefined {
 }
 
 /**
- * Whether the process that named this temp file has certainly ended: it ran on this host (and pid namespace) and
- * the machine has rebooted since, or it ran in this boot and its pid is now free or taken by a later process.
+ * Whether the process that named this temp file has certainly ended: it ran on this host and the machine has
+ * rebooted since, or it ran in this boot and its pid is now free or taken by a later process.
  * False whenever that cannot be proven: another host, a live owner, a name that records none, no /proc.
  */
 export async function tempFileOwnerIsGone(
