@@ -232,3 +232,62 @@ export async function benchTailLatency(
     await writer.app.close();
   }
 }
+
+export interface TailFanOutResult {
+  readonly subscribers: number;
+  readonly commits: number;
+  /** Reads of the log the process made for its tails, per commit. */
+  readonly readsPerCommit: number;
+  /** Commit → each subscriber's delivery, over every delivery. */
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+/**
+ * `subscribers` tails in one process (as long-polls and event streams are), each from the head, while one writer
+ * in the same process commits `commits` events a few milliseconds apart. Measures how many reads of the log a
+ * commit costs and how long each event takes from its commit to every subscriber.
+ */
+export async function benchTailFanOut(
+  scratch: ScratchDatabase,
+  subscribers: number,
+  commits: number,
+): Promise<TailFanOutResult> {
+  const core = await openCore(scratch.config);
+  const controller = new AbortController();
+  try {
+    const head = await core.eventLog.headSequence();
+    const committedAt = new Map<string, number>();
+    const latencies: number[] = [];
+    const tails = Array.from({ length: subscribers }, async () => {
+      let received = 0;
+      for await (const event of core.eventLog.tail(head, { signal: controller.signal })) {
+        const at = committedAt.get(event.subject_id);
+        if (at !== undefined) latencies.push(performance.now() - at);
+        if (++received === commits) return;
+      }
+    });
+    while (core.eventLog.openTails < subscribers) await new Promise((resolve) => setTimeout(resolve, 5));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const readsBefore = core.eventLog.tailReads;
+    for (let i = 0; i < commits; i++) {
+      const draft = sampleDraft();
+      await core.database.write(async (tx) => {
+        await core.eventLog.append(tx, draft);
+        tx.afterCommit(() => committedAt.set(draft.subject_id, performance.now()));
+      });
+      await new Promise((resolve) => setTimeout(resolve, 2 + Math.random() * 8));
+    }
+    await Promise.all(tails);
+    return {
+      subscribers,
+      commits,
+      readsPerCommit: (core.eventLog.tailReads - readsBefore) / commits,
+      p50Ms: percentile(latencies, 50),
+      p99Ms: percentile(latencies, 99),
+    };
+  } finally {
+    controller.abort();
+    await core.app.close();
+  }
+}

@@ -9,7 +9,7 @@ import {
   type DataplaneResult,
   type IngestHashing,
 } from './dataplane.bench.js';
-import { benchAppend, benchReplay, benchTailLatency } from './event-log.bench.js';
+import { benchAppend, benchReplay, benchTailFanOut, benchTailLatency } from './event-log.bench.js';
 import { benchCliSuite, cliTables } from './cli.bench.js';
 import { benchFinalizeLatency, benchPackageFlow } from './registry.bench.js';
 import { benchHttpTransfer, type HttpTransferResult } from './http.bench.js';
@@ -474,6 +474,24 @@ async function main(): Promise<void> {
     }
     const p = (key: 'p50Ms' | 'p99Ms' | 'commitP50Ms' | 'commitP99Ms') =>
       median(latencyRuns.map((r) => r[key])).toFixed(2);
+    const fanOut = [];
+    for (const subscribers of [1, 100, 1000]) {
+      const results = [];
+      for (let run = 0; run < runs; run++) {
+        results.push(await withScratch(create, (s) => benchTailFanOut(s, subscribers, 200)));
+      }
+      fanOut.push({
+        subscribers,
+        readsPerCommit: median(results.map((r) => r.readsPerCommit)),
+        p50Ms: median(results.map((r) => r.p50Ms)),
+        p99Ms: median(results.map((r) => r.p99Ms)),
+      });
+    }
+    const oneP99 = fanOut[0]?.p99Ms ?? NaN;
+    const fanOutRows = fanOut.map(
+      (r) =>
+        `| ${fmt(r.subscribers)} | ${r.readsPerCommit.toFixed(2)} | ${r.p50Ms.toFixed(2)} / ${r.p99Ms.toFixed(2)} ms | ${(r.p99Ms / oneP99).toFixed(2)}× |`,
+    );
     process.stdout.write(
       [
         `## ${dialect}`,
@@ -483,6 +501,12 @@ async function main(): Promise<void> {
         ...appendRows,
         `| replay of ${fmt(replay.events)} events | ${fmt(replay.replayPerSecond)} ev/s (${fmt(replay.replayRowsPerSecond)} rows/s) | ${fmt(replay.rawRowsPerSecond)} rows/s | ${ratio(replay.replayRowsPerSecond, replay.rawRowsPerSecond)} |`,
         `| commit → tailer in another context, p50 / p99 | ${p('p50Ms')} / ${p('p99Ms')} ms | append commit alone: ${p('commitP50Ms')} / ${p('commitP99Ms')} ms | |`,
+        '',
+        'Tails in one process, 200 commits (aim: reads per commit independent of the subscribers; p99 with 1,000 ≤ 3× the p99 with one):',
+        '',
+        '| subscribers | log reads per commit | commit → subscriber p50 / p99 | p99 against one subscriber |',
+        '| --- | --- | --- | --- |',
+        ...fanOutRows,
         '',
       ].join('\n') + '\n',
     );

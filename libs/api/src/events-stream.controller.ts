@@ -11,7 +11,7 @@ import {
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { AppConfig } from '@artifactstore/config';
-import { Registry, eventJson } from '@artifactstore/registry';
+import { Registry, TailOverrunError, eventJson } from '@artifactstore/registry';
 import { ApiProblems } from './api-problems.decorator.js';
 import { onClientGone } from './client-gone.js';
 import type { ApiRequest } from './principal.js';
@@ -103,6 +103,11 @@ export class EventsStreamController {
         }
         if (stop.signal.aborted) break;
       }
+    } catch (error) {
+      if (!(error instanceof TailOverrunError)) throw error;
+      // Too slow a reader: end the stream, saying so; an EventSource reconnects with Last-Event-ID and reads the
+      // events it missed from the log.
+      response.write(`event: overrun\ndata: ${JSON.stringify({ resume_after: error.resumeAfter })}\n\n`);
     } finally {
       clearInterval(heartbeat);
       stopListening();

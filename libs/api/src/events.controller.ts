@@ -1,7 +1,7 @@
 import { Controller, Get, Query, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { Registry, eventJson, type EventJson } from '@artifactstore/registry';
+import { Registry, eventJson, type Event, type EventJson } from '@artifactstore/registry';
 import { ApiProblems } from './api-problems.decorator.js';
 import { onClientGone } from './client-gone.js';
 import { EventsPageDto } from './dto/events-page.dto.js';
@@ -54,8 +54,7 @@ export class EventsController {
     try {
       let events = await this.registry.listEvents(since, limit);
       if (events.length === 0 && wait > 0 && !gone.signal.aborted) {
-        await this.waitForEvent(since, wait * 1000, gone.signal);
-        events = await this.registry.listEvents(since, limit);
+        events = await this.waitForEvents(since, limit, wait * 1000, gone.signal);
       }
       return { events: events.map(eventJson), next_since: events.at(-1)?.sequence ?? since };
     } finally {
@@ -63,8 +62,16 @@ export class EventsController {
     }
   }
 
-  /** Holds a place among the waiting clients until an event commits, `waitMs` pass, the client goes, or shutdown. */
-  private async waitForEvent(since: number, waitMs: number, clientGone: AbortSignal): Promise<void> {
+  /**
+   * Holds a place among the waiting clients until events commit (and returns the first batch the process's tail
+   * hands out, with no read of its own), `waitMs` pass, the client goes, or shutdown (an empty list).
+   */
+  private async waitForEvents(
+    since: number,
+    limit: number,
+    waitMs: number,
+    clientGone: AbortSignal,
+  ): Promise<Event[]> {
     const lease = this.waitingClients.acquire('long_poll');
     const stop = new AbortController();
     const abort = (): void => {
@@ -75,10 +82,12 @@ export class EventsController {
     if (lease.signal.aborted || clientGone.aborted) abort();
     else lease.signal.addEventListener('abort', abort);
     try {
-      // The first event is enough: the caller reads the batch afterwards. return() closes the tail.
-      const tail = this.registry.tailEvents(since, { signal: stop.signal })[Symbol.asyncIterator]();
+      // The first batch is the answer. return() closes the tail.
+      const batches = this.registry.tailEventBatches(since, { signal: stop.signal, maxBatch: limit });
+      const tail = batches[Symbol.asyncIterator]();
       try {
-        await tail.next();
+        const first = await tail.next();
+        return first.done === true ? [] : first.value;
       } finally {
         await tail.return?.();
       }

@@ -4,9 +4,9 @@ import { AppConfig } from '@artifactstore/config';
 import { asBytes, asNumber, asString, asTimestamp, Database, type Row, type Tx } from '@artifactstore/db';
 import { chainDigest, GENESIS_CHAIN_DIGEST } from './chain-digest.js';
 import { InvalidEventError, makeEventFromEncodedPayload, type Event, type EventDraft } from './event.js';
+import { EventFeed, FEED_READ_BATCH } from './event-feed.js';
 import { EVENTS_CHANNEL, PgListener } from './pg-listener.js';
 import type { ViewWriter } from './view-writer.js';
-import { Wakeups } from './wakeups.js';
 
 /**
  * The key of the PostgreSQL advisory lock that serializes appends (and replay): the ASCII of "artifact".
@@ -22,10 +22,15 @@ interface Head {
 }
 
 export interface TailOptions {
-  /** How long to sleep when no wake-up arrives (default: ARTIFACTSTORE_TAIL_POLL_INTERVAL_MS). */
+  /**
+   * The longest to wait for an event committed by another process when no wake-up arrives (default:
+   * ARTIFACTSTORE_TAIL_POLL_INTERVAL_MS); the process's one reader polls at the shortest any open tail asks for.
+   */
   pollIntervalMs?: number;
   /** Aborting ends the iteration cleanly. */
   signal?: AbortSignal;
+  /** Most events per batch, for `tailBatches` (default 500). */
+  maxBatch?: number;
 }
 
 export interface ReplayOptions {
@@ -55,7 +60,6 @@ const INSERT_POSTGRES = `INSERT INTO events (${EVENT_COLUMNS}) OVERRIDING SYSTEM
 const SELECT_SINCE = `SELECT ${EVENT_COLUMNS} FROM events WHERE sequence > ? ORDER BY sequence LIMIT ?`;
 const SELECT_HEAD = 'SELECT sequence, chain_digest, created_at FROM events ORDER BY sequence DESC LIMIT 1';
 const NEXT_SEQUENCE_POSTGRES = "SELECT nextval(pg_get_serial_sequence('events', 'sequence')) AS next";
-const TAIL_BATCH = 500;
 
 /**
  * The append-only event log. Appends are serialized so that commit order equals sequence order (a reader that has
@@ -64,12 +68,11 @@ const TAIL_BATCH = 500;
  */
 @Injectable()
 export class EventLog implements OnApplicationShutdown {
-  private readonly wakeups = new Wakeups();
+  /** The process's one reader for all its tails; closed at shutdown, so tails end instead of reading on. */
+  private readonly feed: EventFeed;
   private readonly listener: PgListener | undefined;
   /** The head of each open append transaction, so a batch of appends reads it once. */
   private readonly heads = new WeakMap<Tx, Head>();
-  /** Aborted at shutdown: every tail ends cleanly instead of reading from a closed database. */
-  private readonly shutdown = new AbortController();
   private committedAppends = 0;
 
   constructor(
@@ -80,9 +83,14 @@ export class EventLog implements OnApplicationShutdown {
     this.listener =
       target.dialect === 'postgres'
         ? new PgListener(target.url, () => {
-            this.wakeups.wakeAll();
+            this.feed.wake();
           })
         : undefined;
+    this.feed = new EventFeed({
+      fetchSince: (since, limit) => this.fetchSince(since, limit),
+      headSequence: () => this.headSequence(),
+      beforeWait: () => this.listener?.ensureStarted() ?? Promise.resolve(),
+    });
   }
 
   /**
@@ -111,7 +119,7 @@ export class EventLog implements OnApplicationShutdown {
       : { sequence: 0, chain_digest: GENESIS_CHAIN_DIGEST, created_at: formatTimestamp(new Date(0)) };
     this.heads.set(tx, head);
     tx.afterCommit(() => {
-      this.wakeups.wakeAll();
+      this.feed.wake();
     });
     return head;
   }
@@ -218,40 +226,26 @@ export class EventLog implements OnApplicationShutdown {
 
   /**
    * Every event after `since` as it commits, forever (until the consumer breaks or `signal` aborts). Never misses
-   * nor repeats an event: it reads by sequence, and commit order is sequence order. Wakes on PostgreSQL NOTIFY and
-   * on this process's own commits, and polls as a fallback. Ends with no timer or listener left behind.
+   * nor repeats an event: it reads by sequence, and commit order is sequence order. All tails of a process share
+   * one reader of the log (EventFeed), woken on PostgreSQL NOTIFY and on this process's own commits, polling as a
+   * fallback; a tail that falls too far behind it ends with TailOverrunError. Ends with nothing left behind.
    */
   async *tail(since: number, options: TailOptions = {}): AsyncGenerator<Event, void, undefined> {
-    // One signal for "stop": the caller's or the application's shutdown. Listeners are removed in `finally`, so
-    // a long-lived shutdown signal does not collect one listener per tail ever opened.
-    const stop = new AbortController();
-    const onStop = (): void => {
-      stop.abort();
-    };
-    // A function, not a property read: TypeScript would narrow `aborted` across the awaits below.
-    const stopped = (): boolean => stop.signal.aborted;
-    if (options.signal?.aborted || this.shutdown.signal.aborted) stop.abort();
-    options.signal?.addEventListener('abort', onStop);
-    this.shutdown.signal.addEventListener('abort', onStop);
-    const pollIntervalMs = options.pollIntervalMs ?? this.config.tailPollIntervalMs;
-    const subscription = this.wakeups.subscribe();
-    try {
-      await this.listener?.ensureStarted();
-      let cursor = since;
-      while (!stopped()) {
-        const batch = await this.fetchSince(cursor, TAIL_BATCH);
-        for (const event of batch) {
-          if (stopped()) return;
-          cursor = event.sequence;
-          yield event;
-        }
-        if (batch.length < TAIL_BATCH) await subscription.wait(pollIntervalMs, stop.signal);
-      }
-    } finally {
-      options.signal?.removeEventListener('abort', onStop);
-      this.shutdown.signal.removeEventListener('abort', onStop);
-      subscription.close();
-    }
+    for await (const batch of this.tailBatches(since, options)) yield* batch;
+  }
+
+  /** Like `tail`, a batch at a time: everything already committed after the cursor, up to `maxBatch`. */
+  tailBatches(since: number, options: TailOptions = {}): AsyncGenerator<Event[], void, undefined> {
+    return this.feed.follow(since, {
+      pollIntervalMs: options.pollIntervalMs ?? this.config.tailPollIntervalMs,
+      signal: options.signal ?? NEVER,
+      maxBatch: options.maxBatch ?? FEED_READ_BATCH,
+    });
+  }
+
+  /** Reads of the log this process made for its tails (for benchmarks: one per commit, however many tails). */
+  get tailReads(): number {
+    return this.feed.reads;
   }
 
   /** Events this process appended whose transaction committed (for metrics; imports and replays not counted). */
@@ -261,7 +255,7 @@ export class EventLog implements OnApplicationShutdown {
 
   /** Number of tails currently open in this process (for metrics and leak tests). */
   get openTails(): number {
-    return this.wakeups.size;
+    return this.feed.size;
   }
 
   /**
@@ -317,10 +311,13 @@ export class EventLog implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.shutdown.abort();
+    this.feed.close();
     await this.listener?.close();
   }
 }
+
+/** The signal of a tail that only its consumer ends. */
+const NEVER = new AbortController().signal;
 
 function toEvent(row: Row): Event {
   return {

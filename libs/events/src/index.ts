@@ -19,4 +19,5 @@ export {
   type ChainVerification,
 } from './event-log.service.js';
 export { type ViewWriter } from './view-writer.js';
+export { TailOverrunError } from './event-feed.js';
 export { EventsModule } from './events.module.js';

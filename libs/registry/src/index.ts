@@ -33,7 +33,7 @@ export * from './rules.js';
  * What callers of the registry meet from the libs below it: the events it tails, the dataplane's errors, and the
  * database's (a `DatabaseError` of kind `unavailable` or `storage_full` is the environment's fault, not the caller's).
  */
-export { type Event } from '@artifactstore/events';
+export { type Event, TailOverrunError } from '@artifactstore/events';
 export { DatabaseError } from '@artifactstore/db';
 export {
   DataplaneError,

@@ -496,6 +496,12 @@ export class Registry {
     return this.eventLog.tail(since, options);
   }
 
+  /** Like tailEvents, a batch at a time: what has committed after the cursor, up to `options.maxBatch`. */
+  tailEventBatches(since: number, options?: TailOptions): AsyncIterable<Event[]> {
+    checkSequence(since);
+    return this.eventLog.tailBatches(since, options);
+  }
+
   async headSequence(): Promise<number> {
     return this.eventLog.headSequence();
   }

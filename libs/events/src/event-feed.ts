@@ -1,0 +1,269 @@
+import type { Event } from './event.js';
+import { Wakeups } from './wakeups.js';
+
+/** Events the feed keeps in memory for tails that are a little behind: at most this many … */
+const FEED_MAX_EVENTS = 10_000;
+/** … and at most about this many bytes of payload. */
+const FEED_MAX_BYTES = 64 * 1024 * 1024;
+/** Rows per read of the log, by the feed and by a tail catching up on history. */
+export const FEED_READ_BATCH = 500;
+
+/**
+ * A tail that fell so far behind that the events after its cursor left the feed's memory before it took them.
+ * It ends with this instead of slowing every other tail down; the client resumes from `resumeAfter` (the last
+ * sequence it was given), which reads the missed events from the database.
+ */
+export class TailOverrunError extends Error {
+  override readonly name = 'TailOverrunError';
+  readonly code = 'tail_overrun';
+
+  constructor(readonly resumeAfter: number) {
+    super(`the tail fell too far behind the log; resume after sequence ${resumeAfter}`);
+  }
+}
+
+export interface FollowOptions {
+  /** The longest this tail waits for an event committed by another process (the feed polls at the shortest). */
+  readonly pollIntervalMs: number;
+  /** Aborting ends the iteration cleanly. */
+  readonly signal: AbortSignal;
+  /** Most events per batch (default FEED_READ_BATCH). */
+  readonly maxBatch?: number;
+}
+
+/** Where the feed reads from: committed events after a sequence, and the highest committed sequence. */
+export interface FeedSource {
+  fetchSince(since: number, limit: number): Promise<Event[]>;
+  headSequence(): Promise<number>;
+  /** Called before each wait of the feed, e.g. to (re)connect a LISTEN connection; must not throw. */
+  beforeWait?(): Promise<void>;
+}
+
+type Arrival = { readonly failure?: Error };
+
+/**
+ * One reader of the log per process, however many tails are open. It reads what committed after its head when
+ * woken (by this process's commits, by PostgreSQL NOTIFY, or by its poll) and keeps the latest events in memory;
+ * each tail takes them from there with its own cursor, at its own pace. A commit therefore costs one read of
+ * the log, not one per tail; a slow tail never holds the feed or the other tails back, and one that falls behind
+ * what memory holds ends with TailOverrunError. A tail that starts behind the feed reads its history from the
+ * database itself, then joins.
+ */
+export class EventFeed {
+  private readonly wakeups = new Wakeups();
+  /** Recent events, ascending; those before `start` are dropped and awaiting compaction. */
+  private events: Event[] = [];
+  private start = 0;
+  private bytes = 0;
+  /** Every committed event in (floor, head] is in `events`. */
+  private floor = 0;
+  private head = 0;
+  private starting: Promise<void> | undefined;
+  private readonly followers = new Map<symbol, number>();
+  private arrival = deferred<Arrival>();
+  private readonly shutdown = new AbortController();
+  private databaseReads = 0;
+
+  constructor(private readonly source: FeedSource) {}
+
+  /** Tails open now. */
+  get size(): number {
+    return this.followers.size;
+  }
+
+  /** Reads of the log this process made for its tails: the feed's own and those of tails catching up. */
+  get reads(): number {
+    return this.databaseReads;
+  }
+
+  /** The log may have grown: read it now instead of at the next poll. */
+  wake(): void {
+    this.wakeups.wakeAll();
+  }
+
+  /** Ends every tail and the feed. */
+  close(): void {
+    this.shutdown.abort();
+    this.wakeups.wakeAll();
+  }
+
+  /**
+   * Batches of the events after `since`, in order, as they commit, until the consumer stops or the signal aborts.
+   * Never misses nor repeats an event: commit order is sequence order, and the feed reads by sequence.
+   */
+  async *follow(since: number, options: FollowOptions): AsyncGenerator<Event[], void, undefined> {
+    const maxBatch = options.maxBatch ?? FEED_READ_BATCH;
+    // One signal for "stop": the caller's or the feed's shutdown. Listeners are removed in `finally`, so the
+    // long-lived shutdown signal does not collect one listener per tail ever opened.
+    const stopper = new AbortController();
+    const stop = stopper.signal;
+    // A function, not a property read: TypeScript would narrow `aborted` across the awaits below.
+    const stopped = (): boolean => stop.aborted;
+    const onStop = (): void => {
+      stopper.abort();
+    };
+    if (options.signal.aborted || this.shutdown.signal.aborted) stopper.abort();
+    options.signal.addEventListener('abort', onStop);
+    this.shutdown.signal.addEventListener('abort', onStop);
+    const id = Symbol('tail');
+    this.followers.set(id, options.pollIntervalMs);
+    try {
+      await this.started();
+      let cursor = since;
+      let joined = false;
+      while (!stopped()) {
+        if (cursor < this.floor) {
+          // Events after the cursor are no longer (or not yet) in memory.
+          if (joined) throw new TailOverrunError(cursor);
+          this.databaseReads += 1;
+          const history = await this.source.fetchSince(cursor, maxBatch);
+          const last = history.at(-1);
+          if (last === undefined || stopped()) {
+            joined = true; // nothing committed between the cursor and the feed's floor
+            continue;
+          }
+          cursor = last.sequence;
+          yield history;
+          continue;
+        }
+        joined = true;
+        const batch = this.after(cursor, maxBatch);
+        const last = batch.at(-1);
+        if (last !== undefined) {
+          cursor = last.sequence;
+          yield batch;
+          continue;
+        }
+        const arrival = await untilAborted(this.arrival.promise, stop);
+        if (arrival?.failure !== undefined) throw arrival.failure;
+      }
+    } finally {
+      options.signal.removeEventListener('abort', onStop);
+      this.shutdown.signal.removeEventListener('abort', onStop);
+      this.followers.delete(id);
+      // The last tail gone: let the feed's loop see it now rather than at its next poll.
+      if (this.followers.size === 0) this.wakeups.wakeAll();
+    }
+  }
+
+  /** Starts the feed once, at the log's head; a failed start is retried by the next tail. */
+  private started(): Promise<void> {
+    this.starting ??= (async () => {
+      const head = await this.source.headSequence();
+      this.databaseReads += 1;
+      this.floor = head;
+      this.head = head;
+      void this.run();
+    })().catch((error: unknown) => {
+      this.starting = undefined;
+      throw error;
+    });
+    return this.starting;
+  }
+
+  /** The feed's loop: read, fan out, wait; it stops, forgetting what it held, when the last tail has gone. */
+  private async run(): Promise<void> {
+    const wakeup = this.wakeups.subscribe();
+    try {
+      while (this.followers.size > 0 && !this.shutdown.signal.aborted) {
+        await this.readNew();
+        if (this.followers.size === 0) break;
+        await this.source.beforeWait?.();
+        await wakeup.wait(Math.min(...this.followers.values()), this.shutdown.signal);
+      }
+    } finally {
+      wakeup.close();
+      this.events = [];
+      this.start = 0;
+      this.bytes = 0;
+      this.starting = undefined;
+      this.announce({});
+    }
+  }
+
+  /** Reads everything committed after the head, in batches, announcing each; a failure is announced to tails. */
+  private async readNew(): Promise<void> {
+    try {
+      for (;;) {
+        this.databaseReads += 1;
+        const batch = await this.source.fetchSince(this.head, FEED_READ_BATCH);
+        this.keep(batch);
+        if (batch.length > 0) this.announce({});
+        if (batch.length < FEED_READ_BATCH) return;
+      }
+    } catch (failure) {
+      this.announce({ failure: failure instanceof Error ? failure : new Error(String(failure)) });
+    }
+  }
+
+  private keep(batch: readonly Event[]): void {
+    for (const event of batch) {
+      this.events.push(event);
+      this.bytes += sizeOf(event);
+      this.head = event.sequence;
+    }
+    while (this.events.length - this.start > FEED_MAX_EVENTS || this.bytes > FEED_MAX_BYTES) {
+      const dropped = this.events[this.start];
+      if (dropped === undefined) break;
+      this.start += 1;
+      this.bytes -= sizeOf(dropped);
+      this.floor = dropped.sequence;
+    }
+    if (this.start > 1024 && this.start * 2 > this.events.length) {
+      this.events = this.events.slice(this.start);
+      this.start = 0;
+    }
+  }
+
+  private announce(arrival: Arrival): void {
+    const current = this.arrival;
+    this.arrival = deferred();
+    current.resolve(arrival);
+  }
+
+  /** Up to `limit` events in memory after `cursor` (a binary search: events are in sequence order). */
+  private after(cursor: number, limit: number): Event[] {
+    let low = this.start;
+    let high = this.events.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if ((this.events[middle]?.sequence ?? Infinity) <= cursor) low = middle + 1;
+      else high = middle;
+    }
+    return this.events.slice(low, low + limit);
+  }
+}
+
+function sizeOf(event: Event): number {
+  return event.payload.length + 256;
+}
+
+interface Deferred<T> {
+  readonly promise: Promise<T>;
+  resolve(value: T): void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve: (value: T) => void = () => undefined;
+  const promise = new Promise<T>((settle) => {
+    resolve = settle;
+  });
+  return { promise, resolve };
+}
+
+/** `promise`'s value, or undefined as soon as `signal` aborts; leaves no listener behind. */
+async function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) return undefined;
+  let onAbort: () => void = () => undefined;
+  const aborted = new Promise<undefined>((resolve) => {
+    onAbort = () => {
+      resolve(undefined);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([promise, aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
