@@ -5,21 +5,86 @@ export type Dialect = 'sqlite' | 'postgres';
 /** Row objects as the driver returns them; map them with the helpers in row-values.ts. */
 export type Row = Record<string, unknown>;
 
+/** Rewritten SQL texts by source text; the texts are constants, so this stays small, but it is bounded anyway. */
 const placeholderCache = new Map<string, string>();
+const PLACEHOLDER_CACHE_LIMIT = 1_000;
 
 /**
- * SQL in this code base is written once with `?` placeholders; PostgreSQL wants `$1, $2, …`. The SQL texts are
- * constants, so each is rewritten once and cached.
+ * SQL in this code base is written once with `?` placeholders; PostgreSQL wants `$1, $2, …`. A `?` inside a
+ * string literal, a quoted identifier, a dollar-quoted string or a comment is left alone, and `??` stands for
+ * PostgreSQL's own `?` operator (jsonb key exists), which SQLite does not have. Each text is rewritten once.
  */
 export function dialectSql(sql: string, dialect: Dialect): string {
   if (dialect === 'sqlite') return sql;
   let rewritten = placeholderCache.get(sql);
   if (rewritten === undefined) {
-    let index = 0;
-    rewritten = sql.replace(/\?/g, () => `$${++index}`);
+    rewritten = numberPlaceholders(sql);
+    if (placeholderCache.size >= PLACEHOLDER_CACHE_LIMIT) placeholderCache.clear();
     placeholderCache.set(sql, rewritten);
   }
   return rewritten;
+}
+
+function numberPlaceholders(sql: string): string {
+  let out = '';
+  let index = 0;
+  let at = 0;
+  while (at < sql.length) {
+    const char = sql[at] ?? '';
+    const next = sql[at + 1] ?? '';
+    let end: number;
+    if (char === "'" || char === '"') end = closing(sql, at + 1, char);
+    else if (char === '-' && next === '-') end = closingLine(sql, at);
+    else if (char === '/' && next === '*') end = closingComment(sql, at);
+    else if (char === '$' && dollarTagAt(sql, at) !== undefined) end = closingDollar(sql, at);
+    else if (char === '?' && next === '?') {
+      out += '?';
+      at += 2;
+      continue;
+    } else if (char === '?') {
+      out += `$${++index}`;
+      at += 1;
+      continue;
+    } else end = at + 1;
+    out += sql.slice(at, end);
+    at = end;
+  }
+  return out;
+}
+
+/** The index after a quoted token that opened before `from`; a doubled quote is an escaped one. */
+function closing(sql: string, from: number, quote: string): number {
+  let at = from;
+  for (;;) {
+    const found = sql.indexOf(quote, at);
+    if (found === -1) return sql.length;
+    if (sql[found + 1] !== quote) return found + 1;
+    at = found + 2;
+  }
+}
+
+function closingLine(sql: string, from: number): number {
+  const found = sql.indexOf('\n', from);
+  return found === -1 ? sql.length : found + 1;
+}
+
+function closingComment(sql: string, from: number): number {
+  const found = sql.indexOf('*/', from + 2);
+  return found === -1 ? sql.length : found + 2;
+}
+
+const DOLLAR_TAG = /\$[A-Za-z_]*\$/y;
+
+/** The dollar-quote tag (`$$`, `$body$`) that starts at `at`, if one does. */
+function dollarTagAt(sql: string, at: number): string | undefined {
+  DOLLAR_TAG.lastIndex = at;
+  return DOLLAR_TAG.exec(sql)?.[0];
+}
+
+function closingDollar(sql: string, from: number): number {
+  const tag = dollarTagAt(sql, from) ?? '$$';
+  const found = sql.indexOf(tag, from + tag.length);
+  return found === -1 ? sql.length : found + tag.length;
 }
 
 /**
