@@ -5,10 +5,12 @@ import { Registry } from '@artifactstore/registry';
 import { ApiProblems } from './api-problems.decorator.js';
 import { ReplayResultDto } from './dto/replay-result.dto.js';
 import { VerifyResultDto } from './dto/verify-result.dto.js';
+import { Roles } from './auth.guard.js';
 
 @ApiTags('admin')
 @ApiBearerAuth()
 @ApiProblems('unauthorized', 'forbidden')
+@Roles('admin')
 @Controller('v1/admin')
 export class AdminController {
   constructor(private readonly registry: Registry) {}

@@ -8,24 +8,25 @@ import type { ApiRequest, Principal } from './principal.js';
 import { TrustedProxies } from './trusted-proxies.js';
 
 const PUBLIC = 'artifactstore:public';
+const ROLES_ALLOWED = 'artifactstore:roles';
 
 /** Marks a controller or route as open to everyone (health, readiness). */
 export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(PUBLIC, true);
 
+/**
+ * The roles that may call a route (on a method) or every route of a controller (on the class; a method's own
+ * wins). Every route that is not @Public() must say: a route that says nothing is refused to everyone.
+ */
+export const Roles = (...roles: Role[]): MethodDecorator & ClassDecorator =>
+  SetMetadata(ROLES_ALLOWED, roles);
+
+/** Readers read; producers also write packages; admins also reach /v1/admin. */
+export const ANY_ROLE: readonly Role[] = ['reader', 'producer', 'admin'];
+export const WRITERS: readonly Role[] = ['producer', 'admin'];
+
 const LOCAL: Principal = { name: 'local', role: 'admin' };
-const ROLES: readonly string[] = ['reader', 'producer', 'admin'] satisfies readonly Role[];
 /** The rule for token names in the tokens file, since a gateway's user becomes an actor just the same. */
 const GATEWAY_USER = /^[^\p{Cc}]{1,256}$/u;
-
-/** What a role may do: readers read, producers also write packages, admins also reach /v1/admin. */
-export function roleAllows(role: Role, method: string, path: string): boolean {
-  // Lower-cased as a second guard: routing is case-sensitive (http-setup.ts), but a path that reaches an admin
-  // route must never be judged by a spelling the router would treat as the same.
-  const lower = path.toLowerCase();
-  if (lower === '/v1/admin' || lower.startsWith('/v1/admin/')) return role === 'admin';
-  if (method === 'GET' || method === 'HEAD') return true;
-  return role === 'producer' || role === 'admin';
-}
 
 /**
  * A request from a trusted proxy (ARTIFACTSTORE_TRUSTED_PROXIES) that names a user in X-Forwarded-User is that
@@ -63,7 +64,11 @@ export class AuthGuard implements CanActivate {
       return true;
     const request = context.switchToHttp().getRequest<ApiRequest>();
     const principal = this.authenticate(request);
-    if (!roleAllows(principal.role, request.method, request.path)) {
+    const allowed = this.reflector.getAllAndOverride<readonly Role[] | undefined>(ROLES_ALLOWED, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    if (!allowed?.includes(principal.role)) {
       throw new HttpProblem(
         'forbidden',
         `the ${principal.role} role may not ${request.method} ${request.path}`,
@@ -113,8 +118,9 @@ function gatewayPrincipal(request: ApiRequest): Principal | undefined {
       'X-Forwarded-User must be 1 to 256 characters without control characters',
     );
   }
-  if (typeof role !== 'string' || !ROLES.includes(role)) {
-    throw new HttpProblem('unauthorized', `X-Forwarded-Role must be one of ${ROLES.join(', ')}`);
+  const known = ANY_ROLE.find((candidate) => candidate === role);
+  if (known === undefined) {
+    throw new HttpProblem('unauthorized', `X-Forwarded-Role must be one of ${ANY_ROLE.join(', ')}`);
   }
-  return { name: user, role: role as Role };
+  return { name: user, role: known };
 }

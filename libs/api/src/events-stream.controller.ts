@@ -18,10 +18,12 @@ import type { ApiRequest } from './principal.js';
 import { HttpProblem } from './problem.js';
 import { onlyKnownParameters, queryInteger } from './query-values.js';
 import { WaitingClients } from './waiting-clients.js';
+import { ANY_ROLE, Roles } from './auth.guard.js';
 
 @ApiTags('events')
 @ApiBearerAuth()
 @ApiProblems('unauthorized', 'forbidden')
+@Roles(...ANY_ROLE)
 @Controller('v1/events')
 export class EventsStreamController {
   constructor(

@@ -7,12 +7,14 @@ import { onClientGone } from './client-gone.js';
 import { EventsPageDto } from './dto/events-page.dto.js';
 import { onlyKnownParameters, queryInteger } from './query-values.js';
 import { WaitingClients } from './waiting-clients.js';
+import { ANY_ROLE, Roles } from './auth.guard.js';
 
 export const MAX_WAIT_SECONDS = 60;
 
 @ApiTags('events')
 @ApiBearerAuth()
 @ApiProblems('unauthorized', 'forbidden')
+@Roles(...ANY_ROLE)
 @Controller('v1/events')
 export class EventsController {
   constructor(

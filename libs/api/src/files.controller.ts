@@ -12,10 +12,12 @@ import { Registry } from '@artifactstore/registry';
 import { ApiProblems } from './api-problems.decorator.js';
 import { sendFile } from './file-response.js';
 import type { ApiRequest } from './principal.js';
+import { ANY_ROLE, Roles } from './auth.guard.js';
 
 @ApiTags('files')
 @ApiBearerAuth()
 @ApiProblems('unauthorized', 'forbidden')
+@Roles(...ANY_ROLE)
 @Controller('v1/files')
 export class FilesController {
   constructor(private readonly registry: Registry) {}

@@ -24,5 +24,4 @@ export {
 /** Graceful shutdown: `app.get(RequestDrain).drain(server, graceMs)` before `app.close()`. */
 export { RequestDrain } from './request-drain.js';
 export { statusOf, type Problem, type ProblemCode } from './problem.js';
-export { roleAllows } from './auth.guard.js';
 export { buildOpenApiDocument } from './openapi.js';

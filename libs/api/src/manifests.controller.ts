@@ -6,10 +6,12 @@ import { ApiProblems } from './api-problems.decorator.js';
 import { sendManifest } from './manifest-response.js';
 import { HttpProblem } from './problem.js';
 import type { ApiRequest } from './principal.js';
+import { ANY_ROLE, Roles } from './auth.guard.js';
 
 @ApiTags('manifests')
 @ApiBearerAuth()
 @ApiProblems('unauthorized', 'forbidden')
+@Roles(...ANY_ROLE)
 @Controller('v1/manifests')
 export class ManifestsController {
   constructor(private readonly registry: Registry) {}

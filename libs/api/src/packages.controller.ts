@@ -38,6 +38,7 @@ import { Actor, type ApiRequest } from './principal.js';
 import { onlyKnownParameters, queryInteger, queryText } from './query-values.js';
 import { receiveMultipartFile } from './multipart-upload.js';
 import { relativePathOf } from './request-path.js';
+import { ANY_ROLE, Roles, WRITERS } from './auth.guard.js';
 
 const CREATE_FIELDS = new Set(['name', 'producer', 'subject', 'retention_class', 'metadata']);
 
@@ -52,6 +53,7 @@ const PATH_PARAM = {
 @ApiTags('packages')
 @ApiBearerAuth()
 @ApiProblems('unauthorized', 'forbidden')
+@Roles(...ANY_ROLE)
 @Controller('v1/packages')
 export class PackagesController {
   constructor(
@@ -60,6 +62,7 @@ export class PackagesController {
   ) {}
 
   @Post()
+  @Roles(...WRITERS)
   @HttpCode(201)
   @ApiOperation({ summary: 'Create a package' })
   @ApiBody({ type: CreatePackageDto })
@@ -106,6 +109,7 @@ export class PackagesController {
   }
 
   @Post(':id/finalize')
+  @Roles(...WRITERS)
   @HttpCode(200)
   @ApiOperation({ summary: 'Finalize: build the manifest; its BLAKE3 becomes the content address' })
   @ApiOkResponse({ type: FinalizeResultDto })
@@ -145,6 +149,7 @@ export class PackagesController {
    * the media type. Content-Digest (SHA-256) and X-Content-BLAKE3 are checked as the bytes stream.
    */
   @Put(':id/files/*path')
+  @Roles(...WRITERS)
   @HttpCode(201)
   @ApiOperation({ summary: 'Upload a file: the raw body, streamed' })
   @ApiParam(PATH_PARAM)
@@ -202,6 +207,7 @@ export class PackagesController {
    * `relative_path` (default: the part's filename) and `media_type` (default: the part's type) fields.
    */
   @Post(':id/files')
+  @Roles(...WRITERS)
   @HttpCode(201)
   @ApiOperation({ summary: 'Upload a file from a form (multipart/form-data), streamed' })
   @ApiConsumes('multipart/form-data')
