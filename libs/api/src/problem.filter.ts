@@ -3,6 +3,7 @@ import type { Response } from 'express';
 import {
   DatabaseError,
   DataplaneError,
+  type DataplaneErrorCode,
   IllegalPackageStateError,
   InvalidInputError,
   PathConflictError,
@@ -154,7 +155,7 @@ function registryExtras(error: RegistryError): object {
   return {};
 }
 
-function dataplaneCode(code: string): ProblemCode {
+function dataplaneCode(code: DataplaneErrorCode): ProblemCode {
   switch (code) {
     case 'digest_mismatch':
     case 'size_limit_exceeded':
@@ -163,8 +164,8 @@ function dataplaneCode(code: string): ProblemCode {
     case 'storage_error':
     case 'integrity_error':
       return code;
-    default:
-      // blob_not_found: a file's bytes are gone from storage, which is our fault, not the client's.
+    case 'blob_not_found':
+      // A file's bytes are gone from storage: our fault, not the client's.
       return 'internal_error';
   }
 }

@@ -1,6 +1,16 @@
+/** Every code a dataplane error may carry; the API maps each one, exhaustively. */
+export type DataplaneErrorCode =
+  | 'digest_mismatch'
+  | 'size_limit_exceeded'
+  | 'incomplete_stream'
+  | 'storage_error'
+  | 'integrity_error'
+  | 'blob_not_found'
+  | 'range_not_satisfiable';
+
 /** Every error the dataplane throws: a stable `code` for the API to map, and a message for people. */
 export abstract class DataplaneError extends Error {
-  abstract readonly code: string;
+  abstract readonly code: DataplaneErrorCode;
 }
 
 /** The bytes do not have the digest the caller declared. Nothing was stored. */

@@ -26,6 +26,7 @@ export { openS3BlobStore } from './s3-blob-store.lazy.js';
 export { DataplaneModule } from './dataplane.module.js';
 export {
   DataplaneError,
+  type DataplaneErrorCode,
   DigestMismatchError,
   SizeLimitExceededError,
   IncompleteStreamError,

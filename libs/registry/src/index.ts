@@ -37,6 +37,7 @@ export { type Event, TailOverrunError } from '@artifactstore/events';
 export { DatabaseError } from '@artifactstore/db';
 export {
   DataplaneError,
+  type DataplaneErrorCode,
   DigestMismatchError,
   SizeLimitExceededError,
   IncompleteStreamError,
