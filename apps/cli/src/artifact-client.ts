@@ -18,6 +18,7 @@ export interface Upload {
   readonly size: number;
   readonly sha256: string;
   readonly blake3: string;
+  /** A new stream of the bytes each call: a request cut before it was answered is sent again with a second one. */
   open(): Readable;
 }
 

@@ -1,5 +1,6 @@
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
+import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FileRecord, PackageRecord, Page } from '@artifactstore/registry';
@@ -26,15 +27,36 @@ export interface HttpClientOptions {
 /** How long a `tail --follow` long-poll asks the server to wait (the server's limit is 60 s). */
 const LONG_POLL_SECONDS = 30;
 
+/**
+ * A connection idle this long is closed by the client itself, before the 5 s that Node servers and many others
+ * keep one (ours keeps 65 s and says so in `Keep-Alive: timeout=`, which Node's agent heeds as well).
+ */
+const IDLE_CONNECTION_MS = 4_000;
+
+/** How a request on a kept-alive connection that the other side has closed fails, when nothing was answered. */
+const CLOSED_CONNECTION_CODES: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE']);
+
+/** Where and how send sends a request. */
+interface RequestTarget {
+  readonly method: string;
+  /** The API path, as given to send (for messages). */
+  readonly path: string;
+  readonly url: URL;
+  readonly headers: Record<string, string>;
+  readonly signal: AbortSignal | undefined;
+}
+
 interface RequestOptions {
   readonly headers?: Record<string, string>;
-  readonly body?: Buffer | Readable;
+  /** A stream body comes from a function that opens it, since a request may have to be sent twice (see send). */
+  readonly body?: Buffer | (() => Readable);
   readonly signal?: AbortSignal;
 }
 
 /**
  * The HTTP API as an ArtifactClient, on node:http with a keep-alive agent: bodies are streamed both ways with
- * back-pressure, and Content-Length is ours to set (fetch would chunk a streamed upload).
+ * back-pressure, and Content-Length is ours to set (fetch would chunk a streamed upload). A request that finds its
+ * kept-alive connection closed by the other side is sent again, once, on a new one.
  */
 export class HttpArtifactClient implements ArtifactClient {
   private readonly base: URL;
@@ -51,7 +73,7 @@ export class HttpArtifactClient implements ArtifactClient {
       throw new CliError('usage', `--url must be http:// or https://, not ${this.base.protocol}`);
     }
     this.transport = this.base.protocol === 'https:' ? https : http;
-    const agentOptions = { keepAlive: true, maxSockets: options.maxSockets };
+    const agentOptions = { keepAlive: true, maxSockets: options.maxSockets, timeout: IDLE_CONNECTION_MS };
     this.agent =
       this.base.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
   }
@@ -100,7 +122,7 @@ export class HttpArtifactClient implements ArtifactClient {
         'Content-Digest': `sha-256=:${Buffer.from(upload.sha256, 'hex').toString('base64')}:`,
         'X-Content-BLAKE3': upload.blake3,
       },
-      body: upload.open(),
+      body: () => upload.open(),
     });
   }
 
@@ -173,7 +195,16 @@ export class HttpArtifactClient implements ArtifactClient {
     return Buffer.concat(chunks);
   }
 
-  /** Sends a request; resolves with a 2xx response's body stream, or throws the problem as a CliError. */
+  /**
+   * Sends a request; resolves with a 2xx response's body stream, or throws the problem as a CliError.
+   *
+   * A server or gateway closes a connection that sat idle in the pool when it likes; a request written on it just
+   * then (or after our event loop was too busy to notice the close) fails with a reset or a broken pipe before any
+   * byte of an answer, unread by the server. So such a failure on a reused connection is sent again, once, on a
+   * new connection, its body reopened. Should the server have acted on it after all (it died before answering), a
+   * repeated upload or finalize is refused, not applied twice (the path is taken, the package is final); a repeated
+   * create leaves an empty draft. A failure after the answer began, or on a new connection, is reported.
+   */
   private async send(method: string, path: string, options: RequestOptions = {}): Promise<IncomingMessage> {
     const url = new URL(
       path.replace(/^\//, ''),
@@ -183,42 +214,95 @@ export class HttpArtifactClient implements ArtifactClient {
     if (this.options.token !== undefined) headers.Authorization = `Bearer ${this.options.token}`;
     if (options.body === undefined && method !== 'GET') headers['Content-Length'] = '0';
     if (Buffer.isBuffer(options.body)) headers['Content-Length'] = String(options.body.length);
-    const request = this.transport.request(url, {
-      method,
-      headers,
-      agent: this.agent,
-      signal: options.signal,
+    const { body, signal } = options;
+    const exchange = (): Promise<IncomingMessage> =>
+      this.exchange({ method, path, url, headers, signal }, typeof body === 'function' ? body() : body);
+    try {
+      return await exchange();
+    } catch (error) {
+      if (!(error instanceof ClosedIdleConnection)) throw this.failureOf(error);
+      // The pool's other idle connections have sat there longer still: do not try them either.
+      this.dropIdleConnections();
+      try {
+        return await exchange();
+      } catch (again) {
+        throw this.failureOf(again);
+      }
+    }
+  }
+
+  /** One attempt of send: throws a CliError for an answer that is not 2xx, ClosedIdleConnection, or the error. */
+  private async exchange(
+    target: RequestTarget,
+    body: Buffer | Readable | undefined,
+  ): Promise<IncomingMessage> {
+    const { method, path, url, headers, signal } = target;
+    const request = this.transport.request(url, { method, headers, agent: this.agent, signal });
+    let connection: Socket | undefined;
+    let bytesReadBefore = 0;
+    request.once('socket', (socket: Socket) => {
+      connection = socket;
+      bytesReadBefore = socket.bytesRead;
     });
     const responded = new Promise<IncomingMessage>((resolve, reject) => {
       request.once('response', resolve);
-      request.once('error', reject);
+      request.once('error', (error) => {
+        const unanswered = request.reusedSocket && connection?.bytesRead === bytesReadBefore;
+        reject(
+          unanswered && CLOSED_CONNECTION_CODES.has(codeOf(error)) ? new ClosedIdleConnection(error) : error,
+        );
+      });
     });
     // The server may answer (a refusal) before the body is sent; the answer matters more than the broken pipe.
     const sent =
-      options.body instanceof Readable
-        ? pipeline(options.body, request)
+      body instanceof Readable
+        ? pipeline(body, request)
         : new Promise<void>((resolve) => {
-            request.end(options.body, resolve);
+            request.end(body, resolve);
           });
+    sent.catch(() => undefined);
     let response: IncomingMessage;
     try {
       response = await responded;
     } catch (error) {
-      if (options.body instanceof Readable) options.body.destroy();
-      throw unreachable(this.base, error);
+      if (body instanceof Readable) body.destroy();
+      throw error;
     }
-    sent.catch(() => undefined);
     const status = response.statusCode ?? 0;
     if (status >= 200 && status < 300) {
       await sent.catch((error: unknown) => {
         response.destroy();
-        throw unreachable(this.base, error);
+        throw error;
       });
       return response;
     }
-    if (options.body instanceof Readable) options.body.destroy();
+    if (body instanceof Readable) body.destroy();
     throw await problemOf(method, path, response);
   }
+
+  private failureOf(error: unknown): CliError {
+    if (error instanceof CliError) return error;
+    return unreachable(this.base, error instanceof ClosedIdleConnection ? error.reason : error);
+  }
+
+  private dropIdleConnections(): void {
+    for (const sockets of Object.values(this.agent.freeSockets)) {
+      for (const socket of sockets ?? []) socket.destroy();
+    }
+  }
+}
+
+/** A request failed on a reused connection, before any byte of an answer, as on one the other side had closed. */
+class ClosedIdleConnection extends Error {
+  constructor(readonly reason: unknown) {
+    super('the kept-alive connection was closed');
+  }
+}
+
+/** The error's `code` (ECONNRESET, …); not by `instanceof Error`, which fails for errors of another realm. */
+function codeOf(error: unknown): string {
+  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+  return typeof code === 'string' ? code : '';
 }
 
 async function problemOf(method: string, path: string, response: IncomingMessage): Promise<CliError> {
@@ -242,7 +326,6 @@ async function problemOf(method: string, path: string, response: IncomingMessage
 }
 
 function unreachable(base: URL, error: unknown): CliError {
-  const reason =
-    error instanceof Error ? ((error as { code?: string }).code ?? error.message) : String(error);
+  const reason = codeOf(error) || (error instanceof Error ? error.message : String(error));
   return new CliError('server_unreachable', `cannot reach ${base.origin}: ${reason}`);
 }
