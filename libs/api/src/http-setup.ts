@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import express, { type NextFunction, type Response } from 'express';
 import type { Logger } from 'pino';
+import { AppConfig } from '@artifactstore/config';
 import { clientAddressOf } from './client-address.js';
 import { Metrics } from './metrics.service.js';
 import { setupOpenApi } from './openapi.js';
@@ -15,10 +16,11 @@ import { TrustedProxies } from './trusted-proxies.js';
 const JSON_BODY_LIMIT = '1mb';
 /** A connection that sends or accepts nothing for this long is closed; uploads and downloads may take hours. */
 export const IDLE_TIMEOUT_MS = 120_000;
-/** A client must send its request line and headers within this (slowloris); bodies are bounded by the idle timeout. */
+/**
+ * What a client gets to send its request line and headers (slowloris), beyond the keep-alive timeout: see
+ * configureHttpApp. Bodies are bounded by the idle timeout.
+ */
 export const HEADERS_TIMEOUT_MS = 20_000;
-/** An idle keep-alive connection is closed after this. */
-export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 
 export interface HttpAppOptions {
   /** Where one JSON line per request goes; without it requests are not logged (tests). */
@@ -30,10 +32,10 @@ const INCOMING_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 /**
  * What the HTTP server needs around the Nest routes: a request id on every response (a trusted proxy's, or ours),
  * JSON parsing for POST only (a PUT of a file must reach the dataplane untouched, whatever its Content-Type), and
- * idle timeouts instead of Node's 300 s request timeout, which would cut a large upload. Create the app with
- * `bodyParser: false`. Also: the client address from a trusted proxy's X-Forwarded-For, validated (request.ip),
- * metrics and the request log for every request, and the in-flight tracking that graceful shutdown (RequestDrain)
- * waits on.
+ * idle timeouts instead of Node's 300 s request timeout, which would cut a large upload, with the keep-alive of
+ * ARTIFACTSTORE_KEEP_ALIVE_TIMEOUT_SECONDS. Create the app with `bodyParser: false`. Also: the client address from
+ * a trusted proxy's X-Forwarded-For, validated (request.ip), metrics and the request log for every request, and the
+ * in-flight tracking that graceful shutdown (RequestDrain) waits on.
  */
 export function configureHttpApp(app: NestExpressApplication, options: HttpAppOptions = {}): void {
   app.disable('x-powered-by');
@@ -62,11 +64,16 @@ export function configureHttpApp(app: NestExpressApplication, options: HttpAppOp
     else next();
   });
   setupOpenApi(app);
+  const keepAliveTimeoutMs = app.get(AppConfig).keepAliveTimeoutSeconds * 1000;
   const server = app.getHttpServer();
   server.requestTimeout = 0;
-  server.headersTimeout = HEADERS_TIMEOUT_MS;
-  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-  server.timeout = IDLE_TIMEOUT_MS;
+  // Node writes `Keep-Alive: timeout=<this in s>` and closes an idle connection a second after it.
+  server.keepAliveTimeout = keepAliveTimeoutMs;
+  // Node times the headers from a request's first byte on a reused connection but from the accept on a new one, and
+  // answers 408 and closes when they are late: a new connection left idle (a gateway's spare) must last as long as
+  // one left idle after a response, or the gateway meets the very race the keep-alive timeout is there to prevent.
+  server.headersTimeout = keepAliveTimeoutMs + HEADERS_TIMEOUT_MS;
+  server.timeout = Math.max(IDLE_TIMEOUT_MS, server.headersTimeout);
 }
 
 /**

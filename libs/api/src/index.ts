@@ -3,13 +3,7 @@
  * `configureHttpApp(app)` on an app created with `bodyParser: false`.
  */
 export { ApiModule } from './api.module.js';
-export {
-  configureHttpApp,
-  IDLE_TIMEOUT_MS,
-  HEADERS_TIMEOUT_MS,
-  KEEP_ALIVE_TIMEOUT_MS,
-  type HttpAppOptions,
-} from './http-setup.js';
+export { configureHttpApp, IDLE_TIMEOUT_MS, HEADERS_TIMEOUT_MS, type HttpAppOptions } from './http-setup.js';
 /**
  * The bound on clients held open waiting for events (ARTIFACTSTORE_MAX_WAITING_CLIENTS), for the long-poll and
  * the SSE stream alike: `acquire(kind)` (or `tryAcquire`) before waiting, `release()` when done, and end the wait

@@ -65,6 +65,11 @@ export class AppConfig {
   readonly shutdownGraceMs: number;
   /** Most long-polls and event streams held open at once. */
   readonly maxWaitingClients: number;
+  /**
+   * Seconds an idle connection is kept open for its next request (advertised as `Keep-Alive: timeout=N`); above
+   * a gateway's upstream idle timeout, so that the gateway, not the server, closes an idle connection.
+   */
+  readonly keepAliveTimeoutSeconds: number;
   /** Seconds between the comment lines that keep an idle event stream open through proxies. */
   readonly sseHeartbeatSeconds: number;
 
@@ -87,6 +92,7 @@ export class AppConfig {
     this.trustedProxies = Object.freeze(values.trustedProxies.map((cidr) => Object.freeze({ ...cidr })));
     this.shutdownGraceMs = values.shutdownGraceMs;
     this.maxWaitingClients = values.maxWaitingClients;
+    this.keepAliveTimeoutSeconds = values.keepAliveTimeoutSeconds;
     this.sseHeartbeatSeconds = values.sseHeartbeatSeconds;
     Object.freeze(this);
   }

@@ -199,10 +199,20 @@ describe('loadConfig', () => {
       );
     });
 
+    it('keeps an idle connection 65 s unless ARTIFACTSTORE_KEEP_ALIVE_TIMEOUT_SECONDS says otherwise', () => {
+      expect(loadConfig({}).keepAliveTimeoutSeconds).toBe(65);
+      expect(loadConfig({ ARTIFACTSTORE_KEEP_ALIVE_TIMEOUT_SECONDS: '620' }).keepAliveTimeoutSeconds).toBe(
+        620,
+      );
+    });
+
     it.each([
       ['ARTIFACTSTORE_SHUTDOWN_GRACE_MS', '-1'],
       ['ARTIFACTSTORE_SHUTDOWN_GRACE_MS', '3600001'],
       ['ARTIFACTSTORE_MAX_WAITING_CLIENTS', '0'],
+      ['ARTIFACTSTORE_KEEP_ALIVE_TIMEOUT_SECONDS', '0'],
+      ['ARTIFACTSTORE_KEEP_ALIVE_TIMEOUT_SECONDS', '3601'],
+      ['ARTIFACTSTORE_KEEP_ALIVE_TIMEOUT_SECONDS', '65s'],
     ])('refuses %s=%s', (name, value) => {
       expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`${name}: expected an integer`));
     });

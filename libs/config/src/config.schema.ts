@@ -148,6 +148,12 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
       'Most long-polls and event streams held open at once; past it, 503 with Retry-After (1–1000000).',
   },
   {
+    name: 'ARTIFACTSTORE_KEEP_ALIVE_TIMEOUT_SECONDS',
+    default: '65',
+    description:
+      'Seconds an idle connection is kept open for the next request (1–3600); keep it above the idle timeout of any gateway in front (60 s for most).',
+  },
+  {
     name: 'ARTIFACTSTORE_SSE_HEARTBEAT_SECONDS',
     default: '15',
     description:
@@ -203,6 +209,7 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): AppCo
   const trustedProxies = read('ARTIFACTSTORE_TRUSTED_PROXIES', '', parseCidrList);
   const shutdownGraceMs = read('ARTIFACTSTORE_SHUTDOWN_GRACE_MS', '30000', integerIn(0, 3_600_000));
   const maxWaitingClients = read('ARTIFACTSTORE_MAX_WAITING_CLIENTS', '1000', integerIn(1, 1_000_000));
+  const keepAliveTimeoutSeconds = read('ARTIFACTSTORE_KEEP_ALIVE_TIMEOUT_SECONDS', '65', integerIn(1, 3600));
   const sseHeartbeatSeconds = read('ARTIFACTSTORE_SSE_HEARTBEAT_SECONDS', '15', integerIn(1, 60));
   if (tokens?.length === 0 && allowAnonymous === false && host !== undefined && !isLoopback(host)) {
     problems.push(
@@ -237,6 +244,7 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): AppCo
     trustedProxies === undefined ||
     shutdownGraceMs === undefined ||
     maxWaitingClients === undefined ||
+    keepAliveTimeoutSeconds === undefined ||
     sseHeartbeatSeconds === undefined
   ) {
     throw new ConfigError(problems);
@@ -260,6 +268,7 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): AppCo
     trustedProxies,
     shutdownGraceMs,
     maxWaitingClients,
+    keepAliveTimeoutSeconds,
     sseHeartbeatSeconds,
   });
 }
