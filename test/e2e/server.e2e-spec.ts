@@ -8,6 +8,7 @@ import type { INestApplication } from '@nestjs/common';
 import type { Server } from 'node:http';
 import { CONFIG_VARIABLES } from '@artifactstore/config';
 import { createServerApp } from '@artifactstore/server';
+import { createScratchSqlite } from '../../bench/scratch-database.js';
 import { dialectsUnderTest, type TestDatabase } from '../support/test-databases.js';
 
 const SERVER = 'dist/apps/server/src/main.js';
@@ -55,12 +56,13 @@ describe.each(dialectsUnderTest())('server on $dialect', (dialectUnderTest) => {
 
 describe('the built server process', () => {
   it('starts on the embedded default, migrates, serves and stops on SIGTERM', async () => {
-    const [testDatabase] = await Promise.all(dialectsUnderTest().map((dialect) => dialect.create()));
+    // The embedded default: a SQLite database in the data folder, as `npm start` makes it.
+    const testDatabase = await createScratchSqlite();
     try {
       const child = spawn(process.execPath, [SERVER], {
         env: {
           PATH: process.env.PATH,
-          ARTIFACTSTORE_DATA_DIR: testDatabase!.config.dataDir,
+          ARTIFACTSTORE_DATA_DIR: testDatabase.config.dataDir,
           ARTIFACTSTORE_PORT: '0',
         },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -79,14 +81,14 @@ describe('the built server process', () => {
         });
       });
       expect(output).toContain('applied migration InitialSchema1764201600000');
-      expect(existsSync(join(testDatabase!.config.dataDir, 'blobs', 'tmp'))).toBe(true);
+      expect(existsSync(join(testDatabase.config.dataDir, 'blobs', 'tmp'))).toBe(true);
       const response = await fetch(`${url.replace('[::1]', '127.0.0.1')}/readyz`);
       expect(await response.json()).toEqual({ status: 'ready', head_sequence: 0 });
       child.kill('SIGTERM');
       const [code] = (await once(child, 'exit')) as [number | null];
       expect(code).toBe(0);
     } finally {
-      await testDatabase!.dispose();
+      await testDatabase.dispose();
     }
   });
 
