@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { request as httpRequest } from 'node:http';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import { startApi, type ApiHarness } from '../support/api-harness.js';
@@ -34,6 +36,17 @@ describe.each(dialectsUnderTest())('HTTP API: events and admin on $dialect', (di
     testDatabase = await dialectUnderTest.create({ ARTIFACTSTORE_TAIL_POLL_INTERVAL_MS: '60000' });
     api = await startApi(testDatabase);
   });
+
+  /** Long-polls the server holds now, as /metrics reports them. */
+  async function longPollsWaiting(): Promise<number> {
+    const metrics = await api.http().get('/metrics').expect(200);
+    return Number(/^artifactstore_waiting_clients\{kind="long_poll"\} (\d+)$/m.exec(metrics.text)?.[1]);
+  }
+
+  /** Uploads whose bytes are arriving now: their temporary files in the blob store. */
+  async function uploadsInFlight(): Promise<number> {
+    return (await readdir(join(testDatabase.config.dataDir, 'blobs', 'tmp'))).length;
+  }
 
   afterAll(async () => {
     await api.close();
@@ -104,7 +117,7 @@ describe.each(dialectsUnderTest())('HTTP API: events and admin on $dialect', (di
     const since = await head();
     const poll = api.http().get('/v1/events').query({ since, wait: 30 });
     const pending = poll.then((response) => response);
-    await sleep(300);
+    await until(async () => (await longPollsWaiting()) === 1);
     const pkg = await createPackage(api);
     const response = await pending;
     expect(response.status).toBe(200);
@@ -143,7 +156,7 @@ describe.each(dialectsUnderTest())('HTTP API: events and admin on $dialect', (di
     const uploads = Array.from({ length: 3 }, (_, index) =>
       slowUpload(`${api.url}/v1/packages/${pkg.id}/files/slow-${index}.bin`, 8, 64 * 1024, 50),
     );
-    await sleep(150);
+    await until(async () => (await uploadsInFlight()) === 3);
     const replay = await api.http().post('/v1/admin/replay').expect(200);
     expect((replay.body as { identical: boolean }).identical).toBe(true);
     expect(await Promise.all(uploads)).toEqual([201, 201, 201]);
@@ -163,7 +176,7 @@ describe.each(dialectsUnderTest())('HTTP API: events and admin on $dialect', (di
           .get('/v1/events')
           .query({ since, wait: 30 })
           .then((response) => response);
-        await sleep(300);
+        await until(async () => (await longPollsWaiting()) === 1);
         const created = await fetch(`${child.url}/v1/packages`, {
           method: 'POST',
           headers: { 'Content-Type': 'application/json' },
@@ -187,6 +200,15 @@ describe.each(dialectsUnderTest())('HTTP API: events and admin on $dialect', (di
     });
   }
 });
+
+/** Resolves once `condition` holds, checking every 20 ms for at most 20 s. */
+async function until(condition: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('the condition did not come true within 20 s');
+    await sleep(20);
+  }
+}
 
 /** PUT `chunks` chunks of `size` random bytes, one every `intervalMs`; resolves with the status. */
 function slowUpload(url: string, chunks: number, size: number, intervalMs: number): Promise<number> {
