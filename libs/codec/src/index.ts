@@ -25,3 +25,4 @@ export {
   InvalidTimestampError,
 } from './timestamp.js';
 export { uuidv7, uuidv5, isUuid } from './uuid.js';
+export { simpleCaseFold } from './simple-case-fold.js';
