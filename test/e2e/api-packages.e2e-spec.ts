@@ -276,6 +276,30 @@ describe.each(dialectsUnderTest())(
         expect(conflict.body).toMatchObject({ conflicts_with: 'a/b' });
       });
 
+      it('refuses paths that differ only by letter case (409 path_conflict naming the other) and device names (400)', async () => {
+        await put(pkg, 'A.txt', Buffer.from('1')).expect(201);
+        await put(pkg, 'Dir/x', Buffer.from('2')).expect(201);
+        const twin = await put(pkg, 'a.txt', Buffer.from('3'));
+        expectProblem(twin, 409, 'path_conflict');
+        expect(twin.body).toMatchObject({
+          conflicts_with: 'A.txt',
+          detail: '"a.txt" conflicts with "A.txt": "a.txt" and "A.txt" differ only by letter case',
+        });
+        const directory = await put(pkg, 'dir/y', Buffer.from('4'));
+        expectProblem(directory, 409, 'path_conflict');
+        expect(directory.body).toMatchObject({
+          conflicts_with: 'Dir/x',
+          detail: '"dir/y" conflicts with "Dir/x": "dir" and "Dir" differ only by letter case',
+        });
+        const device = await put(pkg, 'CON.txt', Buffer.from('5'));
+        expectProblem(device, 400, 'invalid_relative_path');
+        expect((device.body as { detail: string }).detail).toBe(
+          'invalid relative path "CON.txt": segment "CON.txt" is a device name on Windows (CON) (portable path rule)',
+        );
+        expectProblem(await put(pkg, 'x%E2%80%AE.txt', Buffer.from('6')), 400, 'invalid_relative_path');
+        expectProblem(await put(pkg, 'trailing.', Buffer.from('7')), 400, 'invalid_relative_path');
+      });
+
       it('checks Content-Digest and X-Content-BLAKE3: 422 on mismatch with nothing stored, 400 when malformed', async () => {
         const bytes = randomBytes(1000);
         const before = await headSequence();

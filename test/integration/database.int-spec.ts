@@ -1,4 +1,5 @@
 import { DataSource } from 'typeorm';
+import { simpleCaseFold } from '@artifactstore/codec';
 import { Database, DatabaseError, MIGRATIONS, dataSourceOptions } from '@artifactstore/db';
 import { dialectsUnderTest, type TestDatabase } from '../support/test-databases.js';
 
@@ -66,11 +67,57 @@ describe.each(dialectsUnderTest())('Database on $dialect', (dialectUnderTest) =>
     }
     const migrated = await Database.open(other.config);
     try {
-      expect(await migrated.migrate()).toEqual(['PackageTotals1764288000000']);
+      expect(await migrated.migrate()).toEqual(['PackageTotals1764288000000', 'FoldedPaths1764374400000']);
       const [row] = await migrated.read((tx) =>
         tx.query('SELECT file_count, total_size FROM artifact_packages'),
       );
       expect([Number(row?.file_count), Number(row?.total_size)]).toEqual([2, 42]);
+    } finally {
+      await migrated.close();
+      await other.dispose();
+    }
+  });
+
+  it('fills the folded paths of rows written before the migration that added them, as the view would', async () => {
+    const other = await dialectUnderTest.create({ ARTIFACTSTORE_MIGRATE_ON_START: 'false' });
+    const old = new DataSource({ ...dataSourceOptions(other.config), migrations: MIGRATIONS.slice(0, 2) });
+    const paths = ['plain/file.txt', 'Dir/README.md', 'STRAẞE/ǅ', 'İ/ı', 'A.txt', 'a.txt'];
+    await old.initialize();
+    try {
+      await old.runMigrations({ transaction: 'all' });
+      const id = '00000000-0000-4000-8000-00000000000b';
+      const when = '2026-01-01T00:00:00.000Z';
+      await old.query(
+        `INSERT INTO artifact_packages (id, name, producer, subject, retention_class, status, metadata, created_at,
+          last_event_sequence) VALUES ('${id}', 'n', 'p', 's', 'standard', 'created', '{}', '${when}', 1)`,
+      );
+      for (const [n, path] of paths.entries()) {
+        await old.query(
+          `INSERT INTO artifact_files (id, package_id, relative_path, media_type, size, blake3, sha256, content_address,
+            created_at) VALUES ('00000000-0000-4000-8000-00000000020${n}', '${id}', '${path}', 'a/b', 1, 'x', 'y',
+            'z', '${when}')`,
+        );
+      }
+    } finally {
+      await old.destroy();
+    }
+    const migrated = await Database.open(other.config);
+    try {
+      expect(await migrated.migrate()).toEqual(['FoldedPaths1764374400000']);
+      const rows = await migrated.read((tx) =>
+        tx.query('SELECT relative_path, folded_path FROM artifact_files ORDER BY id'),
+      );
+      expect(rows.map((row) => [row.relative_path, row.folded_path])).toEqual(
+        paths.map((path) => [path, simpleCaseFold(path)]),
+      );
+      expect(rows.map((row) => row.folded_path)).toEqual([
+        'plain/file.txt',
+        'dir/readme.md',
+        'straße/ǆ',
+        'İ/ı',
+        'a.txt',
+        'a.txt',
+      ]);
     } finally {
       await migrated.close();
       await other.dispose();
@@ -87,6 +134,7 @@ describe.each(dialectsUnderTest())('Database on $dialect', (dialectUnderTest) =>
       expect(await unmigrated.migrate()).toEqual([
         'InitialSchema1764201600000',
         'PackageTotals1764288000000',
+        'FoldedPaths1764374400000',
       ]);
       expect(await unmigrated.read((tx) => tx.query('SELECT COUNT(*) AS n FROM events'))).toHaveLength(1);
     } finally {

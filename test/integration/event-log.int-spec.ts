@@ -355,7 +355,11 @@ describe.each(dialectsUnderTest())('event log and views on $dialect', (dialectUn
   it('migrate:fresh drops everything and migrates again', async () => {
     await appendPackage();
     const applied = await core.database.migrateFresh();
-    expect(applied).toEqual(['InitialSchema1764201600000', 'PackageTotals1764288000000']);
+    expect(applied).toEqual([
+      'InitialSchema1764201600000',
+      'PackageTotals1764288000000',
+      'FoldedPaths1764374400000',
+    ]);
     expect(await core.eventLog.headSequence()).toBe(0);
     const classes = await core.database.read((tx) =>
       tx.query<{ name: string }>('SELECT name, ttl_days FROM retention_classes ORDER BY name'),

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { blake3, decodeCbor, sha256, toHex, uuidv7 } from '@artifactstore/codec';
+import { AppConfig } from '@artifactstore/config';
 import { IncompleteStreamError, DigestMismatchError } from '@artifactstore/dataplane';
 import { asString } from '@artifactstore/db';
 import type { Event } from '@artifactstore/events';
@@ -26,7 +27,11 @@ import {
 import { dumpState, fileIngestedEvent, packageCreatedEvent, stateDigest } from '@artifactstore/views';
 import vectors from '../fixtures/manifest-vectors.json' with { type: 'json' };
 import { startCore, type CoreHarness } from '../support/app-harness.js';
-import { TEN_THOUSAND_PACKAGE, tenThousandFiles } from '../support/manifest-vectors.js';
+import {
+  PORTABLE_RULE_REASONS,
+  TEN_THOUSAND_PACKAGE,
+  tenThousandFiles,
+} from '../support/manifest-vectors.js';
 import { dialectsUnderTest, type TestDatabase } from '../support/test-databases.js';
 
 const ACTOR = 'alice';
@@ -533,6 +538,173 @@ describe.each(dialectsUnderTest())('Registry on $dialect', (dialectUnderTest) =>
     });
   });
 
+  describe('portable paths (ARTIFACTSTORE_PATH_POLICY=portable, the default)', () => {
+    const { portablePaths } = vectors;
+    const add = (packageId: string, path: string) =>
+      registry.ingestFile(packageId, path, undefined, [Buffer.from(path)], ACTOR);
+
+    it.each(portablePaths.refused)('refuses %j (%s) and writes nothing', async (path, rule) => {
+      const pkg = await registry.createPackage(input(), ACTOR);
+      const before = await head();
+      const attempt = add(pkg.id, path);
+      await expect(attempt).rejects.toThrow(InvalidRelativePathError);
+      await expect(attempt).rejects.toMatchObject({
+        code: 'invalid_relative_path',
+        reason: expect.stringMatching(PORTABLE_RULE_REASONS[rule] ?? /unknown rule/) as string,
+      });
+      expect(await head()).toBe(before);
+    });
+
+    it('takes every portable path of the golden vectors into one package', async () => {
+      const pkg = await registry.createPackage(input(), ACTOR);
+      for (const path of portablePaths.accepted) await add(pkg.id, path);
+      expect(await registry.getPackage(pkg.id)).toMatchObject({ file_count: portablePaths.accepted.length });
+    });
+
+    it.each(portablePaths.colliding)(
+      'refuses %j beside %j, either way round, as a path conflict naming the other',
+      async (a, b) => {
+        for (const [first, second] of [
+          [a, b],
+          [b, a],
+        ] as const) {
+          const pkg = await registry.createPackage(input(), ACTOR);
+          await add(pkg.id, first);
+          const before = await head();
+          const attempt = add(pkg.id, second);
+          await expect(attempt).rejects.toThrow(PathConflictError);
+          await expect(attempt).rejects.toMatchObject({
+            code: 'path_conflict',
+            relativePath: second,
+            conflictsWith: first,
+            reason: expect.stringMatching(/differ only by letter case$/) as string,
+          });
+          expect(await head()).toBe(before);
+        }
+      },
+    );
+
+    it.each(portablePaths.distinct)('takes %j beside %j', async (a, b) => {
+      const pkg = await registry.createPackage(input(), ACTOR);
+      await add(pkg.id, a);
+      await add(pkg.id, b);
+      expect(await registry.getPackage(pkg.id)).toMatchObject({ file_count: 2 });
+    });
+
+    it('names a file under the directory that differs only by case, and which directories differ', async () => {
+      const pkg = await registry.createPackage(input(), ACTOR);
+      await add(pkg.id, 'Dir/x');
+      await add(pkg.id, 'Dir/sub/z');
+      await add(pkg.id, 'Dir/sub/y.txt');
+      await expect(add(pkg.id, 'dir/y')).rejects.toThrow(
+        new PathConflictError('dir/y', 'Dir/sub/y.txt', '"dir" and "Dir" differ only by letter case'),
+      );
+      await expect(add(pkg.id, 'Dir/SUB/y.txt.gz')).rejects.toThrow(
+        new PathConflictError(
+          'Dir/SUB/y.txt.gz',
+          'Dir/sub/y.txt',
+          '"Dir/SUB" and "Dir/sub" differ only by letter case',
+        ),
+      );
+      await expect(add(pkg.id, 'Dir/Sub')).rejects.toMatchObject({ conflictsWith: 'Dir/sub/y.txt' });
+      await expect(add(pkg.id, 'Dir/x/y')).rejects.toThrow(new PathConflictError('Dir/x/y', 'Dir/x'));
+      await expect(add(pkg.id, 'Dir/X/y')).rejects.toMatchObject({ conflictsWith: 'Dir/x' });
+      await add(pkg.id, 'Dir/sub/other');
+      await add(pkg.id, 'Dirs/x');
+    });
+
+    it('of two concurrent uploads of A.txt and a.txt, exactly one wins', async () => {
+      const pkg = await registry.createPackage(input(), ACTOR);
+      const one = heldSource(Buffer.from('up'), Buffer.from('per'));
+      const two = heldSource(Buffer.from('low'), Buffer.from('er'));
+      const first = registry.ingestFile(pkg.id, 'A.txt', undefined, one.source, ACTOR);
+      const second = registry.ingestFile(pkg.id, 'a.txt', undefined, two.source, ACTOR);
+      await Promise.all([one.started, two.started]);
+      two.release();
+      await second;
+      one.release();
+      await expect(first).rejects.toMatchObject({ code: 'path_conflict', conflictsWith: 'a.txt' });
+      expect((await registry.listFiles(pkg.id)).items.map((file) => file.relative_path)).toEqual(['a.txt']);
+    });
+
+    it('checks staged bytes when they are attached, as an upload', async () => {
+      const pkg = await registry.createPackage(input(), ACTOR);
+      await add(pkg.id, 'Makefile');
+      const staged = await registry.stageFile(pkg.id, [Buffer.from('x')]);
+      await expect(registry.attachFile(pkg.id, 'makefile', undefined, staged, ACTOR)).rejects.toMatchObject({
+        code: 'path_conflict',
+        conflictsWith: 'Makefile',
+      });
+      await expect(registry.attachFile(pkg.id, 'nul.txt', undefined, staged, ACTOR)).rejects.toMatchObject({
+        code: 'invalid_relative_path',
+      });
+    });
+  });
+
+  describe('the posix path policy (ARTIFACTSTORE_PATH_POLICY=posix)', () => {
+    let posixDatabase: TestDatabase;
+    let posix: CoreHarness;
+
+    beforeEach(async () => {
+      posixDatabase = await dialectUnderTest.create({ ARTIFACTSTORE_PATH_POLICY: 'posix' });
+      posix = await startCore(posixDatabase);
+    });
+
+    afterEach(async () => {
+      await posix.close();
+      await posixDatabase.dispose();
+    });
+
+    const add = (core: CoreHarness, packageId: string, path: string) =>
+      core.registry.ingestFile(packageId, path, undefined, [Buffer.from(path)], ACTOR);
+
+    it('takes the paths the portable rule refuses, and paths that differ only by letter case', async () => {
+      const refused = await posix.registry.createPackage(input(), ACTOR);
+      for (const [path = ''] of vectors.portablePaths.refused) await add(posix, refused.id, path);
+      expect(await posix.registry.getPackage(refused.id)).toMatchObject({
+        file_count: vectors.portablePaths.refused.length,
+      });
+      for (const pair of vectors.portablePaths.colliding) {
+        const pkg = await posix.registry.createPackage(input(), ACTOR);
+        for (const path of pair) await add(posix, pkg.id, path);
+        expect(await posix.registry.getPackage(pkg.id)).toMatchObject({ file_count: 2 });
+      }
+      await expect(add(posix, refused.id, 'CON/x')).rejects.toThrow(PathConflictError);
+    });
+
+    it('keeps those files under the portable policy, which refuses new case twins; replay is byte-identical', async () => {
+      const pkg = await posix.registry.createPackage(input(), ACTOR);
+      for (const path of ['A.txt', 'a.txt', 'Dir/x', 'dir/y']) await add(posix, pkg.id, path);
+      await posix.close();
+      // AppConfig is plain data, every field an own property: a copy with one field changed.
+      const values: Omit<AppConfig, never> = posixDatabase.config;
+      const portableConfig = new AppConfig({ ...values, pathPolicy: 'portable' });
+      posix = await startCore({ ...posixDatabase, config: portableConfig });
+      const portable = posix.registry;
+      expect((await portable.findFileByPath(pkg.id, 'a.txt')).relative_path).toBe('a.txt');
+      await expect(add(posix, pkg.id, 'A.TXT')).rejects.toMatchObject({
+        code: 'path_conflict',
+        conflictsWith: 'A.txt',
+      });
+      await expect(add(posix, pkg.id, 'DIR/z')).rejects.toMatchObject({
+        code: 'path_conflict',
+        conflictsWith: 'Dir/x',
+      });
+      await add(posix, pkg.id, 'b.txt');
+      await portable.finalizePackage(pkg.id, ACTOR);
+      const manifest = decodeManifest((await portable.getManifestBytes(pkg.id)).bytes);
+      expect(manifest.files.map((file) => file.relative_path)).toEqual([
+        'A.txt',
+        'Dir/x',
+        'a.txt',
+        'b.txt',
+        'dir/y',
+      ]);
+      const report = await portable.replayViews();
+      expect(report.state_digest_after).toBe(report.state_digest_before);
+    });
+  });
+
   describe('finalizePackage and manifests', () => {
     it('finalizes an empty package; a second finalize is refused', async () => {
       const pkg = await registry.createPackage(input({ retention_class: 'ephemeral' }), ACTOR);
@@ -609,7 +781,7 @@ describe.each(dialectsUnderTest())('Registry on $dialect', (dialectUnderTest) =>
 
     it('lists files in UTF-8 byte order of their paths, page by page', async () => {
       const pkg = await registry.createPackage(input(), ACTOR);
-      const paths = ['😀', '～', 'b', 'B', 'a/z', 'a/b', 'é'];
+      const paths = ['😀', '～', 'b', 'C', 'a/z', 'a/b', 'é'];
       for (const path of paths)
         await registry.ingestFile(pkg.id, path, undefined, [Buffer.from(path)], ACTOR);
       const seen: string[] = [];
@@ -619,7 +791,7 @@ describe.each(dialectsUnderTest())('Registry on $dialect', (dialectUnderTest) =>
         seen.push(...page.items.map((file) => file.relative_path));
         cursor = page.next_cursor ?? undefined;
       } while (cursor !== undefined);
-      expect(seen).toEqual(['B', 'a/b', 'a/z', 'b', 'é', '～', '😀']);
+      expect(seen).toEqual(['C', 'a/b', 'a/z', 'b', 'é', '～', '😀']);
       await expect(registry.listFiles('01890a5d-ac96-774b-bcce-b302099a8057')).rejects.toThrow(
         PackageNotFoundError,
       );

@@ -79,6 +79,8 @@ describe.each(dialectsUnderTest())('state digest of a fixed log on $dialect', (d
       ['00000000-0000-4000-8000-000000000002', 'permanent', null, null, '2026-01-02T03:04:02.222Z'],
     ]);
     expect(dump.artifact_files?.map((row) => row[2])).toEqual(['bin/hello', 'README.md', 'model.bin']);
+    // folded_path: the simple case folding of relative_path.
+    expect(dump.artifact_files?.map((row) => row[3])).toEqual(['bin/hello', 'readme.md', 'model.bin']);
     expect(dump.storage_locations).toHaveLength(3);
   });
 

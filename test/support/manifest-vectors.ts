@@ -36,3 +36,12 @@ export function tenThousandFiles(): ManifestFile[] {
   }
   return files.reverse();
 }
+
+/** What the registry's refusal says for each rule named in the golden vectors' `portablePaths.refused`. */
+export const PORTABLE_RULE_REASONS: Readonly<Record<string, RegExp>> = {
+  device_name: /^segment ".+" is a device name on Windows \(.+\) \(portable path rule\)$/,
+  trailing_dot: /^segment ".+" must not end with a dot \(portable path rule\)$/,
+  trailing_space: /^segment ".+" must not end with a space \(portable path rule\)$/,
+  bidi_control: /^must not contain U\+[0-9A-F]{4}, a bidirectional control \(portable path rule\)$/,
+  byte_order_mark: /^must not contain U\+FEFF, a byte order mark \(portable path rule\)$/,
+};

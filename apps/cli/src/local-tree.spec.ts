@@ -1,11 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { blake3, toHex } from '@artifactstore/codec';
-import { digestFile, HashingStream, READ_CHUNK } from './local-tree.js';
+import { digestFile, HashingStream, ignoresLetterCase, READ_CHUNK } from './local-tree.js';
 
 const expected = (bytes: Buffer) => ({
   size: bytes.length,
@@ -57,5 +57,23 @@ describe('HashingStream', () => {
     expect(Buffer.concat(received).equals(all)).toBe(true);
     expect(reported.reduce((sum, count) => sum + count, 0)).toBe(all.length);
     expect(hashing.digests()).toEqual(expected(all));
+  });
+});
+
+describe('ignoresLetterCase', () => {
+  it('tells whether a name in capitals finds a file of the directory, and leaves nothing behind', async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'artifactstore-case-'));
+    try {
+      await writeFile(join(folder, 'probe'), '');
+      const found = await access(join(folder, 'PROBE')).then(
+        () => true,
+        () => false,
+      );
+      await rm(join(folder, 'probe'));
+      await expect(ignoresLetterCase(folder)).resolves.toBe(found);
+      expect(await readdir(folder)).toEqual([]);
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
   });
 });

@@ -1,4 +1,5 @@
-import { lstat, open, readdir, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { lstat, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, sep } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
 import { createBlake3, createSha256, toHex } from '@artifactstore/codec';
@@ -91,6 +92,26 @@ function checkedPath(relative: string, source: string): string {
     return normalizeRelativePath(relative);
   } catch (error) {
     throw new CliError('invalid_relative_path', `${source}: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Whether the filesystem of `directory` takes two names that differ only by letter case for one (macOS and
+ * Windows by default, a casefolded ext4 directory): a probe file created there is found again under its name in
+ * capitals. The probe is removed again.
+ */
+export async function ignoresLetterCase(directory: string): Promise<boolean> {
+  const name = `.artifactstore-case-probe-${randomBytes(6).toString('hex')}`;
+  const probe = join(directory, name);
+  await writeFile(probe, '', { flag: 'wx' });
+  try {
+    const [written, capitals] = await Promise.all([
+      stat(probe),
+      stat(join(directory, name.toUpperCase())).catch(() => undefined),
+    ]);
+    return capitals !== undefined && capitals.ino === written.ino && capitals.dev === written.dev;
+  } finally {
+    await rm(probe, { force: true });
   }
 }
 

@@ -6,6 +6,12 @@ export type DatabaseTarget =
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
 export type SqliteSynchronous = 'full' | 'normal';
 export type StorageBackend = 'fs' | 's3';
+/**
+ * What relative paths a new file may have: `portable` ones only (writable on Windows and macOS too: no device
+ * names, no trailing dot or space, no bidirectional controls, no two paths of a package differing only by letter
+ * case), or anything POSIX takes (`posix`).
+ */
+export type PathPolicy = 'portable' | 'posix';
 
 /** The S3 backend's settings (ARTIFACTSTORE_S3_*); credentials unset = the AWS SDK's default chain. */
 export interface S3Settings {
@@ -59,6 +65,8 @@ export class AppConfig {
   readonly allowAnonymous: boolean;
   /** Largest file accepted, in bytes, enforced while streaming. */
   readonly maxFileSize: number;
+  /** The rule new files' relative paths must follow; files already stored are kept whatever it is. */
+  readonly pathPolicy: PathPolicy;
   /** Peers whose X-Forwarded-User/-Role/-For headers are believed; empty = nobody's. */
   readonly trustedProxies: readonly Cidr[];
   /** On SIGTERM, how long in-flight requests may still run before their connections are cut. */
@@ -89,6 +97,7 @@ export class AppConfig {
     this.tokens = Object.freeze(values.tokens.map((token) => Object.freeze({ ...token })));
     this.allowAnonymous = values.allowAnonymous;
     this.maxFileSize = values.maxFileSize;
+    this.pathPolicy = values.pathPolicy;
     this.trustedProxies = Object.freeze(values.trustedProxies.map((cidr) => Object.freeze({ ...cidr })));
     this.shutdownGraceMs = values.shutdownGraceMs;
     this.maxWaitingClients = values.maxWaitingClients;

@@ -25,6 +25,15 @@ describe('loadConfig', () => {
     );
   });
 
+  it('takes portable paths only unless ARTIFACTSTORE_PATH_POLICY=posix', () => {
+    expect(loadConfig({}).pathPolicy).toBe('portable');
+    expect(loadConfig({ ARTIFACTSTORE_PATH_POLICY: 'POSIX' }).pathPolicy).toBe('posix');
+    expect(loadConfig({ ARTIFACTSTORE_PATH_POLICY: 'portable' }).pathPolicy).toBe('portable');
+    expect(() => loadConfig({ ARTIFACTSTORE_PATH_POLICY: 'windows' })).toThrow(
+      /ARTIFACTSTORE_PATH_POLICY: expected one of portable, posix, got "windows"/,
+    );
+  });
+
   it('places the default database inside a custom data folder', () => {
     const config = loadConfig({ ARTIFACTSTORE_DATA_DIR: '/var/lib/as' }, '/srv');
     expect(config.database).toEqual({ dialect: 'sqlite', path: '/var/lib/as/artifactstore.db' });

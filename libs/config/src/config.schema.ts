@@ -6,6 +6,7 @@ import {
   type Cidr,
   type DatabaseTarget,
   type LogLevel,
+  type PathPolicy,
   type Role,
   type SqliteSynchronous,
   type S3Settings,
@@ -130,6 +131,12 @@ export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
     description: 'Largest file accepted: bytes, or a number with KiB, MiB, GiB or TiB.',
   },
   {
+    name: 'ARTIFACTSTORE_PATH_POLICY',
+    default: 'portable',
+    description:
+      "`portable`: a new file's path must be writable on every common filesystem (no `CON` or `nul.txt`, no segment ending in a dot or a space, no bidirectional controls, no two paths of a package differing only by letter case; docs/formats.md). `posix`: any path POSIX takes.",
+  },
+  {
     name: 'ARTIFACTSTORE_TRUSTED_PROXIES',
     default: '(none)',
     description:
@@ -206,6 +213,7 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): AppCo
   );
   const allowAnonymous = read('ARTIFACTSTORE_ALLOW_ANONYMOUS', 'false', parseBoolean);
   const maxFileSize = read('ARTIFACTSTORE_MAX_FILE_SIZE', '10GiB', parseByteSize);
+  const pathPolicy = read('ARTIFACTSTORE_PATH_POLICY', 'portable', oneOf<PathPolicy>(['portable', 'posix']));
   const trustedProxies = read('ARTIFACTSTORE_TRUSTED_PROXIES', '', parseCidrList);
   const shutdownGraceMs = read('ARTIFACTSTORE_SHUTDOWN_GRACE_MS', '30000', integerIn(0, 3_600_000));
   const maxWaitingClients = read('ARTIFACTSTORE_MAX_WAITING_CLIENTS', '1000', integerIn(1, 1_000_000));
@@ -241,6 +249,7 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): AppCo
     tokens === undefined ||
     allowAnonymous === undefined ||
     maxFileSize === undefined ||
+    pathPolicy === undefined ||
     trustedProxies === undefined ||
     shutdownGraceMs === undefined ||
     maxWaitingClients === undefined ||
@@ -265,6 +274,7 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): AppCo
     tokens,
     allowAnonymous,
     maxFileSize,
+    pathPolicy,
     trustedProxies,
     shutdownGraceMs,
     maxWaitingClients,

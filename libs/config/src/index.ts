@@ -7,6 +7,7 @@ export {
   type Cidr,
   type DatabaseTarget,
   type LogLevel,
+  type PathPolicy,
   type SqliteSynchronous,
   type StorageBackend,
   type S3Settings,

@@ -1,11 +1,19 @@
+import { simpleCaseFold } from '@artifactstore/codec';
+import vectors from '../../../test/fixtures/manifest-vectors.json' with { type: 'json' };
+import { PORTABLE_RULE_REASONS } from '../../../test/support/manifest-vectors.js';
 import {
   checkLabel,
   checkMediaType,
   checkMetadata,
+  checkPortablePath,
+  findPathCollision,
   normalizeRelativePath,
   parentDirectories,
+  pathCollision,
 } from './input-rules.js';
 import { InvalidInputError, InvalidRelativePathError } from './registry.errors.js';
+
+const { portablePaths } = vectors;
 
 describe('checkLabel (name, producer, subject)', () => {
   it.each(['a', 'x'.repeat(256), '😀'.repeat(256), 'release 1.2 — ünïcödé', 'tab\u00a0nbsp'])(
@@ -126,6 +134,85 @@ describe('normalizeRelativePath', () => {
 
   it('refuses what is not a string', () => {
     expect(() => normalizeRelativePath(7)).toThrow(InvalidRelativePathError);
+  });
+});
+
+describe('checkPortablePath (golden vectors)', () => {
+  it.each(portablePaths.accepted)('accepts %j', (path) => {
+    expect(checkPortablePath(normalizeRelativePath(path))).toBe(path);
+  });
+
+  it.each(portablePaths.refused)('refuses %j: %s', (path, rule) => {
+    const normalized = normalizeRelativePath(path);
+    expect(() => checkPortablePath(normalized)).toThrow(InvalidRelativePathError);
+    try {
+      checkPortablePath(normalized);
+    } catch (error) {
+      expect((error as InvalidRelativePathError).reason).toMatch(
+        PORTABLE_RULE_REASONS[rule] ?? /unknown rule/,
+      );
+    }
+  });
+
+  it('names the device, the segment and the code point it refuses', () => {
+    expect(() => checkPortablePath('dir/Nul.tar.gz')).toThrow(
+      new InvalidRelativePathError(
+        'dir/Nul.tar.gz',
+        'segment "Nul.tar.gz" is a device name on Windows (Nul) (portable path rule)',
+      ),
+    );
+    expect(() => checkPortablePath('a/\u202etxt.exe')).toThrow(
+      new InvalidRelativePathError(
+        'a/\u202etxt.exe',
+        'must not contain U+202E, a bidirectional control (portable path rule)',
+      ),
+    );
+  });
+});
+
+describe('pathCollision and findPathCollision (golden vectors)', () => {
+  it.each(portablePaths.colliding)('%j and %j collide when letter case is folded, not otherwise', (a, b) => {
+    expect(pathCollision(a, b, true)).toMatch(/differ only by letter case$/);
+    expect(pathCollision(b, a, true)).toMatch(/differ only by letter case$/);
+    expect(pathCollision(a, b, false)).toBeUndefined();
+    expect(findPathCollision([a, b], true)).toMatchObject({ path: b, conflictsWith: a });
+    expect(findPathCollision([b, a], true)).toMatchObject({ path: a, conflictsWith: b });
+    expect(findPathCollision([a, b], false)).toBeUndefined();
+  });
+
+  it.each(portablePaths.distinct)('%j and %j do not collide', (a, b) => {
+    expect(pathCollision(a, b, true)).toBeUndefined();
+    expect(findPathCollision([a, b], true)).toBeUndefined();
+  });
+
+  it.each(portablePaths.foldings)('folds %j to %j', (path, folded) => {
+    expect(simpleCaseFold(path)).toBe(folded);
+  });
+
+  it('names the directories that differ only by letter case', () => {
+    expect(pathCollision('dir/y', 'Dir/x', true)).toBe('"dir" and "Dir" differ only by letter case');
+    expect(pathCollision('a/B/c', 'a/b', true)).toBe('"a/B" and "a/b" differ only by letter case');
+  });
+
+  it('finds a file in the place of a directory, and a path given twice, with or without folding', () => {
+    for (const foldCase of [true, false]) {
+      expect(findPathCollision(['a/b', 'a'], foldCase)).toEqual({
+        path: 'a',
+        conflictsWith: 'a/b',
+        reason: 'a path cannot be both a file and a directory',
+      });
+      expect(findPathCollision(['x', 'a', 'a/b/c'], foldCase)).toMatchObject({
+        path: 'a/b/c',
+        conflictsWith: 'a',
+      });
+      expect(findPathCollision(['a', 'b', 'a'], foldCase)).toMatchObject({ reason: 'the same path twice' });
+    }
+  });
+
+  it('takes siblings that share a directory or a prefix', () => {
+    const paths = ['a/x', 'a/y', 'a/b/c', 'a/b/d', 'a.txt', 'a0', 'ab/c', 'A0.txt'];
+    expect(findPathCollision(paths, true)).toBeUndefined();
+    expect(findPathCollision([...paths, 'A/z'], true)).toMatchObject({ path: 'A/z', conflictsWith: 'a/x' });
   });
 });
 

@@ -1,4 +1,4 @@
-import { canonicalJson, type CborMap, type JsonValue } from '@artifactstore/codec';
+import { canonicalJson, simpleCaseFold, type CborMap, type JsonValue } from '@artifactstore/codec';
 import { InvalidInputError, InvalidRelativePathError } from './registry.errors.js';
 
 // The input rules of the registry, each a pure function that returns the accepted value or throws.
@@ -118,6 +118,103 @@ export function normalizeRelativePath(value: unknown): string {
     if (segment === '.' || segment === '..') refuse(`must not have a ${segment} segment`);
   }
   return path;
+}
+
+/**
+ * Windows device names (Go's golang.org/x/mod/module list), as simple case foldings: a segment whose part
+ * before its first dot is one of them (`CON`, `nul.txt`, `Com1.tar.gz`) names a device on Windows, not a file.
+ */
+const WINDOWS_RESERVED_NAMES: ReadonlySet<string> = new Set([
+  'con',
+  'prn',
+  'aux',
+  'nul',
+  ...[1, 2, 3, 4, 5, 6, 7, 8, 9].flatMap((n) => [`com${n}`, `lpt${n}`]),
+]);
+
+// Bidirectional controls (ALM, LRM, RLM, the embeddings and overrides U+202A–U+202E, the isolates U+2066–U+2069)
+// and U+FEFF: invisible, they make a listed name read as another one.
+const BIDI_CONTROL_OR_BOM = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]/;
+
+/**
+ * The portable-path rule (ARTIFACTSTORE_PATH_POLICY=portable), for a path `normalizeRelativePath` accepted: no
+ * bidirectional control or byte order mark anywhere; no segment ending in a dot or a space (Windows drops them);
+ * no segment that Windows reserves for a device, with or without an extension. Returns the path.
+ */
+export function checkPortablePath(path: string): string {
+  const refuse = (reason: string): never => {
+    throw new InvalidRelativePathError(path, `${reason} (portable path rule)`);
+  };
+  const control = BIDI_CONTROL_OR_BOM.exec(path)?.[0];
+  if (control !== undefined) {
+    const codePoint = `U+${(control.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+    refuse(
+      `must not contain ${codePoint}, ${control === '\ufeff' ? 'a byte order mark' : 'a bidirectional control'}`,
+    );
+  }
+  for (const segment of path.split('/')) {
+    if (segment.endsWith('.')) refuse(`segment ${JSON.stringify(segment)} must not end with a dot`);
+    if (segment.endsWith(' ')) refuse(`segment ${JSON.stringify(segment)} must not end with a space`);
+    const stem = segment.split('.', 1)[0] ?? '';
+    if (WINDOWS_RESERVED_NAMES.has(simpleCaseFold(stem))) {
+      refuse(`segment ${JSON.stringify(segment)} is a device name on Windows (${stem})`);
+    }
+  }
+  return path;
+}
+
+/**
+ * Why two paths of one package could not both be written out to a directory, or undefined when they can. One
+ * path cannot be both a file and a directory (`a` beside `a/b`); with `foldCase`, neither may two paths, or two
+ * of their directories, differ only by Unicode simple case folding (`A.txt` beside `a.txt`, `Dir/x` beside
+ * `dir/y`, `Dir` beside `dir/y`), as they would on a case-insensitive filesystem. Equal paths collide too.
+ */
+export function pathCollision(a: string, b: string, foldCase: boolean): string | undefined {
+  const left = a.split('/');
+  const right = b.split('/');
+  for (let at = 0; at < Math.min(left.length, right.length); at++) {
+    const one = left[at] ?? '';
+    const other = right[at] ?? '';
+    if (one === other) continue;
+    if (!foldCase || simpleCaseFold(one) !== simpleCaseFold(other)) return undefined;
+    const spelled = (segments: string[]): string => JSON.stringify(segments.slice(0, at + 1).join('/'));
+    return `${spelled(left)} and ${spelled(right)} differ only by letter case`;
+  }
+  return left.length === right.length
+    ? 'the same path twice'
+    : 'a path cannot be both a file and a directory';
+}
+
+export interface PathCollision {
+  readonly path: string;
+  readonly conflictsWith: string;
+  readonly reason: string;
+}
+
+/**
+ * The first two of `paths` that `pathCollision` refuses, or undefined: one pass, keyed by every path and every
+ * directory of one (folded with `foldCase`), so a package of many files costs no more than reading its paths.
+ */
+export function findPathCollision(paths: Iterable<string>, foldCase: boolean): PathCollision | undefined {
+  const seen = new Map<string, { spelling: string; path: string; isFile: boolean }>();
+  for (const path of paths) {
+    const segments = path.split('/');
+    let spelling = '';
+    let key = '';
+    for (const [at, segment] of segments.entries()) {
+      spelling = at === 0 ? segment : `${spelling}/${segment}`;
+      key = `${key}/${foldCase ? simpleCaseFold(segment) : segment}`;
+      const isFile = at === segments.length - 1;
+      const known = seen.get(key);
+      if (known === undefined) {
+        seen.set(key, { spelling, path, isFile });
+      } else if (known.spelling !== spelling || known.isFile || isFile) {
+        const reason = pathCollision(path, known.path, foldCase) ?? 'they collide';
+        return { path, conflictsWith: known.path, reason };
+      }
+    }
+  }
+  return undefined;
 }
 
 /** The directories a path lies in: `a/b/c` → `a`, `a/b`. */

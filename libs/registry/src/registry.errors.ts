@@ -91,7 +91,11 @@ export class DuplicateRelativePathError extends RegistryError {
   }
 }
 
-/** One path would be both a file and a directory (`a` beside `a/b`), so the package could not be written out. */
+/**
+ * The package could not be written out with both paths: one would be both a file and a directory (`a` beside
+ * `a/b`), or, under the portable path policy, they or two of their directories differ only by letter case
+ * (`A.txt` beside `a.txt`, `Dir/x` beside `dir/y`). `conflictsWith` is the package's file in the way.
+ */
 export class PathConflictError extends RegistryError {
   readonly code = 'path_conflict';
   override readonly name = 'PathConflictError';
@@ -99,10 +103,9 @@ export class PathConflictError extends RegistryError {
   constructor(
     readonly relativePath: string,
     readonly conflictsWith: string,
+    readonly reason = 'a path cannot be both a file and a directory',
   ) {
-    super(
-      `${JSON.stringify(relativePath)} conflicts with ${JSON.stringify(conflictsWith)}: a path cannot be both a file and a directory`,
-    );
+    super(`${JSON.stringify(relativePath)} conflicts with ${JSON.stringify(conflictsWith)}: ${reason}`);
   }
 }
 

@@ -6,10 +6,12 @@ import {
   encodeCanonicalCbor,
   isUuid,
   parseTimestamp,
+  simpleCaseFold,
   toHex,
   uuidv5,
   uuidv7,
 } from '@artifactstore/codec';
+import { AppConfig } from '@artifactstore/config';
 import {
   BlobStore,
   type ByteSource,
@@ -17,7 +19,7 @@ import {
   type IngestReceipt,
   type OpenOptions,
 } from '@artifactstore/dataplane';
-import { Database, asBytes, asNumber, asString, type Tx } from '@artifactstore/db';
+import { Database, asBytes, asNumber, asString, type Row, type Tx } from '@artifactstore/db';
 import { EventLog, type ChainVerification, type Event, type TailOptions } from '@artifactstore/events';
 import {
   PACKAGE_FINALIZED,
@@ -34,9 +36,11 @@ import {
   checkLabel,
   checkMediaType,
   checkMetadata,
+  checkPortablePath,
   checkSequence,
   normalizeRelativePath,
   parentDirectories,
+  pathCollision,
 } from './input-rules.js';
 import { buildManifest, encodeManifest, manifestJson, type ManifestFile } from './manifest.js';
 import { checkLimit, decodeCursor, toPage, type Page } from './page-cursor.js';
@@ -142,15 +146,24 @@ export function storageLocationId(fileId: string, backend: string, key: string):
  * Ingest and finalize of one package are serialized by taking the log's append lock before the package is checked
  * in the writing transaction: every check that decides whether an event may be appended runs after every earlier
  * append has committed and before any later one can start.
+ *
+ * Under the portable path policy (ARTIFACTSTORE_PATH_POLICY, the default) a new file's path must also pass
+ * `checkPortablePath`, and must not differ from another path of its package, or a directory of one, only by
+ * letter case. The policy decides only what is accepted from now on: files already stored stay as they are.
  */
 @Injectable()
 export class Registry {
+  private readonly portablePaths: boolean;
+
   constructor(
     private readonly database: Database,
     private readonly eventLog: EventLog,
     private readonly projector: ViewProjector,
     private readonly blobStore: BlobStore,
-  ) {}
+    config: AppConfig,
+  ) {
+    this.portablePaths = config.pathPolicy === 'portable';
+  }
 
   async createPackage(input: CreatePackageInput, actor: string): Promise<PackageRecord> {
     const fields = {
@@ -201,11 +214,11 @@ export class Registry {
     let media: string;
     try {
       checkId('package_id', packageId);
-      path = normalizeRelativePath(relativePath);
+      path = this.newPath(relativePath);
       media = checkMediaType(mediaType);
       checkLabel('actor', actor);
       const checkedPath = path;
-      await this.database.read((tx) => checkCanAdd(tx, packageId, checkedPath));
+      await this.database.read((tx) => checkCanAdd(tx, packageId, checkedPath, this.portablePaths));
       staged = await this.blobStore.ingest(source, options);
     } finally {
       release();
@@ -242,10 +255,16 @@ export class Registry {
     actor: string,
   ): Promise<FileRecord> {
     checkId('package_id', packageId);
-    const path = normalizeRelativePath(relativePath);
+    const path = this.newPath(relativePath);
     const media = checkMediaType(mediaType);
     checkLabel('actor', actor);
     return this.recordFile(packageId, path, media, staged, actor);
+  }
+
+  /** The path of a file being added: normalized, and portable unless the policy is posix. */
+  private newPath(relativePath: string): string {
+    const path = normalizeRelativePath(relativePath);
+    return this.portablePaths ? checkPortablePath(path) : path;
   }
 
   private recordFile(
@@ -257,7 +276,7 @@ export class Registry {
   ): Promise<FileRecord> {
     return this.database.write(async (tx) => {
       await this.eventLog.lockAppends(tx);
-      await checkCanAdd(tx, packageId, path);
+      await checkCanAdd(tx, packageId, path, this.portablePaths);
       const fileId = uuidv7();
       await this.projector.appendAndApply(
         tx,
@@ -607,9 +626,10 @@ async function checkTakesFiles(tx: Tx, packageId: string): Promise<void> {
 /**
  * The package takes files, and `path` is free: not a file yet, no file is one of its directories, and it is not
  * a directory of a file. Children are found by range: every path under `a/` sorts from `a/` to just before `a0`
- * (`0` follows `/` in ASCII) in byte order, which both dialects use for relative_path.
+ * (`0` follows `/` in ASCII) in byte order, which both dialects use for relative_path. With `foldCase`, the same
+ * holds of the paths' simple case foldings too (checkCaseCollision).
  */
-async function checkCanAdd(tx: Tx, packageId: string, path: string): Promise<void> {
+async function checkCanAdd(tx: Tx, packageId: string, path: string, foldCase: boolean): Promise<void> {
   await checkTakesFiles(tx, packageId);
   const candidates = [path, ...parentDirectories(path)];
   const taken = await tx.query(
@@ -625,4 +645,51 @@ async function checkCanAdd(tx: Tx, packageId: string, path: string): Promise<voi
     [packageId, `${path}/`, `${path}0`],
   );
   if (child) throw new PathConflictError(path, asString(child.relative_path));
+  if (foldCase) await checkCaseCollision(tx, packageId, path);
+}
+
+// SQLite allows 500 terms in one compound SELECT; a 1024-byte path has at most 512 segments.
+const TERMS_PER_QUERY = 100;
+
+/**
+ * No file of the package differs from `path`, or has a directory that differs from one of its directories, only
+ * by letter case, as the files' `folded_path` (the simple case folding of relative_path, kept by the view) shows.
+ * Each term is an index lookup, not a scan of the package: the files whose folding is the folded path or one of
+ * its folded directories, and the first file under each of those. The first suffices: two files under one folded
+ * directory spell it alike, or they would have been refused themselves (a store may still hold such pairs from
+ * before the rule, or from the posix policy; the first file under a directory then speaks for it).
+ */
+async function checkCaseCollision(tx: Tx, packageId: string, path: string): Promise<void> {
+  const folded = [simpleCaseFold(path), ...parentDirectories(path).map(simpleCaseFold)];
+  const terms = [
+    {
+      sql: `SELECT relative_path FROM artifact_files WHERE package_id = ? AND folded_path IN (${folded.map(() => '?').join(', ')})`,
+      params: [packageId, ...folded],
+    },
+    ...folded.map((probe) => ({
+      sql: `SELECT relative_path FROM (SELECT relative_path FROM artifact_files
+        WHERE package_id = ? AND folded_path >= ? AND folded_path < ? ORDER BY folded_path LIMIT 1) AS first_under`,
+      params: [packageId, `${probe}/`, `${probe}0`],
+    })),
+  ];
+  const rows: Row[] = [];
+  for (let start = 0; start < terms.length; start += TERMS_PER_QUERY) {
+    const chunk = terms.slice(start, start + TERMS_PER_QUERY);
+    const sql = chunk.map((term) => term.sql).join(' UNION ALL ');
+    rows.push(
+      ...(await tx.query(
+        sql,
+        chunk.flatMap((term) => term.params),
+      )),
+    );
+  }
+  const collisions = rows
+    .map((row) => asString(row.relative_path))
+    .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)))
+    .flatMap((other) => {
+      const reason = pathCollision(path, other, true);
+      return reason === undefined ? [] : [{ other, reason }];
+    });
+  const [first] = collisions;
+  if (first) throw new PathConflictError(path, first.other, first.reason);
 }

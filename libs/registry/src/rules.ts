@@ -23,6 +23,10 @@ export {
   MAX_RELATIVE_PATH_BYTES,
   MAX_MEDIA_TYPE_LENGTH,
   normalizeRelativePath,
+  checkPortablePath,
+  pathCollision,
+  findPathCollision,
+  type PathCollision,
 } from './input-rules.js';
 export {
   RegistryError,

@@ -47,6 +47,7 @@ export const VIEW_TABLES: readonly ViewTable[] = [
       column('id', 'text'),
       column('package_id', 'text'),
       column('relative_path', 'text'),
+      column('folded_path', 'text'),
       column('media_type', 'text'),
       column('size', 'integer'),
       column('blake3', 'text'),

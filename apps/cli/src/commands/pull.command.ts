@@ -5,9 +5,10 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'nod
 import { pipeline } from 'node:stream/promises';
 import { toHex } from '@artifactstore/codec';
 import type { FileRecord, ManifestFile } from '@artifactstore/registry';
+import { findPathCollision } from '@artifactstore/registry/rules';
 import type { ArtifactClient } from '../artifact-client.js';
 import { CliError } from '../cli.errors.js';
-import { HashingStream } from '../local-tree.js';
+import { HashingStream, ignoresLetterCase } from '../local-tree.js';
 import { ProgressReporter } from '../progress-reporter.js';
 import { runConcurrently } from '../task-pool.js';
 import { fetchVerifiedManifest, listAllFiles } from './package-ref.js';
@@ -15,6 +16,8 @@ import { fetchVerifiedManifest, listAllFiles } from './package-ref.js';
 export interface PullOptions {
   readonly concurrency: number;
   readonly json?: boolean;
+  /** Whether the filesystem of the target directory ignores letter case; probed there when not given. */
+  readonly ignoresLetterCase?: (directory: string) => Promise<boolean>;
 }
 
 export interface PullResult {
@@ -29,7 +32,9 @@ export interface PullResult {
  * Fetches the manifest (checked against the address), then every file it lists, each checked for size, SHA-256
  * and BLAKE3 as it streams into a temporary file beside its target, renamed into place only when all three
  * match. A path that would land outside the directory (`..`, an absolute path, a symbolic link pointing away) is
- * refused before any byte is written.
+ * refused before any byte is written, and so is a package two of whose paths would be one file there: on a
+ * filesystem that ignores letter case, `A.txt` beside `a.txt` or `Dir/x` beside `dir/y` (which a store under the
+ * posix path policy, or from before the portable one, may hold).
  */
 export async function pull(
   client: ArtifactClient,
@@ -43,6 +48,18 @@ export async function pull(
   const targets = new Map(
     manifest.files.map((file) => [file.relative_path, targetPath(root, file.relative_path)]),
   );
+  const foldCase = await (options.ignoresLetterCase ?? ignoresLetterCase)(root);
+  const collision = findPathCollision(
+    manifest.files.map((file) => file.relative_path),
+    foldCase,
+  );
+  if (collision !== undefined) {
+    const where = foldCase ? `${root}, which ignores letter case` : root;
+    throw new CliError(
+      'path_conflict',
+      `refusing to pull: ${JSON.stringify(collision.path)} and ${JSON.stringify(collision.conflictsWith)} cannot both be written to ${where} (${collision.reason})`,
+    );
+  }
   const records = new Map((await listAllFiles(client, pkg.id)).map((file) => [file.relative_path, file]));
   const work = manifest.files.map((entry) => {
     const record = records.get(entry.relative_path);

@@ -1,5 +1,6 @@
 import { InitialSchema1764201600000 } from './1764201600000-initial-schema.js';
 import { PackageTotals1764288000000 } from './1764288000000-package-totals.js';
+import { FoldedPaths1764374400000 } from './1764374400000-folded-paths.js';
 
 /** Every migration, oldest first. Add new ones at the end; never edit one that has shipped. */
-export const MIGRATIONS = [InitialSchema1764201600000, PackageTotals1764288000000];
+export const MIGRATIONS = [InitialSchema1764201600000, PackageTotals1764288000000, FoldedPaths1764374400000];

@@ -1,4 +1,4 @@
-import { contentAddress, toHex } from '@artifactstore/codec';
+import { contentAddress, simpleCaseFold, toHex } from '@artifactstore/codec';
 import { makeEvent, type Event, type EventDraft } from '@artifactstore/events';
 import { PayloadReader } from '../payload-reader.js';
 import { assertSubject, ProjectionError, type ViewHandler } from '../view-handler.js';
@@ -52,7 +52,11 @@ export function readFileIngested(event: Event): FileIngestedPayload {
   };
 }
 
-/** → one artifact_files row, one storage_locations row; the package's file_count, total_size, last_event_sequence. */
+/**
+ * → one artifact_files row, one storage_locations row; the package's file_count, total_size, last_event_sequence.
+ * The row's folded_path (the simple case folding of the path) lets the registry find case collisions by index;
+ * it is kept whatever the path policy, which decides what the registry accepts, not what the log holds.
+ */
 export class FileIngestedHandler implements ViewHandler {
   readonly eventType = FILE_INGESTED;
 
@@ -83,6 +87,7 @@ export class FileIngestedHandler implements ViewHandler {
       id: payload.file_id,
       package_id: payload.package_id,
       relative_path: payload.relative_path,
+      folded_path: simpleCaseFold(payload.relative_path),
       media_type: payload.media_type,
       size: payload.size,
       blake3: toHex(payload.blake3),
