@@ -110,9 +110,10 @@ describe('the built server process', () => {
   });
 });
 
-describe('README', () => {
-  it('documents every configuration variable', async () => {
-    const readme = await readFile('README.md', 'utf8');
-    for (const variable of CONFIG_VARIABLES) expect(readme).toContain(`\`${variable.name}\``);
+describe('docs/configuration.md', () => {
+  it('documents every configuration variable, and the README points to it', async () => {
+    const reference = await readFile('docs/configuration.md', 'utf8');
+    for (const variable of CONFIG_VARIABLES) expect(reference).toContain(`\`${variable.name}\``);
+    expect(await readFile('README.md', 'utf8')).toContain('(docs/configuration.md)');
   });
 });

@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import { type CanActivate, type ExecutionContext, Injectable, Logger, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { AppConfig, type Role } from '@artifactstore/config';
+import { AppConfig, ROLES, type Role } from '@artifactstore/config';
 import { sha256 } from '@artifactstore/codec';
 import { HttpProblem } from './problem.js';
 import type { ApiRequest, Principal } from './principal.js';
@@ -20,8 +20,8 @@ export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(PUBLIC
 export const Roles = (...roles: Role[]): MethodDecorator & ClassDecorator =>
   SetMetadata(ROLES_ALLOWED, roles);
 
-/** Readers read; producers also write packages; admins also reach /v1/admin. */
-export const ANY_ROLE: readonly Role[] = ['reader', 'producer', 'admin'];
+/** Every role: readers read, producers also write packages, admins also reach /v1/admin. */
+export const ANY_ROLE: readonly Role[] = ROLES;
 export const WRITERS: readonly Role[] = ['producer', 'admin'];
 
 const LOCAL: Principal = { name: 'local', role: 'admin' };

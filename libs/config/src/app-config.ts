@@ -1,3 +1,5 @@
+import type { SETTINGS, ValuesOf } from './config.schema.js';
+
 /** Where the views and the event log live. */
 export type DatabaseTarget =
   | { readonly dialect: 'sqlite'; readonly path: string }
@@ -24,7 +26,9 @@ export interface S3Settings {
   readonly secretAccessKey?: string;
   readonly createBucket: boolean;
 }
-export type Role = 'reader' | 'producer' | 'admin';
+/** Who may do what: readers read, producers also write packages, admins also reach /v1/admin. */
+export const ROLES = ['reader', 'producer', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
 
 /** One entry of the tokens file: who the bearer is, the SHA-256 of their token (lowercase hex), their role. */
 export interface TokenEntry {
@@ -40,69 +44,36 @@ export interface Cidr {
   readonly family: 'ipv4' | 'ipv6';
 }
 
-/**
- * The validated configuration, read once at boot (see config.schema.ts for the variables) and injected as a typed
- * provider. Nothing else in the code base reads process.env.
- */
-export class AppConfig {
-  readonly host: string;
-  readonly port: number;
-  readonly dataDir: string;
-  readonly database: DatabaseTarget;
-  readonly databasePoolSize: number;
-  readonly sqliteSynchronous: SqliteSynchronous;
-  readonly logLevel: LogLevel;
-  readonly migrateOnStart: boolean;
-  readonly tailPollIntervalMs: number;
-  readonly storage: StorageBackend;
-  /** With `fs` storage: blobs written and read with O_DIRECT (where the platform and filesystem allow it). */
-  readonly fsDirectIo: boolean;
+/** The value of every variable of the table in config.schema.ts, by the field it fills. */
+export type ConfigValues = ValuesOf<typeof SETTINGS>;
+
+/** Everything AppConfig holds: the table's values, and the S3 group assembled when the storage is `s3`. */
+export interface AppConfigValues extends ConfigValues {
   /** Set exactly when storage is `s3`. */
   readonly s3: S3Settings | undefined;
-  /** Bearer tokens; empty = local mode (no auth, every request is the admin `local`). */
-  readonly tokens: readonly TokenEntry[];
-  /** Local mode on a non-loopback address was asked for explicitly. */
-  readonly allowAnonymous: boolean;
-  /** Largest file accepted, in bytes, enforced while streaming. */
-  readonly maxFileSize: number;
-  /** The rule new files' relative paths must follow; files already stored are kept whatever it is. */
-  readonly pathPolicy: PathPolicy;
-  /** Peers whose X-Forwarded-User/-Role/-For headers are believed; empty = nobody's. */
-  readonly trustedProxies: readonly Cidr[];
-  /** On SIGTERM, how long in-flight requests may still run before their connections are cut. */
-  readonly shutdownGraceMs: number;
-  /** Most long-polls and event streams held open at once. */
-  readonly maxWaitingClients: number;
-  /**
-   * Seconds an idle connection is kept open for its next request (advertised as `Keep-Alive: timeout=N`); above
-   * a gateway's upstream idle timeout, so that the gateway, not the server, closes an idle connection.
-   */
-  readonly keepAliveTimeoutSeconds: number;
-  /** Seconds between the comment lines that keep an idle event stream open through proxies. */
-  readonly sseHeartbeatSeconds: number;
-
-  constructor(values: Omit<AppConfig, never>) {
-    this.host = values.host;
-    this.port = values.port;
-    this.dataDir = values.dataDir;
-    this.database = values.database;
-    this.databasePoolSize = values.databasePoolSize;
-    this.sqliteSynchronous = values.sqliteSynchronous;
-    this.logLevel = values.logLevel;
-    this.migrateOnStart = values.migrateOnStart;
-    this.tailPollIntervalMs = values.tailPollIntervalMs;
-    this.storage = values.storage;
-    this.fsDirectIo = values.fsDirectIo;
-    this.s3 = values.s3 === undefined ? undefined : Object.freeze({ ...values.s3 });
-    this.tokens = Object.freeze(values.tokens.map((token) => Object.freeze({ ...token })));
-    this.allowAnonymous = values.allowAnonymous;
-    this.maxFileSize = values.maxFileSize;
-    this.pathPolicy = values.pathPolicy;
-    this.trustedProxies = Object.freeze(values.trustedProxies.map((cidr) => Object.freeze({ ...cidr })));
-    this.shutdownGraceMs = values.shutdownGraceMs;
-    this.maxWaitingClients = values.maxWaitingClients;
-    this.keepAliveTimeoutSeconds = values.keepAliveTimeoutSeconds;
-    this.sseHeartbeatSeconds = values.sseHeartbeatSeconds;
-    Object.freeze(this);
-  }
 }
+
+/** A class whose instances are `T`'s values, frozen one level deep (arrays and objects inside too). */
+function frozenValues<T extends object>(): new (values: T) => Readonly<T> {
+  // eslint-disable-next-line @typescript-eslint/no-extraneous-class -- a record of values needs only its constructor
+  return class {
+    constructor(values: T) {
+      for (const [key, value] of Object.entries(values)) {
+        (this as Record<string, unknown>)[key] = freezeCopy(value);
+      }
+      Object.freeze(this);
+    }
+  } as new (values: T) => Readonly<T>;
+}
+
+function freezeCopy(value: unknown): unknown {
+  if (Array.isArray(value)) return Object.freeze(value.map((item) => freezeCopy(item)));
+  if (value !== null && typeof value === 'object') return Object.freeze({ ...value });
+  return value;
+}
+
+/**
+ * The validated configuration, read once at boot by `loadConfig` (config.schema.ts, whose table says what each
+ * field means) and injected as a typed provider. Nothing else in the code base reads process.env.
+ */
+export class AppConfig extends frozenValues<AppConfigValues>() {}

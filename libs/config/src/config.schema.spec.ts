@@ -1,7 +1,8 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from './index.js';
+import { format, resolveConfig } from 'prettier';
+import { ConfigError, configurationReference, loadConfig } from './index.js';
 
 describe('loadConfig', () => {
   it('defaults to the embedded database in ./data', () => {
@@ -225,5 +226,16 @@ describe('loadConfig', () => {
     ])('refuses %s=%s', (name, value) => {
       expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(`${name}: expected an integer`));
     });
+  });
+});
+
+describe('docs/configuration.md', () => {
+  it('is what the configuration table generates (npm run docs:config)', async () => {
+    const path = 'docs/configuration.md';
+    const generated = await format(configurationReference(), {
+      ...(await resolveConfig(path)),
+      parser: 'markdown',
+    });
+    expect(readFileSync(path, 'utf8')).toBe(generated);
   });
 });

@@ -4,10 +4,11 @@ import { isAbsolute, resolve } from 'node:path';
 import {
   AppConfig,
   type Cidr,
+  type ConfigValues,
   type DatabaseTarget,
   type LogLevel,
   type PathPolicy,
-  type Role,
+  ROLES,
   type SqliteSynchronous,
   type S3Settings,
   type StorageBackend,
@@ -17,159 +18,243 @@ import { ConfigError } from './config.errors.js';
 
 export type Environment = Readonly<Record<string, string | undefined>>;
 
-/** One documented variable: its default (as text, for the README) and what it accepts. */
-export interface ConfigVariable {
+/** What a parser may need besides the text: where relative paths start, and the data folder already read. */
+interface ParseContext {
+  readonly cwd: string;
+  readonly dataDir: string;
+}
+
+/**
+ * One variable: its name, the text read when it is unset, what the reference shows as its default when that text
+ * says nothing to a reader (`shown`), what it means, and how its text becomes a value (throwing `Expected` with
+ * what it should have held).
+ */
+export interface Setting<T> {
   readonly name: string;
   readonly default: string;
+  readonly shown?: string;
   readonly description: string;
+  readonly parse: (text: string, context: ParseContext) => T;
+}
+
+/** Infers a setting's value type from its parser. */
+function setting<T>(spec: Setting<T>): Setting<T> {
+  return spec;
 }
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'];
 
-/** Every variable the server reads. The README's configuration table is checked against this list by a test. */
-export const CONFIG_VARIABLES: readonly ConfigVariable[] = [
-  { name: 'ARTIFACTSTORE_HOST', default: '127.0.0.1', description: 'Address the HTTP server binds to.' },
-  {
+/**
+ * Every variable the server reads, in the order the reference lists them, keyed by the AppConfig field it fills.
+ * This table is the single source: the typed config (ConfigValues), the validation and docs/configuration.md
+ * (`npm run docs:config`) all come from it.
+ */
+export const SETTINGS = {
+  host: setting({
+    name: 'ARTIFACTSTORE_HOST',
+    default: '127.0.0.1',
+    description: 'Address the HTTP server binds to.',
+    parse: parseHost,
+  }),
+  port: setting({
     name: 'ARTIFACTSTORE_PORT',
     default: '8080',
     description: 'TCP port of the HTTP server (0 picks a free one).',
-  },
-  {
+    parse: integerIn(0, 65535),
+  }),
+  dataDir: setting({
     name: 'ARTIFACTSTORE_DATA_DIR',
     default: './data',
     description: 'Folder for the embedded database and blobs; created when missing.',
-  },
-  {
+    parse: (text, { cwd }) => resolve(cwd, text),
+  }),
+  database: setting({
     name: 'ARTIFACTSTORE_DATABASE_URL',
-    default: 'sqlite:<DATA_DIR>/artifactstore.db',
+    default: '',
+    shown: 'sqlite:<DATA_DIR>/artifactstore.db',
     description: '`sqlite:<path>` (embedded) or `postgres://user@host:port/db` (production).',
-  },
-  {
+    parse: parseDatabaseUrl,
+  }),
+  databasePoolSize: setting({
     name: 'ARTIFACTSTORE_DATABASE_POOL_SIZE',
     default: '10',
     description: 'PostgreSQL connections in the pool (1–1000).',
-  },
-  {
+    parse: integerIn(1, 1000),
+  }),
+  sqliteSynchronous: setting({
     name: 'ARTIFACTSTORE_SQLITE_SYNCHRONOUS',
     default: 'full',
     description:
       '`full`: an acknowledged write survives power loss; `normal`: faster, may lose the last commits.',
-  },
-  { name: 'ARTIFACTSTORE_LOG_LEVEL', default: 'info', description: `One of ${LOG_LEVELS.join(', ')}.` },
-  {
+    parse: oneOf<SqliteSynchronous>(['full', 'normal']),
+  }),
+  logLevel: setting({
+    name: 'ARTIFACTSTORE_LOG_LEVEL',
+    default: 'info',
+    description: `One of ${LOG_LEVELS.join(', ')}.`,
+    parse: oneOf<LogLevel>(LOG_LEVELS),
+  }),
+  migrateOnStart: setting({
     name: 'ARTIFACTSTORE_MIGRATE_ON_START',
     default: 'true',
     description: 'Apply pending migrations at startup; `false` for deployments that run `npm run migrate`.',
-  },
-  {
+    parse: parseBoolean,
+  }),
+  storage: setting({
     name: 'ARTIFACTSTORE_STORAGE',
     default: 'fs',
     description:
       'Blob storage backend: `fs` (files under `<DATA_DIR>/blobs`) or `s3` (the ARTIFACTSTORE_S3_* below).',
-  },
-  {
+    parse: oneOf<StorageBackend>(['fs', 's3']),
+  }),
+  fsDirectIo: setting({
     name: 'ARTIFACTSTORE_FS_DIRECT_IO',
     default: 'true',
     description:
       'With `fs` storage, write and read blobs with O_DIRECT, past the page cache (Linux; off by itself where the filesystem refuses it). `false`: through the page cache, for hosts that serve the same files again and again from memory.',
-  },
-  {
-    name: 'ARTIFACTSTORE_S3_ENDPOINT',
-    default: '(AWS)',
-    description: 'S3 endpoint URL, e.g. `http://127.0.0.1:7480` for radosgw or MinIO; unset for AWS itself.',
-  },
-  { name: 'ARTIFACTSTORE_S3_REGION', default: 'us-east-1', description: 'S3 region.' },
-  {
-    name: 'ARTIFACTSTORE_S3_BUCKET',
-    default: '(required for s3)',
-    description: 'The bucket holding the blobs.',
-  },
-  {
-    name: 'ARTIFACTSTORE_S3_PREFIX',
-    default: '(none)',
-    description: 'Prefix of every object key, e.g. `artifactstore/` to share a bucket.',
-  },
-  {
-    name: 'ARTIFACTSTORE_S3_FORCE_PATH_STYLE',
-    default: 'false',
-    description: '`true` for servers without virtual-hosted buckets (radosgw, MinIO on an IP address).',
-  },
-  {
-    name: 'ARTIFACTSTORE_S3_ACCESS_KEY_ID',
-    default: '(SDK default chain)',
-    description: 'Access key; with the secret below. Unset: the AWS SDK default credential chain.',
-  },
-  {
-    name: 'ARTIFACTSTORE_S3_SECRET_ACCESS_KEY',
-    default: '(SDK default chain)',
-    description: 'Secret key for the access key above.',
-  },
-  {
-    name: 'ARTIFACTSTORE_S3_CREATE_BUCKET',
-    default: 'true',
-    description: 'Create the bucket at startup when it is missing.',
-  },
-  {
+    parse: parseBoolean,
+  }),
+  tailPollIntervalMs: setting({
     name: 'ARTIFACTSTORE_TAIL_POLL_INTERVAL_MS',
     default: '1000',
     description: 'How often a tail polls the log when no notification arrives (10–60000).',
-  },
-  {
+    parse: integerIn(10, 60_000),
+  }),
+  tokens: setting({
     name: 'ARTIFACTSTORE_TOKENS_FILE',
-    default: '(none: local mode)',
+    default: '',
+    shown: '(none: local mode)',
     description:
       'JSON array of `{name, token_sha256, role}` (role `reader`, `producer` or `admin`). Without it every request is the admin `local`.',
-  },
-  {
+    parse: (text, { cwd }) => (text === '' ? [] : readTokensFile(resolve(cwd, text))),
+  }),
+  allowAnonymous: setting({
     name: 'ARTIFACTSTORE_ALLOW_ANONYMOUS',
     default: 'false',
     description: 'Allow local mode (no tokens) on a non-loopback address.',
-  },
-  {
+    parse: parseBoolean,
+  }),
+  maxFileSize: setting({
     name: 'ARTIFACTSTORE_MAX_FILE_SIZE',
     default: '10GiB',
     description: 'Largest file accepted: bytes, or a number with KiB, MiB, GiB or TiB.',
-  },
-  {
+    parse: parseByteSize,
+  }),
+  pathPolicy: setting({
     name: 'ARTIFACTSTORE_PATH_POLICY',
     default: 'portable',
     description:
       "`portable`: a new file's path must be writable on every common filesystem (no `CON` or `nul.txt`, no segment ending in a dot or a space, no bidirectional controls, no two paths of a package differing only by letter case; docs/formats.md). `posix`: any path POSIX takes.",
-  },
-  {
+    parse: oneOf<PathPolicy>(['portable', 'posix']),
+  }),
+  trustedProxies: setting({
     name: 'ARTIFACTSTORE_TRUSTED_PROXIES',
-    default: '(none)',
+    default: '',
+    shown: '(none)',
     description:
       'Comma-separated CIDRs (IPv4 or IPv6; a bare address is one host) of gateways whose X-Forwarded-User, X-Forwarded-Role and X-Forwarded-For are believed.',
-  },
-  {
+    parse: parseCidrList,
+  }),
+  shutdownGraceMs: setting({
     name: 'ARTIFACTSTORE_SHUTDOWN_GRACE_MS',
     default: '30000',
     description:
       'On SIGTERM, how long in-flight requests may still run before their connections are cut (0–3600000).',
-  },
-  {
+    parse: integerIn(0, 3_600_000),
+  }),
+  maxWaitingClients: setting({
     name: 'ARTIFACTSTORE_MAX_WAITING_CLIENTS',
     default: '1000',
     description:
       'Most long-polls and event streams held open at once; past it, 503 with Retry-After (1–1000000).',
-  },
-  {
+    parse: integerIn(1, 1_000_000),
+  }),
+  keepAliveTimeoutSeconds: setting({
     name: 'ARTIFACTSTORE_KEEP_ALIVE_TIMEOUT_SECONDS',
     default: '65',
     description:
       'Seconds an idle connection is kept open for the next request (1–3600); keep it above the idle timeout of any gateway in front (60 s for most).',
-  },
-  {
+    parse: integerIn(1, 3600),
+  }),
+  sseHeartbeatSeconds: setting({
     name: 'ARTIFACTSTORE_SSE_HEARTBEAT_SECONDS',
     default: '15',
     description:
       'Seconds between the comment lines that keep an idle event stream open through proxies (1–60, below the 120 s idle timeout).',
-  },
-];
+    parse: integerIn(1, 60),
+  }),
+};
+
+/** ARTIFACTSTORE_S3_*: read, and required where the table says so, only when the storage is `s3`. */
+export const S3_SETTINGS = {
+  endpoint: setting({
+    name: 'ARTIFACTSTORE_S3_ENDPOINT',
+    default: '',
+    shown: '(AWS)',
+    description: 'S3 endpoint URL, e.g. `http://127.0.0.1:7480` for radosgw or MinIO; unset for AWS itself.',
+    parse: parseS3Endpoint,
+  }),
+  region: setting({
+    name: 'ARTIFACTSTORE_S3_REGION',
+    default: 'us-east-1',
+    description: 'S3 region.',
+    parse: (text) => text,
+  }),
+  bucket: setting({
+    name: 'ARTIFACTSTORE_S3_BUCKET',
+    default: '',
+    shown: '(required for s3)',
+    description: 'The bucket holding the blobs.',
+    parse: parseBucket,
+  }),
+  prefix: setting({
+    name: 'ARTIFACTSTORE_S3_PREFIX',
+    default: '',
+    shown: '(none)',
+    description: 'Prefix of every object key, e.g. `artifactstore/` to share a bucket.',
+    parse: (text) => text,
+  }),
+  forcePathStyle: setting({
+    name: 'ARTIFACTSTORE_S3_FORCE_PATH_STYLE',
+    default: 'false',
+    description: '`true` for servers without virtual-hosted buckets (radosgw, MinIO on an IP address).',
+    parse: parseBoolean,
+  }),
+  accessKeyId: setting({
+    name: 'ARTIFACTSTORE_S3_ACCESS_KEY_ID',
+    default: '',
+    shown: '(SDK default chain)',
+    description: 'Access key; with the secret below. Unset: the AWS SDK default credential chain.',
+    parse: optionalText,
+  }),
+  secretAccessKey: setting({
+    name: 'ARTIFACTSTORE_S3_SECRET_ACCESS_KEY',
+    default: '',
+    shown: '(SDK default chain)',
+    description: 'Secret key for the access key above.',
+    parse: optionalText,
+  }),
+  createBucket: setting({
+    name: 'ARTIFACTSTORE_S3_CREATE_BUCKET',
+    default: 'true',
+    description: 'Create the bucket at startup when it is missing.',
+    parse: parseBoolean,
+  }),
+};
+
+/** The value each setting of a table parses to. */
+export type ValuesOf<Table> = {
+  -readonly [K in keyof Table]: Table[K] extends Setting<infer T> ? T : never;
+};
 
 /** Variables with this prefix belong to the test harness, not the server. */
 const NOT_CONFIG_PREFIXES = ['ARTIFACTSTORE_TEST_'];
+
+/** Every variable, in reference order: the main table with the S3 group after ARTIFACTSTORE_STORAGE's kin. */
+export const CONFIG_VARIABLES: readonly Setting<unknown>[] = [
+  ...Object.values(SETTINGS),
+  ...Object.values(S3_SETTINGS),
+];
 
 /**
  * Reads and validates the configuration. Every problem is collected and reported together, each naming its
@@ -178,47 +263,28 @@ const NOT_CONFIG_PREFIXES = ['ARTIFACTSTORE_TEST_'];
  */
 export function loadConfig(env: Environment, cwd: string = process.cwd()): AppConfig {
   const problems: string[] = [];
-  const read = <T>(name: string, fallback: string, parse: (text: string) => T): T | undefined => {
-    const raw = env[name];
-    const text = raw === undefined || raw.trim() === '' ? fallback : raw.trim();
-    try {
-      return parse(text);
-    } catch (error) {
-      if (!(error instanceof Expected)) throw error;
-      problems.push(`${name}: ${error.message}, got ${JSON.stringify(raw)}`);
-      return undefined;
+  const context: { cwd: string; dataDir: string } = { cwd, dataDir: resolve(cwd, 'data') };
+  const readTable = <Table extends Record<string, Setting<unknown>>>(
+    table: Table,
+  ): Partial<ValuesOf<Table>> => {
+    const values: Record<string, unknown> = {};
+    for (const [key, spec] of Object.entries(table)) {
+      const raw = env[spec.name];
+      const text = raw === undefined || raw.trim() === '' ? spec.default : raw.trim();
+      try {
+        values[key] = spec.parse(text, context);
+      } catch (error) {
+        if (!(error instanceof Expected)) throw error;
+        problems.push(`${spec.name}: ${error.message}, got ${JSON.stringify(raw)}`);
+      }
+      if (key === 'dataDir' && typeof values[key] === 'string') context.dataDir = values[key];
     }
+    return values as Partial<ValuesOf<Table>>;
   };
 
-  const host = read('ARTIFACTSTORE_HOST', '127.0.0.1', parseHost);
-  const port = read('ARTIFACTSTORE_PORT', '8080', integerIn(0, 65535));
-  const dataDir = read('ARTIFACTSTORE_DATA_DIR', './data', (text) => resolve(cwd, text));
-  const database = read('ARTIFACTSTORE_DATABASE_URL', '', (text) =>
-    parseDatabaseUrl(text, dataDir ?? resolve(cwd, 'data'), cwd),
-  );
-  const databasePoolSize = read('ARTIFACTSTORE_DATABASE_POOL_SIZE', '10', integerIn(1, 1000));
-  const sqliteSynchronous = read(
-    'ARTIFACTSTORE_SQLITE_SYNCHRONOUS',
-    'full',
-    oneOf<SqliteSynchronous>(['full', 'normal']),
-  );
-  const logLevel = read('ARTIFACTSTORE_LOG_LEVEL', 'info', oneOf<LogLevel>(LOG_LEVELS));
-  const migrateOnStart = read('ARTIFACTSTORE_MIGRATE_ON_START', 'true', parseBoolean);
-  const tailPollIntervalMs = read('ARTIFACTSTORE_TAIL_POLL_INTERVAL_MS', '1000', integerIn(10, 60_000));
-  const storage = read('ARTIFACTSTORE_STORAGE', 'fs', oneOf<StorageBackend>(['fs', 's3']));
-  const fsDirectIo = read('ARTIFACTSTORE_FS_DIRECT_IO', 'true', parseBoolean);
-  const s3 = storage === 's3' ? readS3Settings(env, read, problems) : undefined;
-  const tokens = read('ARTIFACTSTORE_TOKENS_FILE', '', (text) =>
-    text === '' ? [] : readTokensFile(resolve(cwd, text)),
-  );
-  const allowAnonymous = read('ARTIFACTSTORE_ALLOW_ANONYMOUS', 'false', parseBoolean);
-  const maxFileSize = read('ARTIFACTSTORE_MAX_FILE_SIZE', '10GiB', parseByteSize);
-  const pathPolicy = read('ARTIFACTSTORE_PATH_POLICY', 'portable', oneOf<PathPolicy>(['portable', 'posix']));
-  const trustedProxies = read('ARTIFACTSTORE_TRUSTED_PROXIES', '', parseCidrList);
-  const shutdownGraceMs = read('ARTIFACTSTORE_SHUTDOWN_GRACE_MS', '30000', integerIn(0, 3_600_000));
-  const maxWaitingClients = read('ARTIFACTSTORE_MAX_WAITING_CLIENTS', '1000', integerIn(1, 1_000_000));
-  const keepAliveTimeoutSeconds = read('ARTIFACTSTORE_KEEP_ALIVE_TIMEOUT_SECONDS', '65', integerIn(1, 3600));
-  const sseHeartbeatSeconds = read('ARTIFACTSTORE_SSE_HEARTBEAT_SECONDS', '15', integerIn(1, 60));
+  const values = readTable(SETTINGS);
+  const s3 = values.storage === 's3' ? s3Settings(readTable(S3_SETTINGS), problems) : undefined;
+  const { tokens, allowAnonymous, host } = values;
   if (tokens?.length === 0 && allowAnonymous === false && host !== undefined && !isLoopback(host)) {
     problems.push(
       `ARTIFACTSTORE_HOST: ${host} is not a loopback address and no ARTIFACTSTORE_TOKENS_FILE is set; ` +
@@ -233,57 +299,88 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): AppCo
     problems.push(`${name}: unknown variable (known: ${[...known].join(', ')})`);
   }
 
-  if (
-    problems.length > 0 ||
-    host === undefined ||
-    port === undefined ||
-    dataDir === undefined ||
-    database === undefined ||
-    databasePoolSize === undefined ||
-    sqliteSynchronous === undefined ||
-    logLevel === undefined ||
-    migrateOnStart === undefined ||
-    tailPollIntervalMs === undefined ||
-    storage === undefined ||
-    fsDirectIo === undefined ||
-    tokens === undefined ||
-    allowAnonymous === undefined ||
-    maxFileSize === undefined ||
-    pathPolicy === undefined ||
-    trustedProxies === undefined ||
-    shutdownGraceMs === undefined ||
-    maxWaitingClients === undefined ||
-    keepAliveTimeoutSeconds === undefined ||
-    sseHeartbeatSeconds === undefined
-  ) {
-    throw new ConfigError(problems);
-  }
-  return new AppConfig({
-    host,
-    port,
-    dataDir,
-    database,
-    databasePoolSize,
-    sqliteSynchronous,
-    logLevel,
-    migrateOnStart,
-    tailPollIntervalMs,
-    storage,
-    fsDirectIo,
-    s3,
-    tokens,
-    allowAnonymous,
-    maxFileSize,
-    pathPolicy,
-    trustedProxies,
-    shutdownGraceMs,
-    maxWaitingClients,
-    keepAliveTimeoutSeconds,
-    sseHeartbeatSeconds,
-  });
+  // A value is missing only where its variable has a problem listed.
+  if (problems.length > 0) throw new ConfigError(problems);
+  return new AppConfig({ ...(values as ConfigValues), s3 });
 }
 
-const ROLES: readonly Role[] = ['reader', 'producer', 'admin'];
+/** The S3 group as the backend takes it, or undefined with the problems recorded. */
+function s3Settings(
+  values: Partial<ValuesOf<typeof S3_SETTINGS>>,
+  problems: string[],
+): S3Settings | undefined {
+  const { endpoint, region, bucket, prefix, forcePathStyle, accessKeyId, secretAccessKey, createBucket } =
+    values;
+  if (bucket === '') problems.push('ARTIFACTSTORE_S3_BUCKET: required when ARTIFACTSTORE_STORAGE=s3');
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+    problems.push(
+      'ARTIFACTSTORE_S3_ACCESS_KEY_ID: set it and ARTIFACTSTORE_S3_SECRET_ACCESS_KEY together, or neither',
+    );
+  }
+  if (
+    bucket === undefined ||
+    bucket === '' ||
+    region === undefined ||
+    prefix === undefined ||
+    forcePathStyle === undefined ||
+    createBucket === undefined
+  ) {
+    return undefined;
+  }
+  return {
+    ...(endpoint === undefined ? {} : { endpoint }),
+    region,
+    bucket,
+    prefix,
+    forcePathStyle,
+    ...(accessKeyId === undefined ? {} : { accessKeyId }),
+    ...(secretAccessKey === undefined ? {} : { secretAccessKey }),
+    createBucket,
+  };
+}
+
+/** docs/configuration.md: the reference generated from the table (`npm run docs:config` writes it). */
+export function configurationReference(): string {
+  const cell = (text: string): string => text.replace(/\|/g, '\\|');
+  const rows = CONFIG_VARIABLES.map(
+    (spec) => `| \`${spec.name}\` | ${cell(shownDefault(spec))} | ${cell(spec.description)} |`,
+  );
+  return [
+    '# Configuration',
+    '',
+    'Generated from `libs/config/src/config.schema.ts` by `npm run docs:config`; a test fails when this file is stale.',
+    '',
+    'The server reads these environment variables once, at startup, and refuses to start with one line naming every',
+    'variable that is wrong (an unknown `ARTIFACTSTORE_*` variable included: a typo must not be ignored). An unset or',
+    'empty variable takes its default. The ARTIFACTSTORE_S3_* variables are read only when `ARTIFACTSTORE_STORAGE=s3`.',
+    '',
+    '| Variable | Default | Meaning |',
+    '| --- | --- | --- |',
+    ...rows,
+    '',
+  ].join('\n');
+}
+
+/** A default as the reference shows it: a value in code style, an explanation in parentheses as it is. */
+function shownDefault(spec: Setting<unknown>): string {
+  const text = spec.shown ?? spec.default;
+  return text.startsWith('(') ? text : `\`${text}\``;
+}
+
+function parseS3Endpoint(text: string): string | undefined {
+  if (text === '') return undefined;
+  if (!/^https?:\/\/[^/]+\/?$/.test(text)) fail('expected http(s)://host[:port]');
+  return text;
+}
+
+function parseBucket(text: string): string {
+  if (text !== '' && !/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(text)) fail('not an S3 bucket name');
+  return text;
+}
+
+function optionalText(text: string): string | undefined {
+  return text === '' ? undefined : text;
+}
 
 /** The tokens file: a JSON array of {name, token_sha256, role}; names are unique, since they become actors. */
 function readTokensFile(path: string): TokenEntry[] {
@@ -307,10 +404,9 @@ function readTokensFile(path: string): TokenEntry[] {
     if (typeof tokenSha256 !== 'string' || !/^[0-9a-fA-F]{64}$/.test(tokenSha256)) {
       fail(`${where}.token_sha256 must be 64 hex digits (the SHA-256 of the token)`);
     }
-    if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) {
-      fail(`${where}.role must be one of ${ROLES.join(', ')}`);
-    }
-    return { name, tokenSha256: tokenSha256.toLowerCase(), role: role as Role };
+    const known = ROLES.find((candidate) => candidate === role);
+    if (known === undefined) fail(`${where}.role must be one of ${ROLES.join(', ')}`);
+    return { name, tokenSha256: tokenSha256.toLowerCase(), role: known };
   });
 }
 
@@ -350,46 +446,6 @@ function parseCidrList(text: string): Cidr[] {
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
-
-type Reader = <T>(name: string, fallback: string, parse: (text: string) => T) => T | undefined;
-
-/** ARTIFACTSTORE_S3_*, read only when the storage is s3. */
-function readS3Settings(env: Environment, read: Reader, problems: string[]): S3Settings | undefined {
-  const text = (name: string): string | undefined => {
-    const value = env[name]?.trim();
-    return value === undefined || value === '' ? undefined : value;
-  };
-  const endpoint = read('ARTIFACTSTORE_S3_ENDPOINT', '', (value) => {
-    if (value === '') return undefined;
-    if (!/^https?:\/\/[^/]+\/?$/.test(value)) fail('expected http(s)://host[:port]');
-    return value;
-  });
-  const bucket = text('ARTIFACTSTORE_S3_BUCKET');
-  if (bucket === undefined) problems.push('ARTIFACTSTORE_S3_BUCKET: required when ARTIFACTSTORE_STORAGE=s3');
-  else if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
-    problems.push(`ARTIFACTSTORE_S3_BUCKET: not an S3 bucket name, got ${JSON.stringify(bucket)}`);
-  }
-  const accessKeyId = text('ARTIFACTSTORE_S3_ACCESS_KEY_ID');
-  const secretAccessKey = text('ARTIFACTSTORE_S3_SECRET_ACCESS_KEY');
-  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
-    problems.push(
-      'ARTIFACTSTORE_S3_ACCESS_KEY_ID: set it and ARTIFACTSTORE_S3_SECRET_ACCESS_KEY together, or neither',
-    );
-  }
-  const forcePathStyle = read('ARTIFACTSTORE_S3_FORCE_PATH_STYLE', 'false', parseBoolean);
-  const createBucket = read('ARTIFACTSTORE_S3_CREATE_BUCKET', 'true', parseBoolean);
-  if (bucket === undefined || forcePathStyle === undefined || createBucket === undefined) return undefined;
-  return {
-    ...(endpoint === undefined ? {} : { endpoint }),
-    region: text('ARTIFACTSTORE_S3_REGION') ?? 'us-east-1',
-    bucket,
-    prefix: text('ARTIFACTSTORE_S3_PREFIX') ?? '',
-    forcePathStyle,
-    ...(accessKeyId === undefined ? {} : { accessKeyId }),
-    ...(secretAccessKey === undefined ? {} : { secretAccessKey }),
-    createBucket,
-  };
 }
 
 /** A parser's complaint: what the variable should have held. */
@@ -438,7 +494,7 @@ function parseHost(text: string): string {
   throw new Expected('expected a hostname or an IP address');
 }
 
-function parseDatabaseUrl(text: string, dataDir: string, cwd: string): DatabaseTarget {
+function parseDatabaseUrl(text: string, { cwd, dataDir }: ParseContext): DatabaseTarget {
   if (text === '') return { dialect: 'sqlite', path: resolve(dataDir, 'artifactstore.db') };
   if (text.startsWith('sqlite:')) {
     const path = text.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');

@@ -4,6 +4,9 @@
  */
 export {
   AppConfig,
+  type AppConfigValues,
+  type ConfigValues,
+  ROLES,
   type Cidr,
   type DatabaseTarget,
   type LogLevel,
@@ -14,6 +17,12 @@ export {
   type Role,
   type TokenEntry,
 } from './app-config.js';
-export { loadConfig, CONFIG_VARIABLES, type ConfigVariable, type Environment } from './config.schema.js';
+export {
+  loadConfig,
+  configurationReference,
+  CONFIG_VARIABLES,
+  type Setting,
+  type Environment,
+} from './config.schema.js';
 export { ConfigError } from './config.errors.js';
 export { ConfigModule } from './config.module.js';
