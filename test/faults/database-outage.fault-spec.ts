@@ -110,11 +110,11 @@ if (privatePostgres === undefined) {
           await sleep(1500);
           const admin = new pg.Client({ connectionString: database.urlOf() });
           await admin.connect();
-          for (let cut = 0; cut < 5; cut++) {
+          for (let cut = 0; cut < 15; cut++) {
             await admin.query(
               `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'artifactstore'`,
             );
-            await sleep(200 + random() * 300);
+            await sleep(100 + random() * 200);
           }
           await admin.end();
 
