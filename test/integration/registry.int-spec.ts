@@ -801,15 +801,17 @@ describe.each(dialectsUnderTest())('Registry on $dialect', (dialectUnderTest) =>
       const pkg = await registry.createPackage(input(), ACTOR);
       const bytes = randomBytes(100_000);
       const file = await registry.ingestFile(pkg.id, 'data/blob.bin', undefined, [bytes], ACTOR);
-      const byId = await registry.getFile(file.id);
-      expect(byId.file).toEqual(file);
-      expect((await readAll(byId.stream)).equals(bytes)).toBe(true);
-      const byPath = await registry.getFileByPath(pkg.id, 'data/blob.bin', { start: 10, end: 19 });
-      expect((await readAll(byPath.stream)).equals(bytes.subarray(10, 20))).toBe(true);
-      await expect(registry.getFile('01890a5d-ac96-774b-bcce-b302099a8057')).rejects.toThrow(
+      const byId = await registry.findFile(file.id);
+      expect(byId).toEqual(file);
+      expect((await readAll(await registry.openFile(byId))).equals(bytes)).toBe(true);
+      const byPath = await registry.findFileByPath(pkg.id, 'data/blob.bin');
+      expect(byPath).toEqual(file);
+      const range = await registry.openFile(byPath, { start: 10, end: 19 });
+      expect((await readAll(range)).equals(bytes.subarray(10, 20))).toBe(true);
+      await expect(registry.findFile('01890a5d-ac96-774b-bcce-b302099a8057')).rejects.toThrow(
         FileNotFoundError,
       );
-      await expect(registry.getFileByPath(pkg.id, 'data/missing')).rejects.toMatchObject({
+      await expect(registry.findFileByPath(pkg.id, 'data/missing')).rejects.toMatchObject({
         code: 'file_not_found',
       });
     });
@@ -904,8 +906,9 @@ describe.each(dialectsUnderTest())('Registry on $dialect', (dialectUnderTest) =>
     expect(parsed.files[0]?.sha256).toBe(sha256(contents.get('README.md')!).toString('hex'));
 
     for (const entry of manifest.files) {
-      const download = await registry.getFileByPath(pkg.id, entry.relative_path);
-      const bytes = await readAll(download.stream);
+      const bytes = await readAll(
+        await registry.openFile(await registry.findFileByPath(pkg.id, entry.relative_path)),
+      );
       expect(bytes.equals(contents.get(entry.relative_path)!)).toBe(true);
       expect(blake3(bytes).equals(Buffer.from(entry.blake3))).toBe(true);
     }

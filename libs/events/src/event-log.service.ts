@@ -58,6 +58,8 @@ const EVENT_COLUMNS =
 const INSERT_SQLITE = `INSERT INTO events (${EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 const INSERT_POSTGRES = `INSERT INTO events (${EVENT_COLUMNS}) OVERRIDING SYSTEM VALUE VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`;
 const SELECT_SINCE = `SELECT ${EVENT_COLUMNS} FROM events WHERE sequence > ? ORDER BY sequence LIMIT ?`;
+const SELECT_FIRST_OF_SUBJECT = `SELECT ${EVENT_COLUMNS} FROM events
+  WHERE subject_kind = ? AND subject_id = ? AND event_type = ? ORDER BY sequence LIMIT 1`;
 const SELECT_HEAD = 'SELECT sequence, chain_digest, created_at FROM events ORDER BY sequence DESC LIMIT 1';
 const NEXT_SEQUENCE_POSTGRES = "SELECT nextval(pg_get_serial_sequence('events', 'sequence')) AS next";
 
@@ -216,6 +218,17 @@ export class EventLog implements OnApplicationShutdown {
   async readSince(tx: Tx, since: number, limit: number): Promise<Event[]> {
     const rows = await tx.query(SELECT_SINCE, [since, limit]);
     return rows.map(toEvent);
+  }
+
+  /** The first event of `eventType` about a subject, inside the caller's transaction (the subject index). */
+  async firstOfSubject(
+    tx: Tx,
+    subjectKind: string,
+    subjectId: string,
+    eventType: string,
+  ): Promise<Event | undefined> {
+    const [row] = await tx.query(SELECT_FIRST_OF_SUBJECT, [subjectKind, subjectId, eventType]);
+    return row === undefined ? undefined : toEvent(row);
   }
 
   /** The highest committed sequence (0 for an empty log). */

@@ -3,21 +3,22 @@
  * finalize it into a manifest whose BLAKE3 is its content address, and read all of it back. It knows no HTTP: every
  * refusal is a RegistryError with a stable `code` (or a dataplane error for bytes), for the caller to map.
  */
+export { Registry } from './registry.service.js';
 export {
-  Registry,
-  STORAGE_LOCATION_NAMESPACE,
-  storageLocationId,
   type CreatePackageInput,
   type IngestFileOptions,
   type StagedFile,
+  type FinalizeResult,
+} from './package-commands.service.js';
+export {
   type PackageFilter,
   type PageRequest,
-  type FinalizeResult,
   type ManifestFormat,
   type ManifestBytes,
-  type FileDownload,
-  type ReplayReport,
-} from './registry.service.js';
+} from './package-queries.service.js';
+export { type SendResult } from './file-delivery.service.js';
+export { type ReplayReport } from './log-operations.service.js';
+export { STORAGE_LOCATION_NAMESPACE, storageLocationId } from './storage-location.js';
 export { RegistryModule } from './registry.module.js';
 export { eventJson, type EventJson } from './event-json.js';
 export { RuntimeStats, type RuntimeStatsSnapshot } from './runtime-stats.service.js';

@@ -18,7 +18,7 @@ import {
   manifestJson,
   type Manifest,
 } from './manifest.js';
-import { storageLocationId } from './registry.service.js';
+import { storageLocationId } from './storage-location.js';
 
 const PACKAGE = VECTOR_PACKAGE;
 const file = vectorFile;

@@ -1,6 +1,10 @@
 import { Module } from '@nestjs/common';
 import { DataplaneModule } from '@artifactstore/dataplane';
 import { ViewsModule } from '@artifactstore/views';
+import { FileDelivery } from './file-delivery.service.js';
+import { LogOperations } from './log-operations.service.js';
+import { PackageCommands } from './package-commands.service.js';
+import { PackageQueries } from './package-queries.service.js';
 import { Registry } from './registry.service.js';
 import { RuntimeStats } from './runtime-stats.service.js';
 import { UnreferencedBlobs } from './unreferenced-blobs.service.js';
@@ -8,7 +12,15 @@ import { UnreferencedBlobs } from './unreferenced-blobs.service.js';
 /** The domain service. Needs the database (DbModule) and the config (ConfigModule) from the root module. */
 @Module({
   imports: [ViewsModule, DataplaneModule],
-  providers: [Registry, RuntimeStats, UnreferencedBlobs],
+  providers: [
+    PackageCommands,
+    PackageQueries,
+    FileDelivery,
+    LogOperations,
+    Registry,
+    RuntimeStats,
+    UnreferencedBlobs,
+  ],
   exports: [Registry, RuntimeStats, UnreferencedBlobs],
 })
 export class RegistryModule {}

@@ -1,0 +1,41 @@
+import type { Readable, Writable } from 'node:stream';
+import { Injectable } from '@nestjs/common';
+import { BlobStore, type OpenOptions } from '@artifactstore/dataplane';
+import { Database, asString } from '@artifactstore/db';
+import type { FileRecord } from './records.js';
+import { FileNotFoundError } from './registry.errors.js';
+
+/** What sending a file did, as the blob store reports it. */
+export type SendResult = Awaited<ReturnType<BlobStore['send']>>;
+
+/** Delivering files' bytes from this server's blob store, verified as the store verifies them. */
+@Injectable()
+export class FileDelivery {
+  constructor(
+    private readonly database: Database,
+    private readonly blobStore: BlobStore,
+  ) {}
+
+  /** The bytes of a file: all of them (BLAKE3-verified as they stream), or the inclusive range asked for. */
+  async openFile(file: FileRecord, range: OpenOptions = {}): Promise<Readable> {
+    return this.blobStore.open(await this.storageKey(file), range);
+  }
+
+  /**
+   * Writes the bytes `openFile` gives to `destination` and ends it (`BlobStore.send`: verified the same way), and
+   * reports what it did; after a failure the destination is left to the caller.
+   */
+  async sendFile(file: FileRecord, destination: Writable, range: OpenOptions = {}): Promise<SendResult> {
+    return this.blobStore.send(await this.storageKey(file), destination, range);
+  }
+
+  /** Where this server's blob store keeps a file's bytes. */
+  private async storageKey(file: FileRecord): Promise<string> {
+    return this.database.read(async (tx) => {
+      const rows = await tx.query('SELECT backend, key FROM storage_locations WHERE file_id = ?', [file.id]);
+      const here = rows.find((row) => row.backend === this.blobStore.backend);
+      if (!here) throw new FileNotFoundError(`${file.id} on the ${this.blobStore.backend} backend`);
+      return asString(here.key);
+    });
+  }
+}
