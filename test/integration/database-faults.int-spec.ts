@@ -94,17 +94,26 @@ describe.each(dialectsUnderTest())('Database faults on $dialect', (dialectUnderT
       expect(DatabaseError.from(timeout, 'BEGIN').kind).toBe('unavailable');
     });
   } else {
-    it('turns SQLite busy past its timeout into unavailable (another process holds the write lock)', async () => {
+    it('turns SQLite busy past its timeout into unavailable without stopping the event loop (another process holds the write lock)', async () => {
       const path = testDatabase.config.database.dialect === 'sqlite' ? testDatabase.config.database.path : '';
       const other = new BetterSqlite3(path);
       other.exec('BEGIN IMMEDIATE');
+      // The wait must leave the event loop free (health checks, reads): count the ticks of a 50 ms timer.
+      let ticks = 0;
+      const ticker = setInterval(() => (ticks += 1), 50);
+      const started = Date.now();
       try {
         const error = await database
           .write((tx) => tx.run('INSERT INTO fault_probe (id, body) VALUES (?, ?)', [1, 'busy']))
           .catch((caught: unknown) => caught);
         expect(failureOf(error)).toEqual({ kind: 'unavailable' });
         expect((error as DatabaseError).driverCode).toMatch(/^SQLITE_BUSY/);
+        const waitedMs = Date.now() - started;
+        expect(waitedMs).toBeGreaterThanOrEqual(9_000);
+        expect(ticks).toBeGreaterThan(waitedMs / 50 / 2);
+        expect(await probeRows(database)).toBe(0);
       } finally {
+        clearInterval(ticker);
         other.exec('ROLLBACK');
         other.close();
       }

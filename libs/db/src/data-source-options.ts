@@ -2,8 +2,14 @@ import type { AppConfig } from '@artifactstore/config';
 import type { DataSourceOptions } from 'typeorm';
 import { MIGRATIONS } from './migrations/index.js';
 
-/** How long a SQLite statement waits for another process's write lock before failing (busy timeout). */
-const SQLITE_BUSY_TIMEOUT_MS = 10_000;
+/**
+ * How long a SQLite write waits for another process's write lock before it fails as `unavailable`. SQLite's own
+ * busy handler sleeps on the calling thread, which here is the event loop: it is used only while migrating, and
+ * for a unit of work Database retries BEGIN IMMEDIATE with timers instead (a busy writer connection gives up at
+ * once). A reader in WAL mode is blocked only by a checkpoint that resets the log or by recovery, briefly.
+ */
+export const SQLITE_BUSY_TIMEOUT_MS = 10_000;
+const SQLITE_READER_BUSY_TIMEOUT_MS = 200;
 
 /**
  * How long a PostgreSQL unit of work waits for a pooled connection (a new one to connect, or a busy pool to free
@@ -46,7 +52,7 @@ export function dataSourceOptions(
         type: 'better-sqlite3',
         database: target.path,
         readonly: role === 'reader',
-        timeout: SQLITE_BUSY_TIMEOUT_MS,
+        timeout: role === 'reader' ? SQLITE_READER_BUSY_TIMEOUT_MS : SQLITE_BUSY_TIMEOUT_MS,
         enableWAL: role === 'writer',
         prepareDatabase: (db: { pragma(source: string): unknown }) => {
           db.pragma(`synchronous = ${config.sqliteSynchronous === 'full' ? 'FULL' : 'NORMAL'}`);

@@ -77,6 +77,8 @@ const POSTGRES_CONNECTION_MESSAGES = [
   /^timeout exceeded when trying to connect/,
   /is not queryable$/,
   /^Client was closed/,
+  // TypeORM: the connection failed between two statements of a transaction and its query runner let it go.
+  /^Query runner already released/,
 ];
 
 /** The kind of a driver error, from its code (SQLSTATE, SQLITE_*, a socket errno) or, failing that, its message. */

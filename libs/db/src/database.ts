@@ -4,9 +4,10 @@ import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '@artifactstore/config';
 import { DataSource, type QueryRunner } from 'typeorm';
 import { Mutex, Semaphore } from './async-mutex.js';
-import { dataSourceOptions } from './data-source-options.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { dataSourceOptions, SQLITE_BUSY_TIMEOUT_MS } from './data-source-options.js';
 import { DatabaseError } from './database.errors.js';
-import { QueryRunnerExecutor, SqliteExecutor, type SqlExecutor } from './sql-executor.js';
+import { QueryRunnerExecutor, SqliteExecutor, sqliteConnection, type SqlExecutor } from './sql-executor.js';
 import { type Dialect, Tx } from './tx.js';
 
 /** How busy the connections are, for metrics. */
@@ -72,6 +73,7 @@ export class Database implements OnApplicationShutdown {
     const database = new Database(config.database.dialect, writer, config);
     try {
       if (options.migrate ?? config.migrateOnStart) await database.migrate();
+      database.setWriterBusyTimeout(0);
     } catch (error) {
       await database.close();
       throw error;
@@ -82,9 +84,15 @@ export class Database implements OnApplicationShutdown {
   /** Applies pending migrations; returns their names. */
   async migrate(): Promise<string[]> {
     return this.writeLock.runExclusive(async () => {
-      const applied = await this.writer.runMigrations({ transaction: 'all' });
-      for (const migration of applied) this.logger.log(`applied migration ${migration.name}`);
-      return applied.map((migration) => migration.name);
+      // TypeORM's migration runner opens its own transactions: SQLite's busy handler waits for other writers.
+      this.setWriterBusyTimeout(SQLITE_BUSY_TIMEOUT_MS);
+      try {
+        const applied = await this.writer.runMigrations({ transaction: 'all' });
+        for (const migration of applied) this.logger.log(`applied migration ${migration.name}`);
+        return applied.map((migration) => migration.name);
+      } finally {
+        this.setWriterBusyTimeout(0);
+      }
     });
   }
 
@@ -106,8 +114,8 @@ export class Database implements OnApplicationShutdown {
       this.assertOpen();
       if (this.dialect === 'sqlite') {
         return this.writeLock.runExclusive(() => {
-          this.writerExecutor ??= SqliteExecutor.of(this.writer);
-          return this.inTransaction(this.writerExecutor, 'BEGIN IMMEDIATE', work);
+          const executor = (this.writerExecutor ??= SqliteExecutor.of(this.writer));
+          return this.inTransaction(executor, () => beginImmediate(executor), work);
         });
       }
       return this.postgresWriteSlots.run(() =>
@@ -161,6 +169,11 @@ export class Database implements OnApplicationShutdown {
     await this.close();
   }
 
+  /** SQLite: how long the writer connection's own busy handler waits (it blocks the event loop while it does). */
+  private setWriterBusyTimeout(ms: number): void {
+    if (this.dialect === 'sqlite') sqliteConnection(this.writer).pragma(`busy_timeout = ${ms}`);
+  }
+
   /** Counts a unit of work that failed for want of a usable database, for metrics. */
   private async counted<T>(unit: () => Promise<T>): Promise<T> {
     try {
@@ -194,11 +207,12 @@ export class Database implements OnApplicationShutdown {
 
   private async inTransaction<T>(
     executor: SqlExecutor,
-    begin: string,
+    begin: string | (() => Promise<void>),
     work: (tx: Tx) => Promise<T>,
   ): Promise<T> {
     const tx = new Tx(this.dialect, executor);
-    await executor.run(begin, []);
+    if (typeof begin === 'string') await executor.run(begin, []);
+    else await begin();
     let result: T;
     try {
       result = await work(tx);
@@ -257,5 +271,24 @@ async function releaseRunner(runner: QueryRunner, broken: boolean): Promise<void
     await withError.releasePostgresConnection(new Error('the transaction could not be ended'));
   } else {
     await runner.release();
+  }
+}
+
+/**
+ * SQLite: takes the write lock, waiting for another process that holds it on timers rather than in SQLite's busy
+ * handler (which would stop the event loop: health checks and reads included) for up to SQLITE_BUSY_TIMEOUT_MS;
+ * then SQLITE_BUSY, a DatabaseError of kind `unavailable`.
+ */
+async function beginImmediate(executor: SqliteExecutor): Promise<void> {
+  const deadline = Date.now() + SQLITE_BUSY_TIMEOUT_MS;
+  for (let pauseMs = 1; ; pauseMs = Math.min(pauseMs * 2, 50)) {
+    try {
+      executor.run('BEGIN IMMEDIATE', []);
+      return;
+    } catch (error) {
+      const busy = error instanceof DatabaseError && error.driverCode?.startsWith('SQLITE_BUSY') === true;
+      if (!busy || Date.now() >= deadline) throw error;
+    }
+    await sleep(pauseMs);
   }
 }

@@ -66,9 +66,7 @@ export class SqliteExecutor implements SqlExecutor {
   markBroken(): void {}
 
   static of(dataSource: DataSource): SqliteExecutor {
-    const driver = dataSource.driver as unknown as { databaseConnection?: BetterSqlite3.Database };
-    if (!driver.databaseConnection) throw new Error('the SQLite DataSource is not connected');
-    return new SqliteExecutor(driver.databaseConnection);
+    return new SqliteExecutor(sqliteConnection(dataSource));
   }
 
   query(sql: string, params: readonly unknown[]): Row[] {
@@ -106,6 +104,13 @@ export class SqliteExecutor implements SqlExecutor {
     }
     return statement;
   }
+}
+
+/** The better-sqlite3 connection TypeORM opened for a SQLite DataSource. */
+export function sqliteConnection(dataSource: DataSource): BetterSqlite3.Database {
+  const driver = dataSource.driver as unknown as { databaseConnection?: BetterSqlite3.Database };
+  if (!driver.databaseConnection) throw new Error('the SQLite DataSource is not connected');
+  return driver.databaseConnection;
 }
 
 /** better-sqlite3 binds no booleans; everything else artifactstore passes binds as is. */
