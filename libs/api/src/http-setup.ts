@@ -4,6 +4,7 @@ import express, { type NextFunction, type Response } from 'express';
 import type { Logger } from 'pino';
 import { AppConfig } from '@artifactstore/config';
 import { clientAddressOf } from './client-address.js';
+import { answerHttpLayerErrors } from './http-layer-errors.js';
 import { Metrics } from './metrics.service.js';
 import { setupOpenApi } from './openapi.js';
 import type { ApiRequest } from './principal.js';
@@ -74,6 +75,7 @@ export function configureHttpApp(app: NestExpressApplication, options: HttpAppOp
   // one left idle after a response, or the gateway meets the very race the keep-alive timeout is there to prevent.
   server.headersTimeout = keepAliveTimeoutMs + HEADERS_TIMEOUT_MS;
   server.timeout = Math.max(IDLE_TIMEOUT_MS, server.headersTimeout);
+  answerHttpLayerErrors(server);
 }
 
 /**

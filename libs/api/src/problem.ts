@@ -7,6 +7,9 @@ export type ProblemCode =
   | 'forbidden'
   | 'not_found'
   | 'not_acceptable'
+  | 'request_timeout'
+  | 'expectation_failed'
+  | 'headers_too_large'
   | 'size_limit_exceeded'
   | 'range_not_satisfiable'
   | 'digest_mismatch'
@@ -34,6 +37,8 @@ export function statusOf(code: ProblemCode): number {
       return 404;
     case 'not_acceptable':
       return 406;
+    case 'request_timeout':
+      return 408;
     case 'duplicate_relative_path':
     case 'path_conflict':
     case 'illegal_package_state':
@@ -42,9 +47,13 @@ export function statusOf(code: ProblemCode): number {
       return 413;
     case 'range_not_satisfiable':
       return 416;
+    case 'expectation_failed':
+      return 417;
     case 'unknown_retention_class':
     case 'digest_mismatch':
       return 422;
+    case 'headers_too_large':
+      return 431;
     case 'integrity_error':
     case 'internal_error':
       return 500;
@@ -66,6 +75,9 @@ const TITLES: Readonly<Record<ProblemCode, string>> = {
   manifest_not_found: 'Manifest not found',
   not_found: 'Not found',
   not_acceptable: 'Not acceptable',
+  request_timeout: 'Request timeout',
+  expectation_failed: 'Expectation failed',
+  headers_too_large: 'Request header fields too large',
   duplicate_relative_path: 'Duplicate relative path',
   path_conflict: 'Path conflict',
   illegal_package_state: 'Illegal package state',
