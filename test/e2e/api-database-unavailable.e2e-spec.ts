@@ -73,6 +73,7 @@ describe.each(dialectsUnderTest())('HTTP API without its database on $dialect', 
     await api.http().get('/healthz').expect(200);
     const ready = await api.http().get('/readyz');
     expectProblem(ready, 503, 'service_unavailable');
+    expect(ready.headers['retry-after']).toBe('5');
     const metrics = await api.http().get('/metrics').expect(200);
     const counted = /^artifactstore_db_failures_total\{kind="unavailable"\} (\d+)$/m.exec(metrics.text);
     expect(Number(counted?.[1])).toBeGreaterThanOrEqual(calls.length);

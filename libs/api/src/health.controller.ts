@@ -8,6 +8,9 @@ import { Public } from './auth.guard.js';
 import { HttpProblem } from './problem.js';
 
 @ApiTags('health')
+/** What a 503 from /readyz asks a prober to wait before asking again. */
+const READINESS_RETRY_AFTER_SECONDS = 5;
+
 @Public()
 @Controller()
 export class HealthController {
@@ -33,7 +36,9 @@ export class HealthController {
       return { status: 'ready', head_sequence: await this.registry.checkReadiness() };
     } catch (error) {
       this.logger.warn(`not ready: ${error instanceof Error ? error.message : String(error)}`);
-      throw new HttpProblem('service_unavailable', 'the database or the blob storage is not available');
+      throw new HttpProblem('service_unavailable', 'the database or the blob storage is not available', {
+        'Retry-After': String(READINESS_RETRY_AFTER_SECONDS),
+      });
     }
   }
 }
