@@ -7,10 +7,10 @@ import { ReadyDto } from './dto/ready.dto.js';
 import { Public } from './auth.guard.js';
 import { HttpProblem } from './problem.js';
 
-@ApiTags('health')
 /** What a 503 from /readyz asks a prober to wait before asking again. */
 const READINESS_RETRY_AFTER_SECONDS = 5;
 
+@ApiTags('health')
 @Public()
 @Controller()
 export class HealthController {
