@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startArtifactstore, type ArtifactstoreServer } from './distribution.bench.js';
 import { curl } from './http.bench.js';
-import type { ScratchDatabase } from './scratch-database.js';
+import type { ScratchDatabase } from '../test/support/scratch-database.js';
 import { median } from './stats.js';
 
 const KiB = 1 << 10;

@@ -11,7 +11,7 @@ import { createServerApp } from '@artifactstore/server';
 import { bytes } from './dataplane.bench.js';
 import type { DistributionRegistry } from './distribution-registry.js';
 import { curl } from './http.bench.js';
-import type { ScratchDatabase } from './scratch-database.js';
+import type { ScratchDatabase } from '../test/support/scratch-database.js';
 import { percentile } from './stats.js';
 
 const MiB = 1 << 20;

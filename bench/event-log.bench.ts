@@ -3,9 +3,9 @@ import { performance } from 'node:perf_hooks';
 import { makeEvent, type EventDraft } from '@artifactstore/events';
 import { VIEW_TABLES, dumpState } from '@artifactstore/views';
 import type { Tx } from '@artifactstore/db';
-import { openCore, type CoreContext } from './core-context.js';
-import { fileIngested, packageCreated, packageFinalized } from './sample-events.js';
-import type { ScratchDatabase } from './scratch-database.js';
+import { openCore, type CoreContext } from '../test/support/core-context.js';
+import { fileIngested, packageCreated, packageFinalized } from '../test/support/sample-events.js';
+import type { ScratchDatabase } from '../test/support/scratch-database.js';
 import { median, percentile } from './stats.js';
 
 const EVENT_COLUMNS =

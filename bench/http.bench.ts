@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { BlobStore } from '@artifactstore/dataplane';
 import { createServerApp } from '@artifactstore/server';
 import { bytes } from './dataplane.bench.js';
-import type { ScratchDatabase } from './scratch-database.js';
+import type { ScratchDatabase } from '../test/support/scratch-database.js';
 
 const run = promisify(execFile);
 const MiB = 1 << 20;

@@ -3,8 +3,8 @@ import { performance } from 'node:perf_hooks';
 import { blake3, sha256, toHex, uuidv7 } from '@artifactstore/codec';
 import { storageLocationId } from '@artifactstore/registry';
 import { fileIngestedEvent, packageCreatedEvent } from '@artifactstore/views';
-import { openCore, type CoreContext } from './core-context.js';
-import type { ScratchDatabase } from './scratch-database.js';
+import { openCore, type CoreContext } from '../test/support/core-context.js';
+import type { ScratchDatabase } from '../test/support/scratch-database.js';
 import { median } from './stats.js';
 
 export interface PackageFlowResult {

@@ -25,7 +25,7 @@ import {
   type TransferPair,
 } from './distribution.bench.js';
 import { distributionRegistryVersion, startDistributionRegistry } from './distribution-registry.js';
-import { createScratchPostgres, createScratchSqlite, type ScratchDatabase } from './scratch-database.js';
+import { createScratchPostgres, createScratchSqlite, type ScratchDatabase } from '../test/support/scratch-database.js';
 import { median } from './stats.js';
 import { HashWorkerPool } from './worker-hashing.js';
 

@@ -8,6 +8,7 @@ const SOURCES = [
   'apps',
   'libs',
   'bench',
+  'test/support',
   'ormconfig.ts',
   'tsconfig.json',
   'tsconfig.build.json',

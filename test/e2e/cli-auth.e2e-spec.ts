@@ -6,7 +6,7 @@ import { sha256 } from '@artifactstore/codec';
 import { startApi, type ApiHarness } from '../support/api-harness.js';
 import { digestTree, runCli, type CliRun } from '../support/cli-runner.js';
 import { createPackage } from '../support/http-helpers.js';
-import { createScratchSqlite } from '../../bench/scratch-database.js';
+import { createScratchSqlite } from '../support/scratch-database.js';
 import type { TestDatabase } from '../support/test-databases.js';
 
 const TOKENS = { reader: 'cli-reader-secret', producer: 'cli-producer-secret', admin: 'cli-admin-secret' };

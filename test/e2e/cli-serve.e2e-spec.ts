@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { sendBuffersOnHugePages } from '@artifactstore/dataplane';
 import { finished, listeningUrl, runCli, startCli } from '../support/cli-runner.js';
-import { createScratchSqlite } from '../../bench/scratch-database.js';
+import { createScratchSqlite } from '../support/scratch-database.js';
 import { dialectsUnderTest, type TestDatabase } from '../support/test-databases.js';
 
 describe('artifactstore serve', () => {

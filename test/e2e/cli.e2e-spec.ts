@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { startApi, type ApiHarness } from '../support/api-harness.js';
 import { digestTree, finished, runCli, runCliOnTerminal, startCli } from '../support/cli-runner.js';
 import { dialectsUnderTest, type TestDatabase } from '../support/test-databases.js';
-import { createScratchSqlite } from '../../bench/scratch-database.js';
+import { createScratchSqlite } from '../support/scratch-database.js';
 
 const ADDRESS = /^blake3:[0-9a-f]{64}$/;
 const PACKAGE = [

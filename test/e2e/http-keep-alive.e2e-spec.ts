@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { HEADERS_TIMEOUT_MS, IDLE_TIMEOUT_MS } from '@artifactstore/api';
-import { createScratchSqlite } from '../../bench/scratch-database.js';
+import { createScratchSqlite } from '../support/scratch-database.js';
 import { startApi, type ApiHarness } from '../support/api-harness.js';
 import type { TestDatabase } from '../support/test-databases.js';
 

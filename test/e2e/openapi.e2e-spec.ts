@@ -1,5 +1,5 @@
 import { startApi, type ApiHarness } from '../support/api-harness.js';
-import { createScratchSqlite } from '../../bench/scratch-database.js';
+import { createScratchSqlite } from '../support/scratch-database.js';
 import type { TestDatabase } from '../support/test-databases.js';
 
 interface Operation {

@@ -8,7 +8,7 @@ import type { INestApplication } from '@nestjs/common';
 import type { Server } from 'node:http';
 import { CONFIG_VARIABLES } from '@artifactstore/config';
 import { createServerApp } from '@artifactstore/server';
-import { createScratchSqlite } from '../../bench/scratch-database.js';
+import { createScratchSqlite } from '../support/scratch-database.js';
 import { dialectsUnderTest, type TestDatabase } from '../support/test-databases.js';
 
 const SERVER = 'dist/apps/server/src/main.js';

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { createScratchSqlite } from '../../bench/scratch-database.js';
+import { createScratchSqlite } from '../support/scratch-database.js';
 import { startApi, type ApiHarness } from '../support/api-harness.js';
 import { binary } from '../support/http-helpers.js';
 import type { TestDatabase } from '../support/test-databases.js';

@@ -3,7 +3,7 @@ import { blake3, parseTimestamp } from '@artifactstore/codec';
 import { InvalidEventError } from '@artifactstore/events';
 import { dumpState, ProjectionError, stateDigest } from '@artifactstore/views';
 import { startCore, type CoreHarness } from '../support/app-harness.js';
-import { fileIngested, packageCreated, packageFinalized, unknownEvent } from '../../bench/sample-events.js';
+import { fileIngested, packageCreated, packageFinalized, unknownEvent } from '../support/sample-events.js';
 import { dialectsUnderTest, type TestDatabase } from '../support/test-databases.js';
 
 describe.each(dialectsUnderTest())('event log and views on $dialect', (dialectUnderTest) => {

@@ -1,7 +1,7 @@
 import { encode as independentEncode, cdeEncodeOptions } from 'cbor2';
 import { createHash as createIndependentBlake3 } from 'blake3-wasm';
 import { chainDigest, type Event } from '@artifactstore/events';
-import { packageCreated } from '../../bench/sample-events.js';
+import { packageCreated } from '../support/sample-events.js';
 import { ProjectionError, VIEW_TABLES, dumpState, stateDigest, type StateDump } from '@artifactstore/views';
 import { startCore, type CoreHarness } from '../support/app-harness.js';
 import { fixedLog, importLog } from '../support/fixed-log.js';

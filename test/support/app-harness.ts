@@ -1,4 +1,4 @@
-import { openCore, type CoreContext } from '../../bench/core-context.js';
+import { openCore, type CoreContext } from './core-context.js';
 import type { TestDatabase } from './test-databases.js';
 
 /** The Nest modules of the core (config, db, events, views) on a test database. */

@@ -2,7 +2,7 @@ import {
   createScratchPostgres,
   createScratchSqlite,
   type ScratchDatabase,
-} from '../../bench/scratch-database.js';
+} from './scratch-database.js';
 
 /** A throwaway database of one dialect for one test file (or one test). */
 export type TestDatabase = ScratchDatabase;
