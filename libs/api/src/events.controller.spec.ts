@@ -37,13 +37,13 @@ function emptyRegistry() {
           resolve([]);
         });
       }),
-    tailEvents: (_since: number, options: { signal: AbortSignal }): AsyncIterable<Event> => ({
+    tailEventBatches: (_since: number, options: { signal: AbortSignal }): AsyncIterable<Event[]> => ({
       [Symbol.asyncIterator]: () => ({
-        next: async (): Promise<IteratorResult<Event>> => {
+        next: async (): Promise<IteratorResult<Event[]>> => {
           await aborted(options.signal);
           return { done: true, value: undefined };
         },
-        return: (): Promise<IteratorResult<Event>> => Promise.resolve({ done: true, value: undefined }),
+        return: (): Promise<IteratorResult<Event[]>> => Promise.resolve({ done: true, value: undefined }),
       }),
     }),
   };
