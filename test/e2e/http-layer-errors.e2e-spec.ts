@@ -79,6 +79,12 @@ describe.each(dialectsUnderTest())(
         417,
         'expectation_failed',
       ],
+      [
+        'an Expect listing more than 100-continue',
+        'PUT /v1/packages HTTP/1.1\r\nHost: x\r\nExpect: 100-continue, teapot\r\nContent-Length: 0\r\n\r\n',
+        417,
+        'expectation_failed',
+      ],
     ])('answers %s with a problem and a request id', async (_what, raw, status, code) => {
       const answer = parse(await exchange(api.url, raw));
       expect(answer.status).toBe(status);
@@ -91,6 +97,20 @@ describe.each(dialectsUnderTest())(
         code,
         request_id: requestId,
       });
+    });
+
+    it('still meets Expect: 100-continue, then reads the body', async () => {
+      const created = await api
+        .http()
+        .post('/v1/packages')
+        .send({ name: 'app', producer: 'ci', subject: 's', retention_class: 'standard' })
+        .expect(201);
+      const id = (created.body as { id: string }).id;
+      const answer = await exchange(
+        api.url,
+        `PUT /v1/packages/${id}/files/a.txt HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello`,
+      );
+      expect(answer.startsWith('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\n')).toBe(true);
     });
   },
 );

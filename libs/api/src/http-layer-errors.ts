@@ -35,22 +35,34 @@ export function answerHttpLayerErrors(server: Server): void {
       ].join('\r\n'),
     );
   });
-  server.on('checkExpectation', (request: IncomingMessage, response: ServerResponse) => {
-    const requestId = randomUUID();
-    const problem = problemOf(
-      'expectation_failed',
-      `Expect: ${String(request.headers.expect)} is not supported; only 100-continue is`,
-      requestId,
-    );
-    const body = JSON.stringify(problem);
-    response.writeHead(problem.status, {
-      'Content-Type': 'application/problem+json',
-      'Content-Length': Buffer.byteLength(body),
-      'X-Request-Id': requestId,
-      Connection: 'close',
-    });
-    response.end(body);
+  server.on('checkExpectation', refuseExpectation);
+  // Node takes any Expect that names 100-continue among others for 100-continue alone; only that exact one is met.
+  server.on('checkContinue', (request: IncomingMessage, response: ServerResponse) => {
+    if (String(request.headers.expect).trim().toLowerCase() !== '100-continue') {
+      refuseExpectation(request, response);
+      return;
+    }
+    response.writeContinue();
+    server.emit('request', request, response);
   });
+}
+
+/** 417 for an expectation the server does not meet, as a problem, closing the connection (the body is unread). */
+function refuseExpectation(request: IncomingMessage, response: ServerResponse): void {
+  const requestId = randomUUID();
+  const problem = problemOf(
+    'expectation_failed',
+    `Expect: ${String(request.headers.expect)} is not supported; only 100-continue is`,
+    requestId,
+  );
+  const body = JSON.stringify(problem);
+  response.writeHead(problem.status, {
+    'Content-Type': 'application/problem+json',
+    'Content-Length': Buffer.byteLength(body),
+    'X-Request-Id': requestId,
+    Connection: 'close',
+  });
+  response.end(body);
 }
 
 function describeClientError(error: ClientError): { code: ProblemCode; detail: string } {
