@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { lstat, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join, sep } from 'node:path';
 import { Transform, type TransformCallback } from 'node:stream';
-import { createBlake3, createSha256, toHex } from '@artifactstore/codec';
+import { DualHasher, toHex, type DualDigests } from '@artifactstore/codec';
 import { normalizeRelativePath } from '@artifactstore/registry/rules';
 import { CliError } from './cli.errors.js';
 
@@ -123,24 +123,19 @@ export const READ_CHUNK = 1 << 20;
  * and no garbage per chunk (the stream pipeline this replaced cost ≈ 1.8 s more per GiB, docs/benchmarks.md).
  */
 export async function digestFile(path: string): Promise<FileDigests> {
-  const sha256 = createSha256();
-  const blake3 = createBlake3();
+  const hasher = new DualHasher();
   const buffer = Buffer.allocUnsafe(READ_CHUNK);
-  let size = 0;
   const handle = await open(path, 'r');
   try {
     for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, READ_CHUNK, size);
+      const { bytesRead } = await handle.read(buffer, 0, READ_CHUNK, hasher.size);
       if (bytesRead === 0) break;
-      const chunk = buffer.subarray(0, bytesRead);
-      sha256.update(chunk);
-      blake3.update(chunk);
-      size += bytesRead;
+      hasher.update(buffer.subarray(0, bytesRead));
     }
   } finally {
     await handle.close();
   }
-  return { size, sha256: toHex(sha256.digest()), blake3: toHex(blake3.digest()) };
+  return inHex(hasher.digests());
 }
 
 /**
@@ -148,24 +143,24 @@ export async function digestFile(path: string): Promise<FileDigests> {
  * `onBytes` (progress) of each chunk: one stage where a counter and a hasher would be two.
  */
 export class HashingStream extends Transform {
-  private readonly sha256 = createSha256();
-  private readonly blake3 = createBlake3();
-  private size = 0;
+  private readonly hasher = new DualHasher();
 
   constructor(private readonly onBytes: (count: number) => void = () => {}) {
     super();
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.sha256.update(chunk);
-    this.blake3.update(chunk);
-    this.size += chunk.length;
+    this.hasher.update(chunk);
     this.onBytes(chunk.length);
     callback(null, chunk);
   }
 
   /** Call once, after the stream ended. */
   digests(): FileDigests {
-    return { size: this.size, sha256: toHex(this.sha256.digest()), blake3: toHex(this.blake3.digest()) };
+    return inHex(this.hasher.digests());
   }
+}
+
+function inHex(digests: DualDigests): FileDigests {
+  return { size: digests.size, sha256: toHex(digests.sha256), blake3: toHex(digests.blake3) };
 }

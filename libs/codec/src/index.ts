@@ -17,6 +17,7 @@ export {
   DIGEST_LENGTH,
   type IncrementalHash,
 } from './digests.js';
+export { DualHasher, type DualDigests } from './dual-hasher.js';
 export {
   type Timestamp,
   formatTimestamp,

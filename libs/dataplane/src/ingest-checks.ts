@@ -1,4 +1,4 @@
-import { createBlake3, createSha256 } from '@artifactstore/codec';
+import { DualHasher, type DualDigests } from '@artifactstore/codec';
 import type { ByteSource, IngestOptions } from './blob-store.js';
 import {
   DataplaneError,
@@ -8,23 +8,14 @@ import {
   StorageError,
 } from './dataplane.errors.js';
 
-/** What the bytes turned out to be, once a hashed source has ended. */
-export interface HashedBytes {
-  readonly size: number;
-  readonly blake3: Buffer;
-  readonly sha256: Buffer;
-}
-
 /**
  * The bytes of `source`, hashed with BLAKE3 and SHA-256 as they pass and held to the ingest's limits: more than
  * the limit throws SizeLimitExceededError at once; a source that fails throws IncompleteStreamError. `result()`
  * then checks the declared size and digests (DigestMismatchError, IncompleteStreamError) and gives the receipt.
  */
 export class HashedSource {
-  private readonly blake3 = createBlake3();
-  private readonly sha256 = createSha256();
+  private readonly hasher = new DualHasher();
   private readonly limit: number;
-  private size = 0;
 
   constructor(
     private readonly source: ByteSource,
@@ -36,26 +27,27 @@ export class HashedSource {
   async *chunks(): AsyncGenerator<Uint8Array> {
     try {
       for await (const chunk of this.source) {
-        this.size += chunk.length;
-        if (this.size > this.limit) throw new SizeLimitExceededError(this.limit);
-        this.blake3.update(chunk);
-        this.sha256.update(chunk);
+        if (this.hasher.size + chunk.length > this.limit) throw new SizeLimitExceededError(this.limit);
+        this.hasher.update(chunk);
         yield chunk;
       }
     } catch (error) {
       if (error instanceof DataplaneError) throw error;
-      throw new IncompleteStreamError(`the source failed after ${this.size} bytes: ${messageOf(error)}`, {
-        cause: error,
-      });
+      throw new IncompleteStreamError(
+        `the source failed after ${this.hasher.size} bytes: ${messageOf(error)}`,
+        {
+          cause: error,
+        },
+      );
     }
   }
 
-  result(): HashedBytes {
+  result(): DualDigests {
     const expectedSize = this.options.expectedSize;
-    if (expectedSize !== undefined && this.size < expectedSize) {
-      throw new IncompleteStreamError(`the source ended after ${this.size} of ${expectedSize} bytes`);
+    if (expectedSize !== undefined && this.hasher.size < expectedSize) {
+      throw new IncompleteStreamError(`the source ended after ${this.hasher.size} of ${expectedSize} bytes`);
     }
-    const hashed = { size: this.size, blake3: this.blake3.digest(), sha256: this.sha256.digest() };
+    const hashed = this.hasher.digests();
     checkDigest('blake3', this.options.expectedBlake3, hashed.blake3);
     checkDigest('sha256', this.options.expectedSha256, hashed.sha256);
     return hashed;
