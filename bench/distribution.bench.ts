@@ -38,122 +38,209 @@ export async function startArtifactstore(scratch: ScratchDatabase): Promise<Arti
   };
 }
 
-/** One 1 GiB transfer through one server: wall-clock MiB/s and the server's CPU seconds for it. */
-export interface Transfer {
-  readonly putMiBps: number;
-  readonly getMiBps: number;
-  readonly putCpuSeconds: number;
-  readonly getCpuSeconds: number;
+/**
+ * One server of the race, as curl (its own process) uploads to it and downloads from it: opening an upload is a
+ * small request done before the clock starts, the PUT of the bytes and the GETs are timed.
+ */
+export interface Contender {
+  readonly label: string;
+  /** Whether it is artifactstore (whose range GET is the unverified control). */
+  readonly ours: boolean;
+  /** The server process's user + system CPU seconds so far. */
+  cpuSeconds(): Promise<number>;
+  /** Opens an upload of bytes with this SHA-256 (`sha256:<hex>`); the URL to PUT them to. */
+  openUpload(digest: string): Promise<string>;
+  /** PUTs `source` to `uploadUrl` with curl; the URL that GETs the stored bytes back. */
+  put(uploadUrl: string, source: string): Promise<string>;
 }
 
-export interface TransferPair {
-  readonly artifactstore: Transfer;
-  readonly registry: Transfer;
-  /**
-   * Control: artifactstore's GET of the same file with `Range: bytes=0-` (a range is served unverified), to tell
-   * the cost of verification from that of the HTTP path.
-   */
-  readonly artifactstoreRangeGetMiBps: number;
-  /**
-   * Both full GETs again, each right after the kernel's page cache was dropped (`sync`, then 3 into
-   * /proc/sys/vm/drop_caches), so both servers read from the disk; undefined where that file is not writable.
-   */
-  readonly cold: { readonly artifactstoreMiBps: number; readonly registryMiBps: number } | undefined;
+/** artifactstore: POST /v1/packages (untimed), PUT /v1/packages/{id}/files/big.bin, GET /v1/files/{id}. */
+export function artifactstoreContender(server: ArtifactstoreServer, label: string): Contender {
+  return {
+    label,
+    ours: true,
+    cpuSeconds: () => Promise.resolve(server.cpuSeconds()),
+    openUpload: async () =>
+      `${server.base}/v1/packages/${await createPackage(server.base, 'distribution-race')}/files/big.bin`,
+    put: async (uploadUrl, source) => {
+      const answer = await curl(['-T', source, '-H', 'Content-Type: application/octet-stream', uploadUrl]);
+      return `${server.base}/v1/files/${(JSON.parse(answer) as { id: string }).id}`;
+    },
+  };
 }
 
 /**
- * One run pair on fresh bytes (`salt`), synced to disk first: artifactstore PUT + full GET, and the registry's
- * monolithic blob upload (POST → 202 Location, PUT `<location>&digest=sha256:…` with the body) + blob GET, of the
- * very same file, with curl in its own process as the client of both; artifactstore goes first for even salts, the
- * registry for odd ones, and the cold GETs follow the same order. Only the PUT and the GET are timed on either
- * side: creating the package and opening the upload session are small requests done beforehand in this process.
+ * The registry: a monolithic blob upload (POST /v2/bench/big/blobs/uploads/ → 202 Location, untimed; PUT
+ * `<location>&digest=sha256:…` with the body), and GET /v2/bench/big/blobs/sha256:….
  */
-export async function benchTransferPair(
-  artifactstore: ArtifactstoreServer,
-  registry: DistributionRegistry,
+export function registryContender(registry: DistributionRegistry): Contender {
+  const digests = new Map<string, string>();
+  return {
+    label: 'distribution registry',
+    ours: false,
+    cpuSeconds: () => registry.cpuSeconds(),
+    openUpload: async (digest) => {
+      const location = withDigest(
+        await openBlobUpload(registry.base, 'bench/big', new Agent({ keepAlive: false })),
+        digest,
+      );
+      digests.set(location, digest);
+      return location;
+    },
+    put: async (uploadUrl, source) => {
+      const status = await curl([
+        '-T',
+        source,
+        '-H',
+        'Content-Type: application/octet-stream',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_code}',
+        uploadUrl,
+      ]);
+      if (status !== '201') throw new Error(`registry blob PUT answered ${status}`);
+      return `${registry.base}/v2/bench/big/blobs/${digests.get(uploadUrl) ?? ''}`;
+    },
+  };
+}
+
+/** One timed step on one contender: wall-clock seconds and the server's CPU seconds. */
+export interface Timing {
+  readonly seconds: number;
+  readonly cpuSeconds: number;
+}
+
+/** What one contender did in one run pair. */
+export interface ContenderRun {
+  /** PUT of the large file. */
+  readonly put: Timing;
+  /** GET of it right after the PUT. */
+  readonly get: Timing;
+  /** GET of it again after the page cache was dropped on the whole machine; undefined where that is not possible. */
+  readonly cold: Timing | undefined;
+  /** artifactstore only: GET with `Range: bytes=0-` (unverified), the control. */
+  readonly range: Timing | undefined;
+  /** The clients each uploading, then downloading their own file, all at once. */
+  readonly crowd: Timing | undefined;
+}
+
+/** `clients` clients of `mib` MiB each, each PUTting its own file and then GETting it back, all at once. */
+export interface Crowd {
+  readonly clients: number;
+  readonly mib: number;
+}
+
+/**
+ * One run pair on fresh bytes (`salt`), synced to disk first: every contender uploads the very same large file and
+ * downloads it right after, then each downloads it again from a dropped page cache, then (with `crowd`) the
+ * crowd's clients upload and download their own files at once. The contenders take turns in an order rotated by
+ * `salt`, so that each goes first as often as the others, in every step.
+ */
+export async function benchRunPair(
+  contenders: readonly Contender[],
   folder: string,
   sizeMiB: number,
   salt: number,
-): Promise<TransferPair> {
+  crowd: Crowd | undefined,
+): Promise<Map<string, ContenderRun>> {
+  const order = contenders.map((_, index) => contenders[(index + salt) % contenders.length] as Contender);
   const size = sizeMiB * MiB;
-  const source = join(folder, `upload-${salt}.bin`);
+  const big = await writeSource(join(folder, `upload-${salt}.bin`), size, salt);
+  const crowdFiles: Source[] = [];
+  try {
+    const urls = new Map<Contender, string>();
+    const steps = new Map<
+      Contender,
+      { put: Timing; get: Timing; cold?: Timing; range?: Timing; crowd?: Timing }
+    >();
+    for (const contender of order) {
+      const uploadUrl = await contender.openUpload(big.digest);
+      const put = await timed(contender, async () => {
+        urls.set(contender, await contender.put(uploadUrl, big.path));
+      });
+      const url = urls.get(contender) ?? '';
+      const get = await timed(contender, () => fullGet(url, size));
+      steps.set(contender, { put, get });
+    }
+    for (const contender of order) {
+      const step = steps.get(contender);
+      if (step && contender.ours)
+        step.range = await timed(contender, () => fullGet(urls.get(contender) ?? '', size, true));
+    }
+    if (await canDropCaches()) {
+      for (const contender of order) {
+        const step = steps.get(contender);
+        await dropCaches();
+        if (step) step.cold = await timed(contender, () => fullGet(urls.get(contender) ?? '', size));
+      }
+    }
+    if (crowd) {
+      for (let client = 0; client < crowd.clients; client++)
+        crowdFiles.push(
+          await writeSource(
+            join(folder, `crowd-${salt}-${client}.bin`),
+            crowd.mib * MiB,
+            salt * 100 + client,
+          ),
+        );
+      for (const contender of order) {
+        const uploadUrls: string[] = [];
+        for (const file of crowdFiles) uploadUrls.push(await contender.openUpload(file.digest));
+        const step = steps.get(contender);
+        const crowdTiming = await timed(contender, () =>
+          Promise.all(
+            crowdFiles.map(async (file, client) => {
+              await fullGet(await contender.put(uploadUrls[client] ?? '', file.path), crowd.mib * MiB);
+            }),
+          ),
+        );
+        if (step) step.crowd = crowdTiming;
+      }
+    }
+    return new Map(
+      contenders.map((contender) => {
+        const step = steps.get(contender);
+        if (!step) throw new Error(`${contender.label} did not run`);
+        return [
+          contender.label,
+          { put: step.put, get: step.get, cold: step.cold, range: step.range, crowd: step.crowd },
+        ];
+      }),
+    );
+  } finally {
+    await Promise.all([big, ...crowdFiles].map((file) => rm(file.path, { force: true })));
+  }
+}
+
+interface Source {
+  readonly path: string;
+  /** `sha256:<hex>`. */
+  readonly digest: string;
+}
+
+/** Fresh bytes at `path`, synced, so that no contender pays for writing back the client's source file. */
+async function writeSource(path: string, size: number, salt: number): Promise<Source> {
   const sha256 = createHash('sha256');
-  const handle = await open(source, 'w');
+  const handle = await open(path, 'w');
   try {
     for (const chunk of bytes(size, MiB, randomBytes(4 * MiB), salt)) {
       sha256.update(chunk);
       await handle.write(chunk);
     }
-    // On disk before either side runs, so that neither pays for writing back the client's source file.
     await handle.sync();
   } finally {
     await handle.close();
   }
-  const digest = `sha256:${sha256.digest('hex')}`;
-  try {
-    // Who goes first alternates from pair to pair (even salts: artifactstore).
-    const oursFirst = salt % 2 === 0;
-    const theirsFirst = oursFirst ? undefined : await registryTransfer(registry, source, size, digest);
-    const ours = await artifactstoreTransfer(artifactstore, source, size);
-    const theirs = theirsFirst ?? (await registryTransfer(registry, source, size, digest));
-    const ourUrl = `${artifactstore.base}/v1/files/${ours.fileId}`;
-    const theirUrl = registryBlobUrl(registry, digest);
-    const artifactstoreRangeGetMiBps = await rangeGet(ourUrl, size);
-    let cold: TransferPair['cold'];
-    if (await canDropCaches()) {
-      const coldGet = async (url: string) => {
-        await dropCaches();
-        return timedGet(url, size);
-      };
-      const registryFirst = oursFirst ? undefined : await coldGet(theirUrl);
-      const artifactstoreMiBps = await coldGet(ourUrl);
-      cold = { artifactstoreMiBps, registryMiBps: registryFirst ?? (await coldGet(theirUrl)) };
-    }
-    return { artifactstore: ours.transfer, registry: theirs, artifactstoreRangeGetMiBps, cold };
-  } finally {
-    await rm(source, { force: true });
-  }
+  return { path, digest: `sha256:${sha256.digest('hex')}` };
 }
 
-async function artifactstoreTransfer(
-  server: ArtifactstoreServer,
-  source: string,
-  size: number,
-): Promise<{ transfer: Transfer; fileId: string }> {
-  const pkg = await createPackage(server.base, 'distribution-race');
-  let cpu = server.cpuSeconds();
-  let start = performance.now();
-  const uploaded = await curl([
-    '-T',
-    source,
-    '-H',
-    'Content-Type: application/octet-stream',
-    `${server.base}/v1/packages/${pkg}/files/big.bin`,
-  ]);
-  const putSeconds = (performance.now() - start) / 1000;
-  const putCpuSeconds = server.cpuSeconds() - cpu;
-  const fileId = (JSON.parse(uploaded) as { id: string }).id;
-  cpu = server.cpuSeconds();
-  start = performance.now();
-  const received = await curl([
-    '-o',
-    '/dev/null',
-    '-w',
-    '%{size_download}',
-    `${server.base}/v1/files/${fileId}`,
-  ]);
-  const getSeconds = (performance.now() - start) / 1000;
-  const getCpuSeconds = server.cpuSeconds() - cpu;
-  if (Number(received) !== size) throw new Error(`artifactstore GET returned ${received} of ${size} bytes`);
-  return {
-    transfer: {
-      putMiBps: size / MiB / putSeconds,
-      getMiBps: size / MiB / getSeconds,
-      putCpuSeconds,
-      getCpuSeconds,
-    },
-    fileId,
-  };
+async function timed(contender: Contender, work: () => Promise<unknown>): Promise<Timing> {
+  const cpu = await contender.cpuSeconds();
+  const start = performance.now();
+  await work();
+  const seconds = (performance.now() - start) / 1000;
+  return { seconds, cpuSeconds: (await contender.cpuSeconds()) - cpu };
 }
 
 async function canDropCaches(): Promise<boolean> {
@@ -171,76 +258,17 @@ async function dropCaches(): Promise<void> {
 
 const DROP_CACHES = '/proc/sys/vm/drop_caches';
 
-/** A full GET with curl: MiB/s, after checking the size received. */
-async function timedGet(url: string, size: number): Promise<number> {
-  const start = performance.now();
-  const received = await curl(['-o', '/dev/null', '-w', '%{http_code} %{size_download}', url]);
-  const seconds = (performance.now() - start) / 1000;
-  if (received !== `200 ${size}`) throw new Error(`GET ${url} answered ${received}`);
-  return size / MiB / seconds;
-}
-
-function registryBlobUrl(registry: DistributionRegistry, digest: string): string {
-  return `${registry.base}/v2/bench/big/blobs/${digest}`;
-}
-
-async function rangeGet(url: string, size: number): Promise<number> {
-  const start = performance.now();
+/** A full GET with curl (with `range`, as `Range: bytes=0-<last>`), after checking the status and size received. */
+async function fullGet(url: string, size: number, range = false): Promise<void> {
   const received = await curl([
-    '-r',
-    `0-${size - 1}`,
+    ...(range ? ['-r', `0-${size - 1}`] : []),
     '-o',
     '/dev/null',
     '-w',
     '%{http_code} %{size_download}',
     url,
   ]);
-  const seconds = (performance.now() - start) / 1000;
-  if (received !== `206 ${size}`) throw new Error(`artifactstore range GET answered ${received}`);
-  return size / MiB / seconds;
-}
-
-async function registryTransfer(
-  registry: DistributionRegistry,
-  source: string,
-  size: number,
-  digest: string,
-): Promise<Transfer> {
-  const location = await openBlobUpload(registry.base, 'bench/big', new Agent({ keepAlive: false }));
-  let cpu = await registry.cpuSeconds();
-  let start = performance.now();
-  const status = await curl([
-    '-T',
-    source,
-    '-H',
-    'Content-Type: application/octet-stream',
-    '-o',
-    '/dev/null',
-    '-w',
-    '%{http_code}',
-    withDigest(location, digest),
-  ]);
-  const putSeconds = (performance.now() - start) / 1000;
-  const putCpuSeconds = (await registry.cpuSeconds()) - cpu;
-  if (status !== '201') throw new Error(`registry blob PUT answered ${status}`);
-  cpu = await registry.cpuSeconds();
-  start = performance.now();
-  const received = await curl([
-    '-o',
-    '/dev/null',
-    '-w',
-    '%{size_download}',
-    registryBlobUrl(registry, digest),
-  ]);
-  const getSeconds = (performance.now() - start) / 1000;
-  const getCpuSeconds = (await registry.cpuSeconds()) - cpu;
-  if (Number(received) !== size) throw new Error(`registry blob GET returned ${received} of ${size} bytes`);
-  return {
-    putMiBps: size / MiB / putSeconds,
-    getMiBps: size / MiB / getSeconds,
-    putCpuSeconds,
-    getCpuSeconds,
-  };
+  if (received !== `${range ? 206 : 200} ${size}`) throw new Error(`GET ${url} answered ${received}`);
 }
 
 /** Many small uploads from `concurrency` clients: rate, per-upload latency and the server's CPU seconds. */

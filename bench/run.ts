@@ -15,17 +15,25 @@ import { benchFinalizeLatency, benchPackageFlow } from './registry.bench.js';
 import { benchHttpTransfer, type HttpTransferResult } from './http.bench.js';
 import { benchS3, type S3BenchResult } from './s3.bench.js';
 import {
+  artifactstoreContender,
+  type ArtifactstoreServer,
   benchArtifactstoreSmallUploads,
   benchRegistrySmallUploads,
-  benchTransferPair,
+  benchRunPair,
+  type Contender,
+  type ContenderRun,
+  registryContender,
   type SmallUploadsResult,
   smallFiles,
   startArtifactstore,
-  type Transfer,
-  type TransferPair,
+  type Timing,
 } from './distribution.bench.js';
 import { distributionRegistryVersion, startDistributionRegistry } from './distribution-registry.js';
-import { createScratchPostgres, createScratchSqlite, type ScratchDatabase } from '../test/support/scratch-database.js';
+import {
+  createScratchPostgres,
+  createScratchSqlite,
+  type ScratchDatabase,
+} from '../test/support/scratch-database.js';
 import { median } from './stats.js';
 import { HashWorkerPool } from './worker-hashing.js';
 
@@ -46,7 +54,10 @@ const USAGE = `usage: npm run bench [-- options]
   --concurrent-mib N     size of each concurrent ingest (256)
   --replay-events N      events in the replay benchmark (100000)
   --small-uploads N      4 KiB uploads in the distribution race (10000)
-  --fs-direct-io BOOL    ARTIFACTSTORE_FS_DIRECT_IO of artifactstore in the distribution race (true)
+  --crowd N              clients that each upload, then download their own file at once in the race (8; 0: none)
+  --crowd-mib N          size of each crowd client's file (64)
+  --fs-direct-io LIST    ARTIFACTSTORE_FS_DIRECT_IO of artifactstore in the distribution race: true, false, or
+                         true,false for one artifactstore of each, all three servers taking turns (true)
   --pg-url URL           PostgreSQL to measure (default: ARTIFACTSTORE_TEST_PG_URL)`;
 
 const OPTIONS = {
@@ -58,6 +69,8 @@ const OPTIONS = {
   runs: { type: 'string', default: '3' },
   'replay-events': { type: 'string', default: '100000' },
   'small-uploads': { type: 'string', default: '10000' },
+  crowd: { type: 'string', default: '8' },
+  'crowd-mib': { type: 'string', default: '64' },
   'fs-direct-io': { type: 'string', default: 'true' },
   'pg-url': { type: 'string', default: process.env.ARTIFACTSTORE_TEST_PG_URL ?? '' },
 } as const;
@@ -71,9 +84,14 @@ function parseCommandLine() {
       console.log(USAGE);
       process.exit(0);
     }
-    const directIo = parsed.values['fs-direct-io'];
-    if (directIo !== 'true' && directIo !== 'false') {
-      throw new Error(`--fs-direct-io must be true or false, not ${JSON.stringify(directIo)}`);
+    const directIo = parsed.values['fs-direct-io'].split(',');
+    if (
+      directIo.some((value) => value !== 'true' && value !== 'false') ||
+      new Set(directIo).size !== directIo.length
+    ) {
+      throw new Error(
+        `--fs-direct-io must be true, false or true,false, not ${JSON.stringify(directIo.join(','))}`,
+      );
     }
     return parsed;
   } catch (error) {
@@ -125,20 +143,20 @@ async function dataplaneReport(): Promise<string> {
     const results: DataplaneResult[] = [];
     for (let run = 0; run < runs; run++) results.push(await benchDataplane(sizeMiB, chunkKiB, run * 31));
     const m = (key: keyof DataplaneResult): number => median(results.map((result) => result[key]));
-    // The store writes and fully reads with O_DIRECT, so its limits are the O_DIRECT baselines.
+    // The store writes and reads with O_DIRECT (ADR 0011); the raw read goes through the page cache for comparison.
     const limit = Math.min(m('rawDirectWriteMiBps'), m('hashOnlyMiBps'));
     rows.push(
       `| ${chunkKiB} KiB | ${fmt(m('ingestMiBps'))} | ${fmt(m('rawDirectWriteMiBps'))} | ${fmt(m('rawWriteMiBps'))} | ` +
         `${fmt(m('hashOnlyMiBps'))} | ${ratio(m('ingestMiBps'), limit)} | ${fmt(m('verifiedReadMiBps'))} | ` +
-        `${fmt(m('rawDirectReadMiBps'))} | ${ratio(m('verifiedReadMiBps'), m('rawDirectReadMiBps'))} | ` +
-        `${fmt(m('rawReadMiBps'))} | ${m('ingestRssGrowthMiB').toFixed(1)} | ${fmt(m('concurrentIngestMiBps'))} |`,
+        `${fmt(m('rawReadMiBps'))} | ${ratio(m('verifiedReadMiBps'), m('rawReadMiBps'))} | ` +
+        `${m('ingestRssGrowthMiB').toFixed(1)} | ${fmt(m('concurrentIngestMiBps'))} |`,
     );
   }
   return [
     `## dataplane (FsBlobStore, ${fmt(sizeMiB)} MiB, MiB/s)`,
     '',
-    '| source chunks | ingest | raw durable write, O_DIRECT | the same through the page cache | BLAKE3 + SHA-256 alone | ingest / slower limit | verified read | raw O_DIRECT read | ratio | raw read from the page cache | ingest RSS growth (MiB) | 4 concurrent ingests |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| source chunks | ingest | raw durable write, O_DIRECT | the same through the page cache | BLAKE3 + SHA-256 alone | ingest / slower limit | verified read (O_DIRECT) | raw read through the page cache | ratio | ingest RSS growth (MiB) | 4 concurrent ingests |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
     '',
   ].join('\n');
@@ -173,50 +191,60 @@ async function httpReport(): Promise<string> {
 }
 
 /**
- * artifactstore against the distribution registry, both on this machine's disk: 1 GiB PUT and GET with curl as the
- * client, then --small-uploads uploads of 4 KiB from 16 in-process clients. Run pairs alternate the two servers
- * on the same fresh bytes; medians of --runs pairs.
+ * artifactstore against the distribution registry, all on this machine's disk: --blob-mib PUT and GET with curl as
+ * the client (right after the upload and from a dropped page cache), --crowd clients each uploading then
+ * downloading their own --crowd-mib file at once, then --small-uploads uploads of 4 KiB from 16 in-process
+ * clients. With `--fs-direct-io true,false` two artifactstore servers race, one writing with O_DIRECT and one
+ * through the page cache. The servers take turns in an order rotated from pair to pair on the same fresh bytes;
+ * medians of --runs pairs.
  */
 async function distributionReport(): Promise<string> {
   const sizeMiB = Number(values['blob-mib']);
   const smallCount = Number(values['small-uploads']);
+  const crowdClients = Number(values.crowd);
+  const crowd = crowdClients > 0 ? { clients: crowdClients, mib: Number(values['crowd-mib']) } : undefined;
   const concurrency = 16;
   const perPackage = 100;
   const registry = await startDistributionRegistry();
+  const scratches: ScratchDatabase[] = [];
+  const servers: ArtifactstoreServer[] = [];
   try {
-    return await withScratch(
-      () => createScratchSqlite({ ARTIFACTSTORE_FS_DIRECT_IO: values['fs-direct-io'] }),
-      async (scratch) => {
-        const artifactstore = await startArtifactstore(scratch);
-        try {
-          const pairs: TransferPair[] = [];
-          for (let run = 0; run < runs; run++)
-            pairs.push(
-              await benchTransferPair(artifactstore, registry, scratch.config.dataDir, sizeMiB, 1000 + run),
-            );
-          const small = { artifactstore: [] as SmallUploadsResult[], registry: [] as SmallUploadsResult[] };
-          for (let run = 0; run < runs && smallCount > 0; run++) {
-            const files = smallFiles(smallCount, 4096);
-            small.artifactstore.push(
-              await benchArtifactstoreSmallUploads(artifactstore, files, concurrency, perPackage),
-            );
-            small.registry.push(await benchRegistrySmallUploads(registry, files, concurrency, perPackage));
-          }
-          return distributionTables(
-            registry.version,
-            sizeMiB,
-            scratch.config.fsDirectIo,
-            pairs,
-            smallCount,
-            concurrency,
-            small,
-          );
-        } finally {
-          await artifactstore.close();
-        }
-      },
+    const ours: Contender[] = [];
+    for (const directIo of values['fs-direct-io'].split(',')) {
+      const scratch = await createScratchSqlite({ ARTIFACTSTORE_FS_DIRECT_IO: directIo });
+      scratches.push(scratch);
+      const server = await startArtifactstore(scratch);
+      servers.push(server);
+      ours.push(artifactstoreContender(server, directIo === 'true' ? 'O_DIRECT writes' : 'buffered writes'));
+    }
+    const registryRacer = registryContender(registry);
+    const contenders = [registryRacer, ...ours];
+    const folder = scratches[0]?.config.dataDir ?? '';
+    const pairs: Map<string, ContenderRun>[] = [];
+    for (let run = 0; run < runs; run++)
+      pairs.push(await benchRunPair(contenders, folder, sizeMiB, 1000 + run, crowd));
+    const small = { artifactstore: [] as SmallUploadsResult[], registry: [] as SmallUploadsResult[] };
+    const firstServer = servers[0];
+    for (let run = 0; run < runs && smallCount > 0 && firstServer; run++) {
+      const files = smallFiles(smallCount, 4096);
+      small.artifactstore.push(
+        await benchArtifactstoreSmallUploads(firstServer, files, concurrency, perPackage),
+      );
+      small.registry.push(await benchRegistrySmallUploads(registry, files, concurrency, perPackage));
+    }
+    return distributionTables(
+      registry.version,
+      sizeMiB,
+      crowd,
+      contenders,
+      pairs,
+      smallCount,
+      concurrency,
+      small,
     );
   } finally {
+    for (const server of servers) await server.close();
+    for (const scratch of scratches) await scratch.dispose();
     await registry.stop();
   }
 }
@@ -224,59 +252,86 @@ async function distributionReport(): Promise<string> {
 function distributionTables(
   version: string,
   sizeMiB: number,
-  directIo: boolean,
-  pairs: readonly TransferPair[],
+  crowd: { clients: number; mib: number } | undefined,
+  contenders: readonly Contender[],
+  pairs: readonly Map<string, ContenderRun>[],
   smallCount: number,
   concurrency: number,
   small: { artifactstore: readonly SmallUploadsResult[]; registry: readonly SmallUploadsResult[] },
 ): string {
+  const [registry, ...ours] = contenders;
+  if (!registry) return '';
+  const runsOf = (contender: Contender): ContenderRun[] =>
+    pairs.map((pair) => {
+      const run = pair.get(contender.label);
+      if (!run) throw new Error(`no run of ${contender.label}`);
+      return run;
+    });
+  type Step = 'put' | 'get' | 'cold' | 'range' | 'crowd';
+  const timings = (contender: Contender, step: Step): Timing[] =>
+    runsOf(contender).flatMap((run) => (run[step] ? [run[step]] : []));
+  const crowdMiB = crowd ? crowd.clients * crowd.mib * 2 : 0;
+  // What a step moves: the file once, or each crowd client's file up and down.
+  const mibOf = (step: Step): number => (step === 'crowd' ? crowdMiB : sizeMiB);
+  const speeds = (contender: Contender, step: Step): number[] =>
+    timings(contender, step).map((timing) => mibOf(step) / timing.seconds);
+  const roundTrips = (contender: Contender): number[] =>
+    runsOf(contender).map((run) => (2 * sizeMiB) / (run.put.seconds + run.get.seconds));
   const each = (list: readonly number[]): string => list.map(fmt).join(', ');
-  const side = (server: 'artifactstore' | 'registry', key: 'putMiBps' | 'getMiBps') =>
-    pairs.map((pair) => pair[server][key]);
-  const cpu = (server: 'artifactstore' | 'registry', key: 'putCpuSeconds' | 'getCpuSeconds'): string =>
-    median(pairs.map((pair) => pair[server][key])).toFixed(2);
-  const row = (label: string, key: 'putMiBps' | 'getMiBps', aim: string): string => {
-    const ours = median(side('artifactstore', key));
-    const theirs = median(side('registry', key));
-    return (
-      `| ${label} | ${fmt(ours)} (${each(side('artifactstore', key))}) | ${fmt(theirs)} ` +
-      `(${each(side('registry', key))}) | ${(ours / theirs).toFixed(2)}× | ${aim} |`
-    );
+  const cell = (list: readonly number[]): string =>
+    list.length === 0 ? '–' : `${fmt(median(list))} (${each(list)})`;
+  const ratioOf = (oursList: readonly number[], theirs: readonly number[]): string =>
+    oursList.length === 0 || theirs.length === 0 ? '–' : `${(median(oursList) / median(theirs)).toFixed(2)}×`;
+  const row = (label: string, aim: string, list: (contender: Contender) => number[]): string =>
+    `| ${label} | ${cell(list(registry))} | ` +
+    ours
+      .map((contender) => `${cell(list(contender))} | ${ratioOf(list(contender), list(registry))}`)
+      .join(' | ') +
+    ` | ${aim} |`;
+  const cpuPerGiB = (contender: Contender, step: Step): string => {
+    const list = timings(contender, step).map((timing) => timing.cpuSeconds / (mibOf(step) / 1024));
+    return list.length === 0 ? '–' : median(list).toFixed(2);
   };
-  // Upload then download of the same file: the size over the two times together, so that what a server does at
-  // upload time for the sake of the download (the registry fills the page cache as it writes) counts once.
-  const roundTrip = (transfer: Transfer): number => 1 / (1 / transfer.putMiBps + 1 / transfer.getMiBps);
-  const ourRoundTrips = pairs.map((pair) => roundTrip(pair.artifactstore));
-  const theirRoundTrips = pairs.map((pair) => roundTrip(pair.registry));
-  const rangeGets = pairs.map((pair) => pair.artifactstoreRangeGetMiBps);
-  const colds = pairs.flatMap((pair) => (pair.cold ? [pair.cold] : []));
-  const coldOurs = colds.map((cold) => cold.artifactstoreMiBps);
-  const coldTheirs = colds.map((cold) => cold.registryMiBps);
-  const coldRow =
-    colds.length === 0
-      ? '| download from disk (page cache dropped before each GET) | not measured: /proc/sys/vm/drop_caches is not writable | | | |'
-      : `| download from disk (page cache dropped before each GET), verified vs blob GET | ${fmt(median(coldOurs))} (${each(coldOurs)}) | ` +
-        `${fmt(median(coldTheirs))} (${each(coldTheirs)}) | ${(median(coldOurs) / median(coldTheirs)).toFixed(2)}× | ≥ 1× |`;
-  const ratios = (key: 'putMiBps' | 'getMiBps'): string =>
-    pairs.map((pair) => (pair.artifactstore[key] / pair.registry[key]).toFixed(2)).join(', ');
+  const cpuRow = (label: string, step: Step): string =>
+    `| ${label} | ${[registry, ...ours].map((contender) => cpuPerGiB(contender, step)).join(' | ')} |`;
+  const oursHeader = ours.map((contender) => `artifactstore, ${contender.label} | ratio`).join(' | ');
   const lines = [
     `## against the distribution registry (${version})`,
     '',
-    `${fmt(sizeMiB)} MiB over loopback, curl as the client of both, ${pairs.length} alternated run pairs on fresh bytes; MiB/s, median (each run). artifactstore with ARTIFACTSTORE_FS_DIRECT_IO=${String(directIo)}.`,
+    `${fmt(sizeMiB)} MiB over loopback, curl as the client of every server, ${pairs.length} run pairs on fresh bytes, the servers taking turns in an order rotated from pair to pair; MiB/s, median (each pair); ratio: artifactstore's median over the registry's.` +
+      (crowd
+        ? ` Crowd: ${crowd.clients} curl clients at once, each PUTting its own ${crowd.mib} MiB file and then GETting it back; MiB/s is ${crowd.clients} × ${crowd.mib} MiB × 2 over the wall time of the slowest, so its ratio is the registry's wall time over ours.`
+        : ''),
     '',
-    '| transfer | artifactstore | distribution registry | ratio | aim |',
-    '| --- | --- | --- | --- | --- |',
-    row('upload: PUT file vs monolithic blob PUT', 'putMiBps', '≥ 1.5×'),
-    row('download: GET /v1/files/{id} (verified) vs blob GET, right after the upload', 'getMiBps', '≥ 1×'),
-    coldRow,
-    `| upload then download: PUT + GET right after it, over both times | ${fmt(median(ourRoundTrips))} ` +
-      `(${each(ourRoundTrips)}) | ${fmt(median(theirRoundTrips))} (${each(theirRoundTrips)}) | ` +
-      `${(median(ourRoundTrips) / median(theirRoundTrips)).toFixed(2)}× | |`,
-    `| control: GET /v1/files/{id} with Range: bytes=0- (unverified) | ${fmt(median(rangeGets))} (${each(rangeGets)}) | | ${(median(rangeGets) / median(side('registry', 'getMiBps'))).toFixed(2)}× | |`,
+    `| transfer | distribution registry | ${oursHeader} | aim |`,
+    `| --- | --- | ${ours.map(() => '--- | ---').join(' | ')} | --- |`,
+    row('upload: PUT file vs monolithic blob PUT', '≥ 1.5×', (contender) => speeds(contender, 'put')),
+    row(
+      'download from a cold page cache (dropped before each GET on the whole machine)',
+      '≥ 1.0×',
+      (contender) => speeds(contender, 'cold'),
+    ),
+    row(
+      crowd
+        ? `${crowd.clients} clients × ${crowd.mib} MiB, each upload then download, at once`
+        : 'crowd: not run',
+      '≥ 1.0×',
+      (contender) => speeds(contender, 'crowd'),
+    ),
+    row('download right after the upload (reported, no aim)', '', (contender) => speeds(contender, 'get')),
+    row('upload then download: PUT + GET right after it, over both times', '', roundTrips),
+    row('control: GET with Range: bytes=0- (unverified)', '', (contender) =>
+      contender.ours ? speeds(contender, 'range') : [],
+    ),
     '',
-    `Ratios per pair: upload ${ratios('putMiBps')}; download ${ratios('getMiBps')}. Server CPU seconds (user + system), median: ` +
-      `upload ${cpu('artifactstore', 'putCpuSeconds')} vs ${cpu('registry', 'putCpuSeconds')}, ` +
-      `download ${cpu('artifactstore', 'getCpuSeconds')} vs ${cpu('registry', 'getCpuSeconds')}.`,
+    'Server CPU seconds (user + system) per GiB moved, median:',
+    '',
+    `| step | distribution registry | ${ours.map((contender) => `artifactstore, ${contender.label}`).join(' | ')} |`,
+    `| --- | --- | ${ours.map(() => '---').join(' | ')} |`,
+    cpuRow('upload', 'put'),
+    cpuRow('download right after the upload', 'get'),
+    cpuRow('download from a cold page cache', 'cold'),
+    cpuRow('crowd (up and down)', 'crowd'),
     '',
   ];
   if (small.artifactstore.length === 0) return lines.join('\n');
@@ -288,7 +343,7 @@ function distributionTables(
     );
   };
   lines.push(
-    `${fmt(smallCount)} uploads of 4 KiB, ${concurrency} concurrent clients **in this process** (node:http, keep-alive agent), 100 files per package / repository; median (each run)`,
+    `${fmt(smallCount)} uploads of 4 KiB, ${concurrency} concurrent clients **in this process** (node:http, keep-alive agent), 100 files per package / repository, against the first artifactstore above; median (each run)`,
     '',
     "| server | files/s | p50 latency (ms) | p99 latency (ms) | CPU s of the server's process | CPU s of the bench process (the clients) |",
     '| --- | --- | --- | --- | --- | --- |',

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { blake3 } from '@artifactstore/codec';
+import { openS3BlobStore, VERIFY_HOLD_BACK } from '@artifactstore/dataplane';
 import { createScratchPostgres } from '../support/scratch-database.js';
 import { startApi, type ApiHarness } from '../support/api-harness.js';
 import { binary, expectProblem } from '../support/http-helpers.js';
@@ -15,6 +17,7 @@ describe('two servers on one PostgreSQL and one S3 bucket', () => {
   let testDatabase: TestDatabase;
   let one: ApiHarness;
   let two: ServerProcess;
+  const prefix = `cluster-${randomBytes(4).toString('hex')}/`;
 
   beforeAll(async () => {
     if (!s3 || !pgUrl) return;
@@ -22,7 +25,7 @@ describe('two servers on one PostgreSQL and one S3 bucket', () => {
       ARTIFACTSTORE_STORAGE: 's3',
       ARTIFACTSTORE_S3_ENDPOINT: s3.endpoint ?? '',
       ARTIFACTSTORE_S3_BUCKET: s3.bucket,
-      ARTIFACTSTORE_S3_PREFIX: `cluster-${randomBytes(4).toString('hex')}/`,
+      ARTIFACTSTORE_S3_PREFIX: prefix,
       ARTIFACTSTORE_S3_FORCE_PATH_STYLE: 'true',
       ARTIFACTSTORE_S3_ACCESS_KEY_ID: s3.accessKeyId ?? '',
       ARTIFACTSTORE_S3_SECRET_ACCESS_KEY: s3.secretAccessKey ?? '',
@@ -89,5 +92,46 @@ describe('two servers on one PostgreSQL and one S3 bucket', () => {
     expect(replayOnOne.identical).toBe(true);
     expect(replayOnTwo.state_digest_after).toBe(replayOnOne.state_digest_after);
     expectProblem(await one.http().post(`/v1/packages/${id}/finalize`), 409, 'illegal_package_state');
+  });
+
+  it('answers a damaged file as the filesystem backend does: 500 before its first byte, cut short after', async () => {
+    if (!s3 || !pgUrl) {
+      expect(process.env.CI).toBeUndefined();
+      return;
+    }
+    const store = await openS3BlobStore({ ...s3, prefix });
+    try {
+      const created = await one
+        .http()
+        .post('/v1/packages')
+        .send({ name: 'cluster', producer: 'ci', subject: 'damaged', retention_class: 'standard' })
+        .expect(201);
+      const id = (created.body as { id: string }).id;
+      for (const [name, size] of [
+        ['small.bin', VERIFY_HOLD_BACK - 1000],
+        ['large.bin', 3 * VERIFY_HOLD_BACK],
+      ] as const) {
+        const bytes = randomBytes(size);
+        const file = (await one.http().put(`/v1/packages/${id}/files/${name}`).send(bytes).expect(201))
+          .body as { id: string; blake3: string };
+        const objectKey = store.objectKey(file.blake3);
+        const object = await store.client.send(new GetObjectCommand({ Bucket: s3.bucket, Key: objectKey }));
+        const stored = Buffer.from((await object.Body?.transformToByteArray()) ?? []);
+        stored[100] = (stored[100] ?? 0) ^ 0xff;
+        await store.client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: objectKey, Body: stored }));
+
+        const response = await fetch(`${two.url}/v1/files/${file.id}`);
+        if (size < VERIFY_HOLD_BACK) {
+          expect(response.status).toBe(500);
+          expect(response.headers.get('etag')).toBeNull();
+          expect(((await response.json()) as { code: string }).code).toBe('integrity_error');
+        } else {
+          expect(response.status).toBe(200);
+          await expect(response.arrayBuffer()).rejects.toThrow();
+        }
+      }
+    } finally {
+      store.client.destroy();
+    }
   });
 });

@@ -8,7 +8,9 @@ import {
   IntegrityError,
   RangeNotSatisfiableError,
   SizeLimitExceededError,
+  VERIFY_HOLD_BACK,
   type BlobStore,
+  type SendOutcome,
 } from '@artifactstore/dataplane';
 
 /** One backend under test, with the hooks the contract needs that the BlobStore interface does not offer. */
@@ -51,12 +53,31 @@ class Collector extends Writable {
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
     this.parts.push(Buffer.from(chunk));
+    this.emit('chunk');
     callback();
   }
 
   get bytes(): Buffer {
     return Buffer.concat(this.parts);
   }
+}
+
+/** A send that failed with `errorType` after `bytesWritten` bytes. */
+function expectFailure(
+  outcome: SendOutcome,
+  errorType: new (...args: never[]) => Error,
+  bytesWritten: number,
+): void {
+  expect(outcome.ok).toBe(false);
+  expect(outcome.bytesWritten).toBe(bytesWritten);
+  if (!outcome.ok) expect(outcome.error).toBeInstanceOf(errorType);
+}
+
+/** Neither written to, nor ended, nor destroyed: the caller can still answer on it. */
+function expectUntouched(destination: Collector): void {
+  expect(destination.bytes.length).toBe(0);
+  expect(destination.writableEnded).toBe(false);
+  expect(destination.destroyed).toBe(false);
 }
 
 async function readAll(stream: Readable): Promise<Buffer> {
@@ -181,7 +202,7 @@ export function describeBlobStore(name: string, makeStore: () => Promise<BlobSto
         for await (const chunk of await store.open(key)) received += (chunk as Buffer).length;
       })().catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(IntegrityError);
-      expect(received).toBeLessThan(input.size);
+      expect(received).toBeLessThanOrEqual(input.size - VERIFY_HOLD_BACK);
     });
 
     it('serves ranges exactly, without verification, and refuses ranges outside the blob', async () => {
@@ -206,12 +227,12 @@ export function describeBlobStore(name: string, makeStore: () => Promise<BlobSto
       await expect(store.open(key, { start: 10, end: 5 })).rejects.toBeInstanceOf(RangeNotSatisfiableError);
     });
 
-    it('sends whole blobs verified and ranges of any size exactly, and refuses ranges outside the blob', async () => {
+    it('sends whole blobs verified and ranges of any size exactly, reporting the bytes written', async () => {
       const input = sample(5 * MiB + 4_099, 300_000);
       const all = Buffer.concat(input.chunks);
       const { key } = await store.ingest(Readable.from(input.chunks));
       const whole = new Collector();
-      await store.send(key, whole);
+      expect(await store.send(key, whole)).toEqual({ ok: true, bytesWritten: all.length });
       expect(whole.bytes.equals(all)).toBe(true);
       for (const [start, end] of [
         [0, 0],
@@ -222,27 +243,59 @@ export function describeBlobStore(name: string, makeStore: () => Promise<BlobSto
         [all.length - 3 * MiB - 1, all.length - 1],
       ] as const) {
         const part = new Collector();
-        await store.send(key, part, { start, end });
+        expect(await store.send(key, part, { start, end })).toEqual({
+          ok: true,
+          bytesWritten: end - start + 1,
+        });
         expect(part.bytes.equals(all.subarray(start, end + 1))).toBe(true);
         expect(part.writableFinished).toBe(true);
       }
-      await expect(store.send(key, new Collector(), { start: all.length })).rejects.toBeInstanceOf(
-        RangeNotSatisfiableError,
-      );
-      await expect(store.send('0'.repeat(64), new Collector())).rejects.toBeInstanceOf(BlobNotFoundError);
-      await expect(
-        store.send('0'.repeat(64), new Collector(), { start: 0, end: 3 * MiB }),
-      ).rejects.toBeInstanceOf(BlobNotFoundError);
     });
 
-    it('catches a blob corrupted in storage on a full send, before its last bytes go out', async () => {
-      const input = sample(3 * MiB + 123);
+    it('reports a range outside the blob and a missing blob without touching the destination', async () => {
+      const { key, size } = await store.ingest([Buffer.alloc(1000, 1)]);
+      for (const [sent, errorType] of [
+        [{ key, range: { start: size } }, RangeNotSatisfiableError],
+        [{ key: '0'.repeat(64), range: {} }, BlobNotFoundError],
+        [{ key: '0'.repeat(64), range: { start: 0, end: 3 * MiB } }, BlobNotFoundError],
+      ] as const) {
+        const destination = new Collector();
+        const outcome = await store.send(sent.key, destination, sent.range);
+        expectFailure(outcome, errorType, 0);
+        expectUntouched(destination);
+      }
+    });
+
+    it('reports damage found before the first byte, leaving the destination untouched', async () => {
+      const input = sample(VERIFY_HOLD_BACK - 4096);
       const { key } = await store.ingest(Readable.from(input.chunks));
       await subject.corrupt(key);
       const destination = new Collector();
-      destination.on('error', () => undefined);
-      await expect(store.send(key, destination)).rejects.toBeInstanceOf(IntegrityError);
-      expect(destination.bytes.length).toBeLessThan(input.size);
+      expectFailure(await store.send(key, destination), IntegrityError, 0);
+      expectUntouched(destination);
+    });
+
+    it('reports damage found after some bytes went out, before the last VERIFY_HOLD_BACK, leaving the destination open', async () => {
+      const input = sample(3 * VERIFY_HOLD_BACK + 123);
+      const { key } = await store.ingest(Readable.from(input.chunks));
+      await subject.corrupt(key);
+      const destination = new Collector();
+      const outcome = await store.send(key, destination);
+      expect(outcome.bytesWritten).toBeGreaterThan(0);
+      expectFailure(outcome, IntegrityError, destination.bytes.length);
+      expect(outcome.bytesWritten).toBeLessThanOrEqual(input.size - VERIFY_HOLD_BACK);
+      expect(destination.destroyed).toBe(false);
+      expect(destination.writableEnded).toBe(false);
+    });
+
+    it('reports a destination that closes first, and stops reading', async () => {
+      const input = sample(3 * VERIFY_HOLD_BACK);
+      const { key } = await store.ingest(Readable.from(input.chunks));
+      const destination = new Collector();
+      destination.once('chunk', () => destination.destroy());
+      const outcome = await store.send(key, destination);
+      expect(outcome.ok).toBe(false);
+      expect(outcome.bytesWritten).toBeLessThan(input.size);
     });
 
     it('answers exists, stat, delete and list', async () => {

@@ -4,7 +4,6 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { Logger as PinoLogger } from 'pino';
 import { configureHttpApp, RequestDrain } from '@artifactstore/api';
 import type { AppConfig } from '@artifactstore/config';
-import { sendBuffersOnHugePages } from '@artifactstore/dataplane';
 import { AppModule } from './app.module.js';
 import { createLog } from './log.js';
 import { hasOldSpaceFloor, SERVER_NODE_FLAGS } from './node-flags.js';
@@ -40,13 +39,6 @@ export async function startServer(config: AppConfig): Promise<INestApplication> 
       `node was started without ${SERVER_NODE_FLAGS.join(' ')}: under sustained transfers V8 will collect ` +
         `garbage far more often (npm start and the image pass it; see apps/server/src/node-flags.ts)`,
     );
-  }
-  if (config.storage === 'fs' && config.fsDirectIo) {
-    const onHugePages = sendBuffersOnHugePages();
-    if (onHugePages instanceof Error)
-      logger.warn(
-        `downloads read into ordinary pages, slower on some machines (ADR 0010): ${onHugePages.message}`,
-      );
   }
   return app;
 }

@@ -8,8 +8,11 @@ import type { ApiRequest } from './principal.js';
 
 /**
  * Sends a file's bytes (or only its headers for HEAD): strong ETag from the BLAKE3 digest, byte ranges, 304 on a
- * matching If-None-Match, Content-Digest on full responses. The whole body is BLAKE3-verified as it streams; on a
- * mismatch the stream fails before its last bytes and the connection is cut (see ProblemFilter).
+ * matching If-None-Match, Content-Digest on full responses. The whole body is BLAKE3-verified as it streams. What
+ * the client gets when the send fails is decided here, from what the send reports: nothing written yet (a missing
+ * blob, or damage found before the first byte), the file's headers are taken back and the error is answered as a
+ * problem; bytes written already, the response is cut short (ProblemFilter destroys it), so that the client sees
+ * a short body instead of a complete-looking one.
  */
 export async function sendFile(
   registry: Registry,
@@ -18,10 +21,13 @@ export async function sendFile(
   file: FileRecord,
 ): Promise<void> {
   const etag = `"${file.blake3}"`;
-  response.setHeader('ETag', etag);
-  response.setHeader('Accept-Ranges', 'bytes');
-  response.setHeader('Last-Modified', new Date(file.created_at).toUTCString());
+  const validators = {
+    ETag: etag,
+    'Accept-Ranges': 'bytes',
+    'Last-Modified': new Date(file.created_at).toUTCString(),
+  };
   if (ifNoneMatchHits(request.headers['if-none-match'], etag)) {
+    setHeaders(response, validators);
     response.status(304).end();
     return;
   }
@@ -33,31 +39,35 @@ export async function sendFile(
       'Content-Range': `bytes */${file.size}`,
     });
   }
-  response.setHeader('Content-Type', file.media_type);
-  if (range.kind === 'single') {
-    response.status(206);
-    response.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${file.size}`);
-    response.setHeader('Content-Length', String(range.end - range.start + 1));
-  } else {
-    response.status(200);
-    response.setHeader('Content-Length', String(file.size));
-    response.setHeader('Content-Digest', formatContentDigest(file.sha256));
-  }
+  const representation: Record<string, string> = {
+    ...validators,
+    'Content-Type': file.media_type,
+    ...(range.kind === 'single'
+      ? {
+          'Content-Range': `bytes ${range.start}-${range.end}/${file.size}`,
+          'Content-Length': String(range.end - range.start + 1),
+        }
+      : { 'Content-Length': String(file.size), 'Content-Digest': formatContentDigest(file.sha256) }),
+  };
+  response.status(range.kind === 'single' ? 206 : 200);
+  setHeaders(response, representation);
   if (request.method === 'HEAD') {
     response.end();
     return;
   }
-  try {
-    await registry.sendFile(
-      file,
-      response,
-      range.kind === 'single' ? { start: range.start, end: range.end } : {},
-    );
-  } catch (error) {
-    // The client went away mid-download: nothing to answer and nothing wrong on our side.
-    if (response.destroyed && (error as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE') return;
-    throw error;
-  }
+  const outcome = await registry
+    .sendFile(file, response, range.kind === 'single' ? { start: range.start, end: range.end } : {})
+    // Failed before the send began (where the bytes are could not be read): nothing was written.
+    .catch((error: unknown) => ({ ok: false, bytesWritten: 0, error }) as const);
+  if (outcome.ok) return;
+  // The client went away mid-download: nothing to answer and nothing wrong on our side.
+  if (response.destroyed) return;
+  if (outcome.bytesWritten === 0) for (const name of Object.keys(representation)) response.removeHeader(name);
+  throw outcome.error;
+}
+
+function setHeaders(response: Response, headers: Record<string, string>): void {
+  for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
 }
 
 function header(request: ApiRequest, name: string): string | undefined {

@@ -53,8 +53,6 @@ export class ProblemFilter implements ExceptionFilter {
     } else if (problem.status >= 500) {
       this.logger.error(`${requestId} ${request.method} ${request.path}: ${describe(error)}`);
     }
-    // A download that failed before its first byte had already described the file it meant to send.
-    for (const name of REPRESENTATION_HEADERS) response.removeHeader(name);
     response.status(problem.status);
     for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
     response.setHeader('Content-Type', 'application/problem+json');
@@ -65,17 +63,6 @@ export class ProblemFilter implements ExceptionFilter {
     response.end(request.method === 'HEAD' ? undefined : body);
   }
 }
-
-/** Headers that describe a response's body, which a problem body replaces. */
-const REPRESENTATION_HEADERS = [
-  'Content-Length',
-  'Content-Range',
-  'Content-Digest',
-  'Content-Encoding',
-  'ETag',
-  'Last-Modified',
-  'Accept-Ranges',
-] as const;
 
 function toProblem(error: unknown, requestId: string): { problem: Problem; headers: Record<string, string> } {
   if (error instanceof HttpProblem) {

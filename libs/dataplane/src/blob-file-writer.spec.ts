@@ -1,19 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, open, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AlignedBufferPool } from './direct-io.js';
-import {
-  BlobFileWriter,
-  directIoAvailable,
-  DirectIoSwitch,
-  WRITE_BLOCK,
-  type OpenFile,
-} from './blob-file-writer.js';
+import { AlignedBufferPool, O_DIRECT, takesDirectWrites } from './direct-io.js';
+import { BlobFileWriter, WRITE_BLOCK, type OpenFile } from './blob-file-writer.js';
 import { StorageError } from './dataplane.errors.js';
 
-const O_DIRECT = (constants as { O_DIRECT?: number }).O_DIRECT ?? 0;
+const directIoAvailable = O_DIRECT !== undefined;
 
 function errno(code: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`${code}: refused by the test`), { code });
@@ -24,10 +18,10 @@ async function writeThrough(
   path: string,
   bytes: Buffer,
   chunkSize: number,
-  directIo: DirectIoSwitch,
+  direct: boolean,
   openFile?: OpenFile,
 ): Promise<{ size: number; stored: Buffer }> {
-  const writer = await BlobFileWriter.create(path, directIo, openFile);
+  const writer = await BlobFileWriter.create(path, direct, openFile);
   try {
     for (let offset = 0; offset < bytes.length; offset += chunkSize) {
       await writer.push(bytes.subarray(offset, offset + chunkSize));
@@ -57,44 +51,19 @@ describe('BlobFileWriter', () => {
   for (const direct of [true, false]) {
     it.each(sizes)(`stores %i bytes exactly (direct I/O ${direct ? 'on' : 'off'})`, async (length) => {
       const bytes = randomBytes(length);
-      const directIo = new DirectIoSwitch(direct && directIoAvailable);
-      const { size, stored } = await writeThrough(nextPath(), bytes, 65_537, directIo);
+      const flagsSeen: number[] = [];
+      const recording: OpenFile = (path, flags) => {
+        flagsSeen.push(flags);
+        return open(path, flags);
+      };
+      const { size, stored } = await writeThrough(nextPath(), bytes, 65_537, direct, recording);
       expect(size).toBe(length);
       expect(stored.equals(bytes)).toBe(true);
-      expect(directIo.enabled).toBe(direct && directIoAvailable);
+      expect(flagsSeen.map((flags) => (flags & (O_DIRECT ?? 0)) !== 0)).toEqual([
+        direct && directIoAvailable,
+      ]);
     });
   }
-
-  it('falls back to buffered writes when the filesystem refuses O_DIRECT at open', async () => {
-    const flagsSeen: number[] = [];
-    const refusingDirect: OpenFile = async (path, flags) => {
-      flagsSeen.push(flags);
-      if (flags & O_DIRECT) throw errno('EINVAL');
-      return open(path, flags);
-    };
-    const directIo = new DirectIoSwitch(directIoAvailable);
-    const bytes = randomBytes(2 * WRITE_BLOCK + 100);
-    const { size, stored } = await writeThrough(nextPath(), bytes, 100_000, directIo, refusingDirect);
-    expect(size).toBe(bytes.length);
-    expect(stored.equals(bytes)).toBe(true);
-    expect(directIo.enabled).toBe(false);
-    expect(flagsSeen.some((flags) => (flags & O_DIRECT) === 0)).toBe(true);
-  });
-
-  it('goes on through the page cache when a direct write is refused (EINVAL)', async () => {
-    if (!directIoAvailable) throw new Error('this test needs O_DIRECT (Linux)');
-    const refusingDirectWrites: OpenFile = async (path, flags) => {
-      const handle = await open(path, flags);
-      if (!(flags & O_DIRECT)) return handle;
-      return Object.assign(handle, { write: () => Promise.reject(errno('EINVAL')) });
-    };
-    const directIo = new DirectIoSwitch(true);
-    const bytes = randomBytes(3 * WRITE_BLOCK + 5);
-    const { size, stored } = await writeThrough(nextPath(), bytes, 65_536, directIo, refusingDirectWrites);
-    expect(size).toBe(bytes.length);
-    expect(stored.equals(bytes)).toBe(true);
-    expect(directIo.enabled).toBe(false);
-  });
 
   it('reports any other write failure as a StorageError and still closes the file', async () => {
     let closed = false;
@@ -109,11 +78,7 @@ describe('BlobFileWriter', () => {
         },
       });
     };
-    const writer = await BlobFileWriter.create(
-      nextPath(),
-      new DirectIoSwitch(directIoAvailable),
-      failingWrites,
-    );
+    const writer = await BlobFileWriter.create(nextPath(), directIoAvailable, failingWrites);
     const error = await (async () => {
       for (let i = 0; i < 4; i++) await writer.push(Buffer.alloc(WRITE_BLOCK, i));
       await writer.finish();
@@ -126,15 +91,15 @@ describe('BlobFileWriter', () => {
 });
 
 describe('AlignedBufferPool', () => {
-  it('cuts page-aligned buffers that O_DIRECT accepts, and recycles them up to its idle bound', async () => {
-    const pool = new AlignedBufferPool(64 * 1024, 4, 5);
+  it('hands out page-aligned buffers that O_DIRECT accepts, and recycles them up to its idle bound', async () => {
+    const pool = new AlignedBufferPool(64 * 1024, 5);
     const taken = Array.from({ length: 6 }, () => pool.take());
     expect(new Set(taken).size).toBe(6);
     expect(taken.every((buffer) => buffer.length === 64 * 1024)).toBe(true);
     if (directIoAvailable) {
       // A misaligned buffer makes an O_DIRECT write fail with EINVAL; these must all go through.
       const dir = await mkdtemp(join(tmpdir(), 'artifactstore-aligned-'));
-      const handle = await open(join(dir, 'probe'), constants.O_WRONLY | constants.O_CREAT | O_DIRECT);
+      const handle = await open(join(dir, 'probe'), constants.O_WRONLY | constants.O_CREAT | (O_DIRECT ?? 0));
       try {
         for (const [index, buffer] of taken.entries()) {
           const { bytesWritten } = await handle.write(buffer, 0, buffer.length, index * buffer.length);
@@ -151,6 +116,18 @@ describe('AlignedBufferPool', () => {
   });
 
   it('refuses a buffer size that is not a whole number of WebAssembly pages', () => {
-    expect(() => new AlignedBufferPool(4096, 1, 1)).toThrow(RangeError);
+    expect(() => new AlignedBufferPool(4096, 1)).toThrow(RangeError);
+  });
+});
+
+describe('takesDirectWrites', () => {
+  it('finds that the disk takes O_DIRECT writes (Linux, ext4) and leaves no probe behind', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'artifactstore-probe-'));
+    try {
+      await expect(takesDirectWrites(dir, 'probe.tmp')).resolves.toBe(directIoAvailable);
+      expect(await readdir(dir)).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,77 +1,46 @@
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import {
-  DIRECT_IO_ALIGNMENT,
-  DIRECT_IO_BUFFER,
-  directIoBuffers as pool,
-  isInvalidArgument,
-  O_DIRECT,
-} from './direct-io.js';
+import { DIRECT_IO_ALIGNMENT, ioBuffers, O_DIRECT } from './direct-io.js';
 import { storageError } from './ingest-checks.js';
 
-/** Bytes per write: 1 MiB writes were measured markedly faster than writing each 64 KiB chunk as it comes. */
-export const WRITE_BLOCK = DIRECT_IO_BUFFER;
+/**
+ * Bytes per write, one pooled buffer: blocks of 1 MiB and more were measured markedly faster than writing each
+ * 64 KiB chunk as it comes.
+ */
+export const WRITE_BLOCK = ioBuffers.bufferSize;
 /** Writes in flight: the device works on one block while the next is handed over and a third fills and is hashed. */
 const WRITES_IN_FLIGHT = 2;
 
-/** Whether a store writes with O_DIRECT; it turns itself off when the filesystem refuses it. */
-export class DirectIoSwitch {
-  constructor(public enabled: boolean) {}
-}
-
 export type OpenFile = (path: string, flags: number) => Promise<FileHandle>;
 
-export const directIoAvailable = O_DIRECT !== undefined;
-
 /**
- * The temp file of one ingest, written in 1 MiB blocks at explicit offsets, with up to two writes in flight while
+ * The temp file of one ingest, written in 2 MiB blocks at explicit offsets, with up to two writes in flight while
  * the caller hashes the next chunk. `push` waits while both are busy, which is the back-pressure.
  *
- * With direct I/O (O_DIRECT) each block goes from a page-aligned buffer to the device without being copied into the
- * page cache first. On the machines measured here that copy, not hashing, was the largest cost of an upload (see
- * docs/benchmarks.md and ADR 0007), and a finished blob is rarely read back soon, so caching it would only push out
- * pages that are in use. The last block is padded to the alignment and the file truncated to its size afterwards.
- * A filesystem that refuses O_DIRECT at open (tmpfs on older kernels) or at a write (EINVAL) gets buffered writes
- * instead, and the switch remembers it for later ingests.
+ * With `direct` (O_DIRECT) each block goes from a page-aligned buffer to the device without a copy into the page
+ * cache; the last block is padded to the alignment and the file truncated to its size afterwards. Whether a store
+ * writes direct is decided once, when it starts (`takesDirectWrites`), never in the middle of a file.
  */
 export class BlobFileWriter {
-  private filling: Buffer;
+  private filling: Buffer = ioBuffers.take();
   private filled = 0;
   /** Offset of the filling buffer's first byte: every byte before it is written or being written. */
   private position = 0;
   private readonly writes = new Set<Promise<void>>();
   private failure: { error: unknown } | undefined;
-  private buffered: Promise<FileHandle> | undefined;
 
   private constructor(
-    private readonly path: string,
     private readonly handle: FileHandle,
-    private direct: boolean,
-    private readonly directIo: DirectIoSwitch,
-    private readonly openFile: OpenFile,
-  ) {
-    this.filling = pool.take();
-  }
+    private readonly direct: boolean,
+  ) {}
 
   /** Creates the file (it must not exist) and a writer for it; `openFile` is a seam for tests. */
-  static async create(
-    path: string,
-    directIo: DirectIoSwitch,
-    openFile: OpenFile = open,
-  ): Promise<BlobFileWriter> {
-    const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
-    if (directIo.enabled && O_DIRECT !== undefined) {
-      try {
-        return new BlobFileWriter(path, await openFile(path, flags | O_DIRECT), true, directIo, openFile);
-      } catch (error) {
-        if (!isInvalidArgument(error)) throw storageError('cannot create a temp file', error);
-        directIo.enabled = false;
-      }
-    }
+  static async create(path: string, direct: boolean, openFile: OpenFile = open): Promise<BlobFileWriter> {
+    const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (direct ? (O_DIRECT ?? 0) : 0);
     const handle = await openFile(path, flags).catch((error: unknown) => {
       throw storageError('cannot create a temp file', error);
     });
-    return new BlobFileWriter(path, handle, false, directIo, openFile);
+    return new BlobFileWriter(handle, direct);
   }
 
   async push(chunk: Uint8Array): Promise<void> {
@@ -84,9 +53,9 @@ export class BlobFileWriter {
       if (this.filled === WRITE_BLOCK) {
         while (this.writes.size >= WRITES_IN_FLIGHT) await Promise.race(this.writes);
         this.throwIfFailed();
-        this.startWrite(this.filling, WRITE_BLOCK, this.position);
+        this.startWrite(this.filling, this.position);
         this.position += WRITE_BLOCK;
-        this.filling = pool.take();
+        this.filling = ioBuffers.take();
         this.filled = 0;
       }
     }
@@ -112,7 +81,7 @@ export class BlobFileWriter {
     return size;
   }
 
-  /** Flushes the file's data and size to the device (fsync covers the inode, whichever descriptor wrote). */
+  /** Flushes the file's data and size to the device. */
   async sync(): Promise<void> {
     await this.handle.sync().catch((error: unknown) => {
       throw storageError('fsync failed', error);
@@ -122,9 +91,8 @@ export class BlobFileWriter {
   /** Waits for the writes in flight, whatever their outcome, then closes the file; the buffers go back. */
   async close(): Promise<void> {
     await this.settle();
-    pool.give(this.filling);
-    const buffered = await this.buffered?.catch(() => undefined);
-    await Promise.all([this.handle.close(), buffered?.close()]);
+    ioBuffers.give(this.filling);
+    await this.handle.close();
   }
 
   private async settle(): Promise<void> {
@@ -135,10 +103,10 @@ export class BlobFileWriter {
     if (this.failure) throw this.failure.error;
   }
 
-  private startWrite(buffer: Buffer, length: number, position: number): void {
-    const write = this.writeAt(buffer, length, position).then(
+  private startWrite(buffer: Buffer, position: number): void {
+    const write = this.writeAt(buffer, WRITE_BLOCK, position).then(
       () => {
-        pool.give(buffer);
+        ioBuffers.give(buffer);
       },
       (error: unknown) => {
         this.failure ??= { error };
@@ -149,22 +117,13 @@ export class BlobFileWriter {
   }
 
   private async writeAt(buffer: Buffer, length: number, position: number): Promise<void> {
-    let done = 0;
-    while (done < length) {
-      const handle = this.direct ? this.handle : await (this.buffered ?? this.handle);
-      try {
-        const { bytesWritten } = await handle.write(buffer, done, length - done, position + done);
-        done += bytesWritten;
-      } catch (error) {
-        if (!(this.direct && isInvalidArgument(error))) throw storageError('write failed', error);
-        // The filesystem took O_DIRECT at open but not this write: go on through the page cache.
-        this.direct = false;
-        this.directIo.enabled = false;
-        this.buffered ??= this.openFile(this.path, constants.O_WRONLY);
-        await this.buffered.catch((openError: unknown) => {
-          throw storageError('cannot reopen the temp file', openError);
+    for (let done = 0; done < length;) {
+      const { bytesWritten } = await this.handle
+        .write(buffer, done, length - done, position + done)
+        .catch((error: unknown) => {
+          throw storageError('write failed', error);
         });
-      }
+      done += bytesWritten;
     }
   }
 }

@@ -1,5 +1,6 @@
-import type { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable, type Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { verified } from './blob-verifier.js';
 import { RangeNotSatisfiableError } from './dataplane.errors.js';
 
 /** What a successful ingest stored: the bytes' size and digests, and where they are. */
@@ -45,10 +46,34 @@ export interface StoredBlob {
 export type ByteSource = AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 
 /**
+ * Bytes of a blob as a backend reads them. `bytes` may be a view of a buffer the backend reuses: whoever takes the
+ * chunk calls `release` (when there is one) once nothing uses the bytes any more, and not before.
+ */
+export interface BlobChunk {
+  readonly bytes: Buffer;
+  readonly release?: () => void;
+}
+
+/** What a backend's read gives: the blob's whole size, and the chunks of the bytes asked for, read as they are taken. */
+export interface BlobRead {
+  readonly size: number;
+  readonly chunks: AsyncIterable<BlobChunk>;
+}
+
+/**
+ * What `send` did. `bytesWritten` counts the bytes the destination took; with an `error`, the send stopped there
+ * and left the destination as it was (neither ended nor destroyed), for the caller to decide what it gets next.
+ */
+export type SendOutcome =
+  | { readonly ok: true; readonly bytesWritten: number }
+  | { readonly ok: false; readonly bytesWritten: number; readonly error: Error };
+
+/**
  * Content-addressed blob storage. Implementations guarantee: each byte is read once and both digests are
  * computed as it flows; memory stays bounded; a blob is either absent or complete under its key; a failed ingest
- * leaves nothing behind; a full read verifies BLAKE3 and holds back its last chunk until the digest is confirmed.
- * An abstract class rather than an interface so that Nest can inject it by type.
+ * leaves nothing behind. Each backend reads in one way (`read`); `open` and `send` build on it the same way for
+ * every backend, and pass every full read through the one verifier (`verified`). An abstract class rather than an
+ * interface so that Nest can inject it by type.
  */
 export abstract class BlobStore {
   abstract readonly backend: string;
@@ -57,22 +82,79 @@ export abstract class BlobStore {
   abstract ingest(source: ByteSource, options?: IngestOptions): Promise<IngestReceipt>;
 
   /**
-   * The bytes under `key`. Without a range, BLAKE3-verified: on a mismatch the stream is destroyed with an
-   * IntegrityError before its final bytes go out. A range is served without reading the rest of the blob (and
-   * cannot be verified on its own).
+   * The backend's one read: the blob's size and its bytes `options.start` to `options.end` (the whole blob without
+   * them), unverified. BlobNotFoundError and RangeNotSatisfiableError (`rangeWithin`) are thrown here, before any
+   * byte; the chunks are read only as they are taken, and whatever the read holds is let go when their iteration
+   * ends, however it ends.
    */
-  abstract open(key: string, options?: OpenOptions): Promise<Readable>;
+  protected abstract read(key: string, options: OpenOptions): Promise<BlobRead>;
 
   /**
-   * Writes the bytes `open` gives to `destination` and ends it; resolves once it finished. Verified as `open`
-   * verifies: on a mismatch it rejects with an IntegrityError before the final bytes go out, and the destination is
-   * destroyed (a backend may leave it untouched when it failed before writing a byte, so that the caller can still
-   * answer with an error: FsBlobStore does). Rejects as `stream.promises.pipeline` does, ERR_STREAM_PREMATURE_CLOSE
-   * when the destination closes first. Backends may do better than a pipeline (FsBlobStore writes from recycled
-   * read buffers).
+   * The bytes under `key`, as a stream of buffers of its own. Without a range, verified (`verified`): a damaged
+   * blob fails with an IntegrityError, before its first byte when it is at most VERIFY_HOLD_BACK bytes long, before
+   * its last VERIFY_HOLD_BACK bytes otherwise. A range is read without the rest of the blob and cannot be verified
+   * on its own. BlobNotFoundError and RangeNotSatisfiableError are thrown before any byte.
    */
-  async send(key: string, destination: Writable, options: OpenOptions = {}): Promise<void> {
-    await pipeline(await this.open(key, options), destination);
+  async open(key: string, options: OpenOptions = {}): Promise<Readable> {
+    const chunks = await this.chunks(key, options);
+    return Readable.from(
+      (async function* () {
+        for await (const chunk of chunks) {
+          if (!chunk.release) {
+            yield chunk.bytes;
+            continue;
+          }
+          // A pushed buffer belongs to the reader: the backend's buffer goes back once its bytes are copied out.
+          const own = Buffer.from(chunk.bytes);
+          chunk.release();
+          yield own;
+        }
+      })(),
+      { objectMode: false },
+    );
+  }
+
+  /**
+   * Writes the bytes `open` gives to `destination`, one write at a time, and ends it; resolves once it finished. Each
+   * chunk is written from the backend's own buffer, given back once the destination has taken it. Every failure is
+   * reported in the outcome with the bytes written before it, the same on every backend: a blob that is missing, a
+   * range outside it, or damage found before the first byte leave the destination untouched; damage found later (a
+   * blob longer than VERIFY_HOLD_BACK), a failed read or a destination that failed or closed first stop the send
+   * where it was. The destination is never ended nor destroyed after a failure: that is the caller's decision (an
+   * HTTP response answers with an error while nothing was written, and is cut short after).
+   */
+  async send(key: string, destination: Writable, options: OpenOptions = {}): Promise<SendOutcome> {
+    let chunks: AsyncIterable<BlobChunk>;
+    try {
+      chunks = await this.chunks(key, options);
+    } catch (error) {
+      return { ok: false, bytesWritten: 0, error: asError(error) };
+    }
+    // Rejects when the destination fails or closes before it finished; resolves once it did.
+    const destinationDone = finished(destination);
+    destinationDone.catch(() => undefined);
+    let bytesWritten = 0;
+    try {
+      for await (const chunk of chunks) {
+        try {
+          await Promise.race([writeOne(destination, chunk.bytes), destinationDone]);
+        } finally {
+          chunk.release?.();
+        }
+        bytesWritten += chunk.bytes.length;
+      }
+      destination.end();
+      await destinationDone;
+      return { ok: true, bytesWritten };
+    } catch (error) {
+      return { ok: false, bytesWritten, error: asError(error) };
+    }
+  }
+
+  /** `read`'s chunks, through the verifier for a whole blob. */
+  private async chunks(key: string, options: OpenOptions): Promise<AsyncIterable<BlobChunk>> {
+    const { size, chunks } = await this.read(key, options);
+    return options.start === undefined && options.end === undefined ? verified(chunks, key, size) : chunks;
   }
 
   abstract exists(key: string): Promise<boolean>;
@@ -110,4 +192,18 @@ export abstract class BlobStore {
 
   /** Resolves when the backend takes a write right now (for readiness checks); throws a StorageError otherwise. */
   abstract checkWritable(): Promise<void>;
+}
+
+/** Writes `chunk` and resolves once the destination has taken it (for a socket: handed it to the kernel). */
+function writeOne(destination: Writable, chunk: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    destination.write(chunk, (error) => {
+      if (error) reject(error);
+      else resolve();
+    });
+  });
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
 }

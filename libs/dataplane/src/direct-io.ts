@@ -1,13 +1,9 @@
 import { constants } from 'node:fs';
-import type { HugePages } from './huge-pages.js';
+import { open, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 
 /** O_DIRECT where the platform has it (Linux); undefined elsewhere. */
 export const O_DIRECT: number | undefined = (constants as { O_DIRECT?: number }).O_DIRECT;
-
-/** The error a filesystem gives when it refuses O_DIRECT (at open or at a misaligned transfer). */
-export function isInvalidArgument(error: unknown): boolean {
-  return (error as { code?: unknown }).code === 'EINVAL';
-}
 
 /** What O_DIRECT asks of buffer addresses, file offsets and lengths on Linux filesystems (logical blocks ≤ 4 KiB). */
 export const DIRECT_IO_ALIGNMENT = 4096;
@@ -19,59 +15,28 @@ declare const WebAssembly: {
   readonly Memory: new (descriptor: { readonly initial: number }) => { readonly buffer: ArrayBuffer };
 };
 
+/** Fresh page-aligned memory of `size` bytes (a multiple of 64 KiB). */
+function alignedBuffer(size: number): Buffer {
+  return Buffer.from(new WebAssembly.Memory({ initial: size / WASM_PAGE }).buffer);
+}
+
 /**
- * Page-aligned buffers of one size, for direct I/O, recycled between ingests. Node offers no aligned allocation, but
- * a WebAssembly.Memory is mapped by V8 on page boundaries and sized in 64 KiB pages, so every buffer cut from one at
- * a multiple of 64 KiB is aligned. Memories are allocated in slabs of several buffers and never grow (growing would
- * detach the buffers); a slab is freed by the garbage collector once none of its buffers is held or idle here.
- * Given huge pages, each slab starts on a huge page boundary and is advised onto them before its first touch
- * (huge-pages.ts).
+ * Page-aligned buffers of one size, recycled. Node offers no aligned allocation, but V8 maps a WebAssembly.Memory on
+ * a page boundary, so each buffer is one Memory of its own (one per buffer: a Memory lives until every buffer cut
+ * from it is dropped, so sharing one kept memory alive after a burst of transfers).
  */
 export class AlignedBufferPool {
   private readonly idle: Buffer[] = [];
-  private readonly slab: number;
-  /**
-   * The huge pages new slabs go on, or why they go on ordinary pages: none were given, or the kernel refused a
-   * slab (that slab and later ones then use ordinary pages).
-   */
-  private hugePages: HugePages | Error;
 
-  /** `hugePages`, when given, must divide a slab (`hugePagesFor`); an Error says why there are none. */
   constructor(
     readonly bufferSize: number,
-    private readonly buffersPerSlab: number,
     private readonly maxIdle: number,
-    hugePages: HugePages | Error = new Error('no huge pages were given'),
   ) {
     if (bufferSize % WASM_PAGE !== 0) throw new RangeError(`buffer size must be a multiple of ${WASM_PAGE}`);
-    this.slab = bufferSize * buffersPerSlab;
-    if (!(hugePages instanceof Error) && this.slab % hugePages.size !== 0)
-      throw new RangeError(`a slab of ${this.slab} bytes is not a whole number of huge pages`);
-    this.hugePages = hugePages;
-  }
-
-  /** Whether new slabs go on huge pages, and if not, why. */
-  get onHugePages(): true | Error {
-    return this.hugePages instanceof Error ? this.hugePages : true;
   }
 
   take(): Buffer {
-    const buffer = this.idle.pop();
-    if (buffer) return buffer;
-    const pages = this.hugePages instanceof Error ? undefined : this.hugePages;
-    // With huge pages, one huge page of slack lets the slab start on a huge page boundary; the slack is never
-    // touched, so it takes address space and no resident memory.
-    const memory = new WebAssembly.Memory({ initial: (this.slab + (pages?.size ?? 0)) / WASM_PAGE });
-    let start = 0;
-    if (pages) {
-      const advised = pages.advise(memory.buffer, this.slab);
-      if (advised instanceof Error) this.hugePages = advised;
-      else start = advised;
-    }
-    for (let index = 1; index < this.buffersPerSlab && this.idle.length < this.maxIdle; index++) {
-      this.idle.push(Buffer.from(memory.buffer, start + index * this.bufferSize, this.bufferSize));
-    }
-    return Buffer.from(memory.buffer, start, this.bufferSize);
+    return this.idle.pop() ?? alignedBuffer(this.bufferSize);
   }
 
   /** Hands a buffer back once no I/O uses it any more. */
@@ -84,13 +49,35 @@ export class AlignedBufferPool {
   }
 }
 
-/** Size of the buffers of `directIoBuffers`: one write block, one read chunk. */
-export const DIRECT_IO_BUFFER = 1 << 20;
+/**
+ * The process's buffers for file I/O, 2 MiB each: the blocks ingests write and the chunks reads read, each held only
+ * while its I/O runs and, for a read, until its bytes have gone out; up to 64 MiB stay idle between transfers.
+ * Memory a transfer has used before costs nothing more to touch, while fresh memory (also the page cache's) must
+ * first be faulted in and zeroed, at up to 2 CPU-s per GiB on the VM measured (docs/adr/0011).
+ */
+export const ioBuffers = new AlignedBufferPool(2 << 20, 32);
 
 /**
- * The process's aligned buffers for direct I/O, shared by ingests and reads: an ingest holds at most three, a read
- * two, each only while its I/O runs; up to 32 MiB stay idle between them. One buffer per slab, as for the sends'
- * pool (fs-blob-store.ts): 32 concurrent 256 MiB uploads peaked at 483–552 MiB RSS with slabs of eight, 308–323
- * with slabs of one.
+ * Whether files in `folder` take O_DIRECT writes: a probe file is created with O_DIRECT, one aligned block written
+ * and the file removed. False where the platform has no O_DIRECT or the filesystem refuses it (EINVAL at open or
+ * at the write: tmpfs on older kernels, some FUSE and network filesystems); any other failure is thrown.
  */
-export const directIoBuffers = new AlignedBufferPool(DIRECT_IO_BUFFER, 1, 32);
+export async function takesDirectWrites(folder: string, probeName: string): Promise<boolean> {
+  if (O_DIRECT === undefined) return false;
+  const path = join(folder, probeName);
+  const buffer = alignedBuffer(WASM_PAGE).subarray(0, DIRECT_IO_ALIGNMENT);
+  try {
+    const handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_DIRECT);
+    try {
+      await handle.write(buffer, 0, buffer.length, 0);
+    } finally {
+      await handle.close();
+    }
+    return true;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 'EINVAL') return false;
+    throw error;
+  } finally {
+    await rm(path, { force: true });
+  }
+}

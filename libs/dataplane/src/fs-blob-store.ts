@@ -1,10 +1,8 @@
-import { constants, createReadStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import {
   BlobStore,
+  type BlobRead,
   type BlobStat,
   type ByteSource,
   type IngestOptions,
@@ -12,79 +10,27 @@ import {
   type OpenOptions,
   type StoredBlob,
 } from './blob-store.js';
-import { BlobFileWriter, directIoAvailable, DirectIoSwitch } from './blob-file-writer.js';
+import { readFileChunks } from './blob-file-reader.js';
+import { BlobFileWriter } from './blob-file-writer.js';
 import { BlobNotFoundError, DataplaneError } from './dataplane.errors.js';
-import { AlignedBufferPool, isInvalidArgument, O_DIRECT } from './direct-io.js';
-import { hugePagesFor } from './huge-pages.js';
+import { takesDirectWrites } from './direct-io.js';
 import { HashedSource, storageError } from './ingest-checks.js';
 import { tempFileName, tempFileOwnerIsGone, thisProcessOwner } from './temp-file-owner.js';
-import { sendFileRange, sendVerifiedFile, type VerifiedSendOptions } from './verified-file-sender.js';
-import { VerifiedFileStream } from './verified-file-stream.js';
 
 const KEY = /^[0-9a-f]{64}$/;
 
 export interface FsBlobStoreOptions {
   /**
-   * Write ingests with O_DIRECT, past the page cache (default true; Linux only; falls back by itself where the
-   * filesystem refuses it). See BlobFileWriter.
+   * Write and read blobs with O_DIRECT, past the page cache (default true; Linux only). Where the filesystem refuses
+   * it, the store uses the page cache instead, decided once by a probe (`writesDirect`).
    */
   readonly directIo?: boolean;
-}
-/** Read chunk size: 1 MiB chunks were measured markedly faster than Node's 64 KiB default. */
-const READ_CHUNK = 1 << 20;
-/** Reads in flight during a verified read: one runs on the thread pool while the chunk before is hashed. */
-const READS_IN_FLIGHT = 2;
-/**
- * A verified send (`send`) reads 2 MiB at a time with four reads in flight: with O_DIRECT on this VM that kept the
- * device busier than two 1 MiB reads (ADR 0009).
- */
-const SEND_CHUNK = 2 << 20;
-const SEND_READS_IN_FLIGHT = 4;
-/** Buffers one send holds at most: its reads in flight, a chunk held back (verified sends), one write in progress. */
-const SEND_BUFFERS = SEND_READS_IN_FLIGHT + 2;
-/**
- * The sends' read buffers, shared by all downloads of the process: at most 32 MiB stay idle between them. One
- * buffer per slab: a slab's memory lives until every buffer cut from it is dropped, so with slabs of eight, the
- * buffers dropped past the idle limit during a burst of downloads kept whole slabs alive (32 concurrent 1 GiB GETs
- * peaked at 1,145 MiB RSS, against 540 with slabs of one; docs/benchmarks.md, session 8). On huge pages where the
- * machine has them (ADR 0010). Made at the first download, so that a process that sends none loads no addon.
- */
-let sendBuffers: AlignedBufferPool | undefined;
-
-function sendPool(): AlignedBufferPool {
-  sendBuffers ??= new AlignedBufferPool(SEND_CHUNK, 1, 16, hugePagesFor(SEND_CHUNK));
-  return sendBuffers;
-}
-
-/**
- * Whether downloads read into buffers on huge pages, and if not, why (the server logs it at startup). With huge
- * pages it takes one buffer and gives it back, so that the kernel has answered the advice.
- */
-export function sendBuffersOnHugePages(): true | Error {
-  const pool = sendPool();
-  if (pool.onHugePages === true) pool.give(pool.take());
-  return pool.onHugePages;
 }
 
 /**
  * A temp file untouched this long belongs to no live ingest (an ingest writes it continuously), whoever named it.
  */
 const STALE_TEMP_MS = 60 * 60 * 1000;
-
-/** Bytes `start` to `end` (both included) of a file, through the page cache. */
-function rangeStream(path: string, start: number, end: number): Readable {
-  return createReadStream(path, { start, end, highWaterMark: Math.min(READ_CHUNK, end - start + 1) });
-}
-
-function sendOptions(direct: boolean): VerifiedSendOptions {
-  return {
-    chunkSize: SEND_CHUNK,
-    readsInFlight: SEND_READS_IN_FLIGHT,
-    buffers: SEND_BUFFERS,
-    pool: sendPool(),
-    direct,
-  };
-}
 
 /**
  * Blobs as files under `<root>/<aa>/<bb>/<blake3 hex>`. An ingest writes a temp file under `<root>/tmp/`, named for
@@ -97,7 +43,9 @@ function sendOptions(direct: boolean): VerifiedSendOptions {
 export class FsBlobStore extends BlobStore {
   readonly backend = 'fs';
   private readonly tempDir: string;
-  private readonly directIo: DirectIoSwitch;
+  private readonly wantsDirectIo: boolean;
+  private directWrites: Promise<boolean> | undefined;
+  private decidedDirect = false;
 
   constructor(
     private readonly root: string,
@@ -105,18 +53,36 @@ export class FsBlobStore extends BlobStore {
   ) {
     super();
     this.tempDir = join(root, 'tmp');
-    this.directIo = new DirectIoSwitch((options.directIo ?? true) && directIoAvailable);
+    this.wantsDirectIo = options.directIo ?? true;
   }
 
-  /** Whether ingests write with O_DIRECT: asked for, offered by the platform, and not refused by the filesystem. */
+  /** Whether blobs are written and read with O_DIRECT: asked for and taken by the filesystem (known after `init`). */
   get writesDirect(): boolean {
-    return this.directIo.enabled;
+    return this.decidedDirect;
   }
 
-  /** Creates the folders and removes temp files left by a crash. */
+  /** Creates the folders, removes temp files left by a crash and decides whether to use O_DIRECT. */
   async init(): Promise<void> {
     await mkdir(this.tempDir, { recursive: true });
     await this.sweepTempFiles();
+    // A failed probe (a full disk, say) must not stop a store that can still serve reads: the next ingest retries.
+    await this.decideDirectWrites().catch(() => undefined);
+  }
+
+  /** Probes the temp folder once for O_DIRECT writes when they are asked for; a failed probe is tried again. */
+  private decideDirectWrites(): Promise<boolean> {
+    this.directWrites ??= (
+      this.wantsDirectIo
+        ? takesDirectWrites(this.tempDir, tempFileName(thisProcessOwner()))
+        : Promise.resolve(false)
+    ).then(
+      (direct) => (this.decidedDirect = direct),
+      (error: unknown) => {
+        this.directWrites = undefined;
+        throw storageError(`cannot write under ${this.tempDir}`, error);
+      },
+    );
+    return this.directWrites;
   }
 
   /**
@@ -143,7 +109,7 @@ export class FsBlobStore extends BlobStore {
 
   async ingest(source: ByteSource, options: IngestOptions = {}): Promise<IngestReceipt> {
     const tempPath = join(this.tempDir, tempFileName(thisProcessOwner()));
-    const writer = await BlobFileWriter.create(tempPath, this.directIo);
+    const writer = await BlobFileWriter.create(tempPath, await this.decideDirectWrites());
     let closed = false;
     try {
       const hashed = new HashedSource(source, options);
@@ -172,79 +138,16 @@ export class FsBlobStore extends BlobStore {
     }
   }
 
-  async open(key: string, options: OpenOptions = {}): Promise<Readable> {
-    if (options.start === undefined && options.end === undefined) return this.openVerified(key);
-    const path = this.pathOf(key);
-    const info = await this.stat(key);
-    if (!info) throw new BlobNotFoundError(key);
-    const { start, end } = this.rangeWithin(options, info.size);
-    return rangeStream(path, start, end);
-  }
-
-  override async send(key: string, destination: Writable, options: OpenOptions = {}): Promise<void> {
-    if (options.start !== undefined || options.end !== undefined)
-      return this.sendRange(key, destination, options);
-    const { handle, direct, size } = await this.openWhole(key);
-    await sendVerifiedFile(
-      handle,
-      destination,
-      { blake3: Buffer.from(key, 'hex'), size, key },
-      sendOptions(direct),
-    );
-  }
-
   /**
-   * A range of at least SEND_CHUNK goes the way of a full read (pooled buffers, O_DIRECT while the store writes
-   * with it), unverified; a smaller one streams from the page cache, where a range read again soon stays.
+   * The one read path (readFileChunks): with O_DIRECT while ingests write with it, so that neither writes nor reads
+   * pass through the page cache; through it otherwise.
    */
-  private async sendRange(key: string, destination: Writable, options: OpenOptions): Promise<void> {
+  protected async read(key: string, options: OpenOptions): Promise<BlobRead> {
     const info = await this.stat(key);
     if (!info) throw new BlobNotFoundError(key);
-    const { start, end } = this.rangeWithin(options, info.size);
-    if (end - start + 1 < SEND_CHUNK) return pipeline(rangeStream(this.pathOf(key), start, end), destination);
-    const { handle, direct } = await this.openBlob(key);
-    await sendFileRange(handle, destination, { start, end, key }, sendOptions(direct));
-  }
-
-  private async openVerified(key: string): Promise<Readable> {
-    const { handle, direct, size } = await this.openWhole(key);
-    return new VerifiedFileStream(handle, Buffer.from(key, 'hex'), size, key, {
-      chunkSize: READ_CHUNK,
-      readsInFlight: READS_IN_FLIGHT,
-      direct,
-    });
-  }
-
-  /** Opens a blob for a full read (`openForReading`) and takes its size; BlobNotFoundError when there is none. */
-  private async openWhole(key: string): Promise<{ handle: FileHandle; direct: boolean; size: number }> {
-    const { handle, direct } = await this.openBlob(key);
-    try {
-      const info = await handle.stat();
-      if (!info.isFile()) throw new BlobNotFoundError(key);
-      return { handle, direct, size: info.size };
-    } catch (error) {
-      await handle.close().catch(() => undefined);
-      throw error instanceof DataplaneError ? error : storageError(`cannot stat blob ${key}`, error);
-    }
-  }
-
-  /** `openForReading` by key; BlobNotFoundError when there is no such blob. */
-  private async openBlob(key: string): Promise<{ handle: FileHandle; direct: boolean }> {
-    return this.openForReading(this.pathOf(key)).catch((error: unknown) => {
-      throw isNotFound(error) ? new BlobNotFoundError(key) : storageError(`cannot open blob ${key}`, error);
-    });
-  }
-
-  /** Opens a blob for a large read: with O_DIRECT while this store writes with it, else through the page cache. */
-  private async openForReading(path: string): Promise<{ handle: FileHandle; direct: boolean }> {
-    if (this.directIo.enabled && O_DIRECT !== undefined) {
-      try {
-        return { handle: await open(path, constants.O_RDONLY | O_DIRECT), direct: true };
-      } catch (error) {
-        if (!isInvalidArgument(error)) throw error;
-      }
-    }
-    return { handle: await open(path, 'r'), direct: false };
+    const whole = options.start === undefined && options.end === undefined;
+    const { start, end } = whole ? { start: 0, end: info.size - 1 } : this.rangeWithin(options, info.size);
+    return { size: info.size, chunks: readFileChunks(this.pathOf(key), start, end, this.writesDirect) };
   }
 
   async checkWritable(): Promise<void> {

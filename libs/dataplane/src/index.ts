@@ -4,6 +4,7 @@
  */
 export {
   BlobStore,
+  type SendOutcome,
   type IngestReceipt,
   type IngestOptions,
   type OpenOptions,
@@ -11,14 +12,13 @@ export {
   type StoredBlob,
   type ByteSource,
 } from './blob-store.js';
-export { FsBlobStore, sendBuffersOnHugePages } from './fs-blob-store.js';
+/** A damaged blob up to this size fails before its first byte is read or sent; a larger one before its last this many. */
+export { VERIFY_HOLD_BACK } from './blob-verifier.js';
+export { FsBlobStore } from './fs-blob-store.js';
 /** How FsBlobStore names its temp files, for the tests that leave them as other processes would. */
 export { type TempFileOwner, thisProcessOwner, tempFileName, processStartTime } from './temp-file-owner.js';
-/** FsBlobStore's direct-I/O parts, for benchmarks that measure the same I/O without the hashing (ADR 0007). */
-export { BlobFileWriter, DirectIoSwitch } from './blob-file-writer.js';
-export { O_DIRECT, directIoBuffers, AlignedBufferPool } from './direct-io.js';
-/** Huge pages for the send buffers (ADR 0010), for the tests that check them on the machine. */
-export { type HugePages, hugePages, hugePagesFrom, readTransparentHugePageFacts } from './huge-pages.js';
+/** FsBlobStore's writer, for the benchmark that measures the same writes without the hashing (ADR 0011). */
+export { BlobFileWriter } from './blob-file-writer.js';
 export { createBlobStore } from './blob-store.factory.js';
 /** Type only: the S3 backend's module (and the AWS SDK) loads when `openS3BlobStore` is first called. */
 export type { S3BlobStore, S3BlobStoreOptions, S3Connection } from './s3-blob-store.js';

@@ -20,6 +20,8 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import {
   BlobStore,
+  type BlobChunk,
+  type BlobRead,
   type BlobStat,
   type ByteSource,
   type IngestOptions,
@@ -29,7 +31,6 @@ import {
 } from './blob-store.js';
 import { BlobNotFoundError, DataplaneError } from './dataplane.errors.js';
 import { HashedSource, storageError } from './ingest-checks.js';
-import { VerifyingTransform } from './verifying-transform.js';
 
 const KEY = /^[0-9a-f]{64}$/;
 const MiB = 1 << 20;
@@ -56,7 +57,7 @@ export interface S3BlobStoreOptions {
  * passed, so an ingest streams them (multipart, bounded memory) to a unique staging object, hashing as they go,
  * then copies that into place — skipped when the blob already exists — and deletes the staging object; a failure
  * aborts the multipart upload and deletes what was staged. Nothing is ever visible under a blob key unless
- * complete, since a copy is atomic. Full reads are BLAKE3-verified with the last chunk held back.
+ * complete, since a copy is atomic. Full reads go through a BlobVerifier, as on every backend.
  */
 export class S3BlobStore extends BlobStore {
   readonly backend = 's3';
@@ -152,13 +153,15 @@ export class S3BlobStore extends BlobStore {
     }
   }
 
-  async open(key: string, options: OpenOptions = {}): Promise<Readable> {
-    if (options.start === undefined && options.end === undefined) return this.openVerified(key);
+  /** The one read path: the object's size from a HEAD, then its bytes from a GET (of the range asked for) as taken. */
+  protected async read(key: string, options: OpenOptions): Promise<BlobRead> {
     const info = await this.stat(key);
     if (!info) throw new BlobNotFoundError(key);
-    const { start, end } = this.rangeWithin(options, info.size);
-    const response = await this.get(key, `bytes=${start}-${end}`);
-    return response.body;
+    const range =
+      options.start === undefined && options.end === undefined
+        ? undefined
+        : this.rangeWithin(options, info.size);
+    return { size: info.size, chunks: this.getChunks(key, range && `bytes=${range.start}-${range.end}`) };
   }
 
   async exists(key: string): Promise<boolean> {
@@ -241,22 +244,17 @@ export class S3BlobStore extends BlobStore {
     }
   }
 
-  private async openVerified(key: string): Promise<Readable> {
-    if (!KEY.test(key)) throw new BlobNotFoundError(key);
-    const { body, size } = await this.get(key);
-    const verifying = new VerifyingTransform(key, size);
-    body.on('error', (error) => verifying.destroy(error));
-    verifying.on('close', () => body.destroy());
-    return body.pipe(verifying);
+  private async *getChunks(key: string, range: string | undefined): AsyncGenerator<BlobChunk> {
+    for await (const bytes of await this.get(key, range)) yield { bytes: bytes as Buffer };
   }
 
-  private async get(key: string, range?: string): Promise<{ body: Readable; size: number }> {
+  private async get(key: string, range?: string): Promise<Readable> {
     try {
       const response = await this.client.send(
         new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Range: range }),
       );
       if (!(response.Body instanceof Readable)) throw new Error('the SDK returned no Node stream');
-      return { body: response.Body, size: response.ContentLength ?? 0 };
+      return response.Body;
     } catch (error) {
       if (isNotFound(error)) throw new BlobNotFoundError(key);
       throw error instanceof DataplaneError ? error : storageError(`cannot read blob ${key}`, error);
