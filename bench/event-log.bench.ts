@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import { makeEvent, type EventDraft } from '@artifactstore/events';
 import { VIEW_TABLES, dumpState } from '@artifactstore/views';
@@ -255,16 +256,22 @@ export async function benchTailFanOut(
 ): Promise<TailFanOutResult> {
   const core = await openCore(scratch.config);
   const controller = new AbortController();
+  // One signal for every subscriber here, where each request would have its own.
+  setMaxListeners(0, controller.signal);
   try {
     const head = await core.eventLog.headSequence();
     const committedAt = new Map<string, number>();
     const latencies: number[] = [];
     const tails = Array.from({ length: subscribers }, async () => {
       let received = 0;
-      for await (const event of core.eventLog.tail(head, { signal: controller.signal })) {
-        const at = committedAt.get(event.subject_id);
-        if (at !== undefined) latencies.push(performance.now() - at);
-        if (++received === commits) return;
+      for await (const batch of core.eventLog.tailBatches(head, { signal: controller.signal })) {
+        const now = performance.now();
+        for (const event of batch) {
+          const at = committedAt.get(event.subject_id);
+          if (at !== undefined) latencies.push(now - at);
+        }
+        received += batch.length;
+        if (received >= commits) return;
       }
     });
     while (core.eventLog.openTails < subscribers) await new Promise((resolve) => setTimeout(resolve, 5));

@@ -97,9 +97,12 @@ export class EventsStreamController {
       if (!response.writableNeedDrain) response.write(': heartbeat\n\n');
     }, this.config.sseHeartbeatSeconds * 1000);
     try {
-      for await (const event of this.registry.tailEvents(since, { signal: stop.signal })) {
-        const frame = `id: ${event.sequence}\nevent: ${event.event_type}\ndata: ${JSON.stringify(eventJson(event))}\n\n`;
-        if (!response.write(frame)) {
+      for await (const batch of this.registry.tailEventBatches(since, { signal: stop.signal })) {
+        const frames = batch.map(
+          (event) =>
+            `id: ${event.sequence}\nevent: ${event.event_type}\ndata: ${JSON.stringify(eventJson(event))}\n\n`,
+        );
+        if (!response.write(frames.join(''))) {
           // With the signal, an abort ends the wait and no listener outlives it.
           await once(response, 'drain', { signal: stop.signal }).catch(() => undefined);
         }

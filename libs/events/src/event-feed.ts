@@ -39,7 +39,12 @@ export interface FeedSource {
   beforeWait?(): Promise<void>;
 }
 
-type Arrival = { readonly failure?: Error };
+/** One open tail: how long it may wait for another process's commit, and how to wake it. */
+interface Follower {
+  readonly pollIntervalMs: number;
+  /** Resolves the tail's wait, if it is waiting. */
+  wake(): void;
+}
 
 /**
  * One reader of the log per process, however many tails are open. It reads what committed after its head when
@@ -59,9 +64,12 @@ export class EventFeed {
   private floor = 0;
   private head = 0;
   private starting: Promise<void> | undefined;
-  private readonly followers = new Map<symbol, number>();
-  private arrival = deferred<Arrival>();
-  private readonly shutdown = new AbortController();
+  private readonly followers = new Set<Follower>();
+  /** Counts the feed's announcements, so a tail can tell whether the latest came after it began to wait. */
+  private announcements = 0;
+  /** Why the feed's latest read failed; undefined once one succeeds. */
+  private failure: Error | undefined;
+  private closed = false;
   private databaseReads = 0;
 
   constructor(private readonly source: FeedSource) {}
@@ -83,8 +91,9 @@ export class EventFeed {
 
   /** Ends every tail and the feed. */
   close(): void {
-    this.shutdown.abort();
+    this.closed = true;
     this.wakeups.wakeAll();
+    for (const follower of this.followers) follower.wake();
   }
 
   /**
@@ -93,20 +102,22 @@ export class EventFeed {
    */
   async *follow(since: number, options: FollowOptions): AsyncGenerator<Event[], void, undefined> {
     const maxBatch = options.maxBatch ?? FEED_READ_BATCH;
-    // One signal for "stop": the caller's or the feed's shutdown. Listeners are removed in `finally`, so the
-    // long-lived shutdown signal does not collect one listener per tail ever opened.
-    const stopper = new AbortController();
-    const stop = stopper.signal;
-    // A function, not a property read: TypeScript would narrow `aborted` across the awaits below.
-    const stopped = (): boolean => stop.aborted;
-    const onStop = (): void => {
-      stopper.abort();
+    let resume: (() => void) | undefined;
+    const follower: Follower = {
+      pollIntervalMs: options.pollIntervalMs,
+      wake: () => {
+        const waiting = resume;
+        resume = undefined;
+        waiting?.();
+      },
     };
-    if (options.signal.aborted || this.shutdown.signal.aborted) stopper.abort();
+    // A function, not a property read: TypeScript would narrow across the awaits below.
+    const stopped = (): boolean => options.signal.aborted || this.closed;
+    const onStop = (): void => {
+      follower.wake();
+    };
     options.signal.addEventListener('abort', onStop);
-    this.shutdown.signal.addEventListener('abort', onStop);
-    const id = Symbol('tail');
-    this.followers.set(id, options.pollIntervalMs);
+    this.followers.add(follower);
     try {
       await this.started();
       let cursor = since;
@@ -134,13 +145,17 @@ export class EventFeed {
           yield batch;
           continue;
         }
-        const arrival = await untilAborted(this.arrival.promise, stop);
-        if (arrival?.failure !== undefined) throw arrival.failure;
+        // Nothing new: wait for the feed's next announcement (or the stop). No await lies between the look above
+        // and setting `resume`, so no announcement can slip in between.
+        const before = this.announcements;
+        await new Promise<void>((resolve) => {
+          resume = resolve;
+        });
+        if (this.announcements !== before && this.failure !== undefined) throw this.failure;
       }
     } finally {
       options.signal.removeEventListener('abort', onStop);
-      this.shutdown.signal.removeEventListener('abort', onStop);
-      this.followers.delete(id);
+      this.followers.delete(follower);
       // The last tail gone: let the feed's loop see it now rather than at its next poll.
       if (this.followers.size === 0) this.wakeups.wakeAll();
     }
@@ -165,11 +180,11 @@ export class EventFeed {
   private async run(): Promise<void> {
     const wakeup = this.wakeups.subscribe();
     try {
-      while (this.followers.size > 0 && !this.shutdown.signal.aborted) {
+      while (this.followers.size > 0 && !this.closed) {
         await this.readNew();
         if (this.followers.size === 0) break;
         await this.source.beforeWait?.();
-        await wakeup.wait(Math.min(...this.followers.values()), this.shutdown.signal);
+        await wakeup.wait(this.shortestPoll());
       }
     } finally {
       wakeup.close();
@@ -177,8 +192,14 @@ export class EventFeed {
       this.start = 0;
       this.bytes = 0;
       this.starting = undefined;
-      this.announce({});
+      this.announce(undefined);
     }
+  }
+
+  private shortestPoll(): number {
+    let shortest = Infinity;
+    for (const follower of this.followers) shortest = Math.min(shortest, follower.pollIntervalMs);
+    return shortest;
   }
 
   /** Reads everything committed after the head, in batches, announcing each; a failure is announced to tails. */
@@ -188,11 +209,11 @@ export class EventFeed {
         this.databaseReads += 1;
         const batch = await this.source.fetchSince(this.head, FEED_READ_BATCH);
         this.keep(batch);
-        if (batch.length > 0) this.announce({});
+        if (batch.length > 0) this.announce(undefined);
         if (batch.length < FEED_READ_BATCH) return;
       }
     } catch (failure) {
-      this.announce({ failure: failure instanceof Error ? failure : new Error(String(failure)) });
+      this.announce(failure instanceof Error ? failure : new Error(String(failure)));
     }
   }
 
@@ -215,10 +236,11 @@ export class EventFeed {
     }
   }
 
-  private announce(arrival: Arrival): void {
-    const current = this.arrival;
-    this.arrival = deferred();
-    current.resolve(arrival);
+  /** Wakes every waiting tail: new events are in memory, or (with `failure`) the read failed. */
+  private announce(failure: Error | undefined): void {
+    this.announcements += 1;
+    this.failure = failure;
+    for (const follower of this.followers) follower.wake();
   }
 
   /** Up to `limit` events in memory after `cursor` (a binary search: events are in sequence order). */
@@ -236,34 +258,4 @@ export class EventFeed {
 
 function sizeOf(event: Event): number {
   return event.payload.length + 256;
-}
-
-interface Deferred<T> {
-  readonly promise: Promise<T>;
-  resolve(value: T): void;
-}
-
-function deferred<T>(): Deferred<T> {
-  let resolve: (value: T) => void = () => undefined;
-  const promise = new Promise<T>((settle) => {
-    resolve = settle;
-  });
-  return { promise, resolve };
-}
-
-/** `promise`'s value, or undefined as soon as `signal` aborts; leaves no listener behind. */
-async function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
-  if (signal.aborted) return undefined;
-  let onAbort: () => void = () => undefined;
-  const aborted = new Promise<undefined>((resolve) => {
-    onAbort = () => {
-      resolve(undefined);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-  try {
-    return await Promise.race([promise, aborted]);
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-  }
 }
