@@ -1,7 +1,14 @@
 import { Controller, Get, Query, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { Registry, eventJson, type Event, type EventJson } from '@artifactstore/registry';
+import {
+  DEFAULT_PAGE_LIMIT,
+  MAX_PAGE_LIMIT,
+  Registry,
+  eventJson,
+  type Event,
+  type EventJson,
+} from '@artifactstore/registry';
 import { ApiProblems } from './api-problems.decorator.js';
 import { onClientGone } from './client-gone.js';
 import { EventsPageDto } from './dto/events-page.dto.js';
@@ -46,7 +53,7 @@ export class EventsController {
   ): Promise<{ events: EventJson[]; next_since: number }> {
     onlyKnownParameters(query, ['since', 'limit', 'wait']);
     const since = queryInteger(query, 'since', 0, Number.MAX_SAFE_INTEGER, 0);
-    const limit = queryInteger(query, 'limit', 1, 1000, 100);
+    const limit = queryInteger(query, 'limit', 1, MAX_PAGE_LIMIT, DEFAULT_PAGE_LIMIT);
     const wait = queryInteger(query, 'wait', 0, MAX_WAIT_SECONDS, 0);
     // Listened for before the first await, so that a client leaving while the events are read is not waited for.
     const gone = new AbortController();

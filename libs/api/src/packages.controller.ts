@@ -16,6 +16,7 @@ import {
 import type { Response } from 'express';
 import { AppConfig } from '@artifactstore/config';
 import {
+  MAX_PAGE_LIMIT,
   Registry,
   type CreatePackageInput,
   type FileRecord,
@@ -95,7 +96,7 @@ export class PackagesController {
       producer: queryText(query, 'producer'),
       subject: queryText(query, 'subject'),
       status: queryText(query, 'status'),
-      limit: queryInteger(query, 'limit', 1, 1000),
+      limit: queryInteger(query, 'limit', 1, MAX_PAGE_LIMIT),
       cursor: queryText(query, 'cursor'),
     });
   }
@@ -139,7 +140,7 @@ export class PackagesController {
   listFiles(@Param('id') id: string, @Query() query: Record<string, unknown>): Promise<Page<FileRecord>> {
     onlyKnownParameters(query, ['limit', 'cursor']);
     return this.registry.listFiles(id, {
-      limit: queryInteger(query, 'limit', 1, 1000),
+      limit: queryInteger(query, 'limit', 1, MAX_PAGE_LIMIT),
       cursor: queryText(query, 'cursor'),
     });
   }

@@ -1,4 +1,4 @@
-import { canonicalJson, simpleCaseFold, type CborMap, type JsonValue } from '@artifactstore/codec';
+import { canonicalJson, isUuid, simpleCaseFold, type CborMap, type JsonValue } from '@artifactstore/codec';
 import { InvalidInputError, InvalidRelativePathError } from './registry.errors.js';
 
 // The input rules of the registry, each a pure function that returns the accepted value or throws.
@@ -241,11 +241,10 @@ export function checkFilterText(field: string, value: unknown): string {
   return value;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const CONTENT_ADDRESS = /^blake3:[0-9a-f]{64}$/;
 
 export function checkId(field: string, value: unknown): string {
-  if (typeof value !== 'string' || !UUID.test(value)) {
+  if (typeof value !== 'string' || !isUuid(value)) {
     throw new InvalidInputError(field, 'must be a lowercase hyphenated UUID');
   }
   return value;

@@ -1,4 +1,4 @@
-import { decodeCbor, type CborMap, type CborValue } from '@artifactstore/codec';
+import { decodeCbor, isUuid, type CborMap, type CborValue } from '@artifactstore/codec';
 import type { Event } from '@artifactstore/events';
 
 /** A payload that does not have the shape its event type promises. The event is refused (or replay stops). */
@@ -6,8 +6,6 @@ export class InvalidPayloadError extends Error {
   readonly code = 'invalid_payload';
   override readonly name = 'InvalidPayloadError';
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Typed, checked access to the fields of a CBOR map payload. */
 export class PayloadReader {
@@ -39,7 +37,7 @@ export class PayloadReader {
    */
   uuid(key: string): string {
     const value = this.text(key);
-    if (!UUID.test(value)) throw this.wrongType(key, 'a lowercase hyphenated UUID');
+    if (!isUuid(value)) throw this.wrongType(key, 'a lowercase hyphenated UUID');
     return value;
   }
 
