@@ -30,7 +30,7 @@ async function drain(stream: AsyncIterable<unknown>): Promise<void> {
   }
 }
 
-/** Writes `chunks` as FsBlobStore does (BlobFileWriter: 1 MiB O_DIRECT blocks, two in flight), then fsyncs. */
+/** Writes `chunks` as FsBlobStore does (BlobFileWriter: 2 MiB O_DIRECT blocks from the pool), then fsyncs. */
 async function writeDirect(path: string, chunks: Iterable<Buffer>): Promise<void> {
   const writer = await BlobFileWriter.create(path, true);
   try {

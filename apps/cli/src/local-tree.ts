@@ -120,7 +120,7 @@ export const READ_CHUNK = 1 << 20;
 
 /**
  * Size, SHA-256 and BLAKE3 of a local file, in one pass of 1 MiB reads into one reused buffer: no stream stages
- * and no garbage per chunk (the stream pipeline this replaced cost ≈ 1.8 s more per GiB, docs/benchmarks.md).
+ * and no garbage per chunk (a stream pipeline costs ≈ 1.8 s more per GiB, `--cpu-prof`).
  */
 export async function digestFile(path: string): Promise<FileDigests> {
   const hasher = new DualHasher();

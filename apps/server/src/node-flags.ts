@@ -6,7 +6,7 @@
  * collection. The server's live heap is small (≈ 30 MiB), so once V8 has sized that limit to it (≈ 50 MiB) a
  * transfer reaches the limit every few dozen MiB and a full mark-compact starts again and again: measured on
  * 1 GiB transfers, from the fourth one on, a PUT took 3.7 instead of 2.0 CPU-s and a verified GET 2.1 instead of
- * 0.7 (docs/benchmarks.md). A floor of 256 MiB keeps the limit above that churn for +30 MiB of peak RSS.
+ * 0.7 (ADR 0008). A floor of 256 MiB keeps the limit above that churn for +30 MiB of peak RSS.
  * It must be given on node's command line: V8 sizes its heap when the process starts, and NODE_OPTIONS refuses it.
  */
 export const SERVER_NODE_FLAGS = ['--initial-old-space-size=256'] as const;

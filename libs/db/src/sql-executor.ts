@@ -50,7 +50,7 @@ const STATEMENT_CACHE_LIMIT = 500;
  * SQLite: straight to the better-sqlite3 connection that TypeORM opened, with prepared statements cached per
  * connection. better-sqlite3 is synchronous; going through TypeORM's asynchronous query pipeline (logger,
  * subscribers' broadcasts, result wrapping) cost about three times the statement itself, and replay runs one
- * statement after another (docs/benchmarks.md).
+ * statement after another (ADR 0003).
  */
 export class SqliteExecutor implements SqlExecutor {
   private readonly statements = new Map<string, BetterSqlite3.Statement>();
