@@ -1,8 +1,4 @@
-import {
-  createScratchPostgres,
-  createScratchSqlite,
-  type ScratchDatabase,
-} from './scratch-database.js';
+import { createScratchPostgres, createScratchSqlite, type ScratchDatabase } from './scratch-database.js';
 
 /** A throwaway database of one dialect for one test file (or one test). */
 export type TestDatabase = ScratchDatabase;
