@@ -119,7 +119,8 @@ describe('EventFeed', () => {
     await until(() => feed.size === 1);
     log.append(1);
     feed.wake();
-    expect((await first).value?.map((event) => event.sequence)).toEqual([2]);
+    const batch = (await first).value as Event[];
+    expect(batch.map((event) => event.sequence)).toEqual([2]);
     const brisk = take(feed, 2, 12_000, stop.signal);
     log.append(12_000);
     feed.wake();

@@ -248,7 +248,7 @@ export class EventLog implements OnApplicationShutdown {
   }
 
   /** Like `tail`, a batch at a time: everything already committed after the cursor, up to `maxBatch`. */
-  tailBatches(since: number, options: TailOptions = {}): AsyncGenerator<Event[], void, undefined> {
+  tailBatches(since: number, options: TailOptions = {}): AsyncIterableIterator<Event[]> {
     return this.feed.follow(since, {
       pollIntervalMs: options.pollIntervalMs ?? this.config.tailPollIntervalMs,
       signal: options.signal ?? NEVER,
