@@ -99,6 +99,17 @@ describe.each(dialectsUnderTest())(
       });
     });
 
+    it('closes the connection instead of splicing an answer into a response in flight', async () => {
+      const ready = await api.http().get('/readyz').expect(200);
+      const head = (ready.body as { head_sequence: number }).head_sequence;
+      // A long-poll is in flight when the pipelined request after it turns out malformed.
+      const answer = await exchange(
+        api.url,
+        `GET /v1/events?since=${head}&wait=1 HTTP/1.1\r\nHost: x\r\n\r\nGET /bad\0path HTTP/1.1\r\nHost: x\r\n\r\n`,
+      );
+      expect(answer).not.toContain('HTTP/1.1 400');
+    });
+
     it('still meets Expect: 100-continue, then reads the body', async () => {
       const created = await api
         .http()

@@ -14,8 +14,10 @@ type ClientError = Error & { readonly code?: string };
  */
 export function answerHttpLayerErrors(server: Server): void {
   server.on('clientError', (error: ClientError, socket: Duplex) => {
-    // A client that reset the connection, or one already answered: nobody to tell.
-    if (error.code === 'ECONNRESET' || !socket.writable) {
+    // A client that reset the connection, or one already answered: nobody to tell. A response still in flight on
+    // this connection (a pipelined request after it was malformed) would have our answer spliced into it: close.
+    const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (error.code === 'ECONNRESET' || !socket.writable || inFlight) {
       socket.destroy();
       return;
     }

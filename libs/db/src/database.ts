@@ -280,6 +280,8 @@ async function releaseRunner(runner: QueryRunner, broken: boolean): Promise<void
  * then SQLITE_BUSY, a DatabaseError of kind `unavailable`.
  */
 async function beginImmediate(executor: SqliteExecutor): Promise<void> {
+  // A transaction a failed ROLLBACK left open would refuse every BEGIN from now on: end it first.
+  if (executor.inTransaction()) executor.run('ROLLBACK', []);
   const deadline = Date.now() + SQLITE_BUSY_TIMEOUT_MS;
   for (let pauseMs = 1; ; pauseMs = Math.min(pauseMs * 2, 50)) {
     try {

@@ -62,7 +62,7 @@ export class SqliteExecutor implements SqlExecutor {
     return this.connection.inTransaction;
   }
 
-  /** A SQLite connection has no state a failed ROLLBACK could leave unknown: the next BEGIN starts afresh. */
+  /** Nothing to mark: the next write ends a transaction a failed ROLLBACK left open before it begins. */
   markBroken(): void {}
 
   static of(dataSource: DataSource): SqliteExecutor {
