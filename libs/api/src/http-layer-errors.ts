@@ -14,10 +14,11 @@ type ClientError = Error & { readonly code?: string };
  */
 export function answerHttpLayerErrors(server: Server): void {
   server.on('clientError', (error: ClientError, socket: Duplex) => {
-    // A client that reset the connection, or one already answered: nobody to tell. A response still in flight on
-    // this connection (a pipelined request after it was malformed) would have our answer spliced into it: close.
+    // A client that reset the connection, or one already answered: nobody to tell. A response on this connection
+    // whose head is already out (a pipelined request after it was malformed) would have our answer spliced into its
+    // body: close instead, as Node itself does. One whose head is not out yet is the request whose body broke.
     const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
-    if (error.code === 'ECONNRESET' || !socket.writable || inFlight) {
+    if (error.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent === true) {
       socket.destroy();
       return;
     }
