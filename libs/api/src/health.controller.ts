@@ -5,10 +5,7 @@ import { ApiProblems } from './api-problems.decorator.js';
 import { HealthDto } from './dto/health.dto.js';
 import { ReadyDto } from './dto/ready.dto.js';
 import { Public } from './auth.guard.js';
-import { HttpProblem } from './problem.js';
-
-/** What a 503 from /readyz asks a prober to wait before asking again. */
-const READINESS_RETRY_AFTER_SECONDS = 5;
+import { HttpProblem, UNAVAILABLE_RETRY_AFTER_SECONDS } from './problem.js';
 
 @ApiTags('health')
 @Public()
@@ -37,7 +34,7 @@ export class HealthController {
     } catch (error) {
       this.logger.warn(`not ready: ${error instanceof Error ? error.message : String(error)}`);
       throw new HttpProblem('service_unavailable', 'the database or the blob storage is not available', {
-        'Retry-After': String(READINESS_RETRY_AFTER_SECONDS),
+        'Retry-After': String(UNAVAILABLE_RETRY_AFTER_SECONDS),
       });
     }
   }

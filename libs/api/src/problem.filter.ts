@@ -10,11 +10,15 @@ import {
   RegistryError,
   UnknownRetentionClassError,
 } from '@artifactstore/registry';
-import { HttpProblem, problemOf, statusOf, type Problem, type ProblemCode } from './problem.js';
+import {
+  HttpProblem,
+  problemOf,
+  statusOf,
+  UNAVAILABLE_RETRY_AFTER_SECONDS,
+  type Problem,
+  type ProblemCode,
+} from './problem.js';
 import type { ApiRequest } from './principal.js';
-
-/** What a 503 for an unreachable database asks a client to wait: about as long as a database restart takes. */
-const DATABASE_RETRY_AFTER_SECONDS = 5;
 
 /**
  * The one place where errors become responses: RFC 9457 problem+json, with the request id. Known errors keep their
@@ -113,7 +117,7 @@ function databaseOutcome(
           `the database cannot be reached or is busy; retry later (request id ${requestId})`,
           requestId,
         ),
-        headers: { 'Retry-After': String(DATABASE_RETRY_AFTER_SECONDS) },
+        headers: { 'Retry-After': String(UNAVAILABLE_RETRY_AFTER_SECONDS) },
       };
     case 'storage_full':
       return {

@@ -115,6 +115,12 @@ export function problemOf(code: ProblemCode, detail: string, requestId: string, 
   };
 }
 
+/**
+ * What a 503 for a database or blob storage that cannot be used asks a client to wait: about as long as a database
+ * restart takes.
+ */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+
 /** An HTTP-level refusal (a bad header, a missing token …) raised by the api lib itself. */
 export class HttpProblem extends Error {
   override readonly name = 'HttpProblem';

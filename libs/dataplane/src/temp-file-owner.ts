@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { isUuid } from '@artifactstore/codec';
 
 /**
  * The process that writes a temp file, recorded in the file's name so that a starting server can tell the leftovers
@@ -28,7 +29,6 @@ export interface TempFileOwner {
 }
 
 const OWNER_NAME = /^([0-9a-f]{16})-([0-9a-f]{32})-([1-9][0-9]{0,9})-([0-9]{1,20})-[0-9a-f]{16}\.tmp$/;
-const BOOT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** Linux's largest pid_max; also keeps `process.kill` away from the meanings of 0 and negative pids. */
 const MAX_PID = 1 << 22;
 
@@ -44,7 +44,7 @@ function readThisProcess(): TempFileOwner | undefined {
   try {
     const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
     const startTime = startTimeIn(readFileSync(`/proc/${process.pid}/stat`, 'utf8'));
-    if (!BOOT_ID.test(boot) || startTime === undefined) return undefined;
+    if (!isUuid(boot) || startTime === undefined) return undefined;
     return {
       host: createHash('sha256').update(hostname()).digest('hex').slice(0, 16),
       boot: boot.replaceAll('-', ''),

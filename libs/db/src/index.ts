@@ -6,7 +6,7 @@
 export { Database, type ConnectionStats } from './database.js';
 export { DbModule } from './db.module.js';
 export { Tx, type Dialect, type Row } from './tx.js';
-export { DatabaseError, kindOf, type DatabaseErrorKind } from './database.errors.js';
+export { DatabaseError, type DatabaseErrorKind } from './database.errors.js';
 export { dataSourceOptions } from './data-source-options.js';
 export { MIGRATIONS } from './migrations/index.js';
 export { asNumber, asString, asBytes, asTimestamp } from './row-values.js';
