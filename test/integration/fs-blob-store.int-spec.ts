@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, open, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { loadConfig } from '@artifactstore/config';
 import {
   createBlobStore,
@@ -33,7 +33,7 @@ async function makeFsStore(directIo = true) {
         await handle.close();
       }
     },
-    leftovers: () => readdir(join(root, 'tmp')),
+    leftovers: async () => (await readdir(join(root, 'tmp'))).map((name) => join(root, 'tmp', name)),
     dispose: () => rm(root, { recursive: true, force: true }),
   };
 }
@@ -111,7 +111,7 @@ describe('FsBlobStore on disk', () => {
       await writeFile(join(root, 'ff', 'ff', a.key), 'misplaced');
       await writeFile(join(root, 'tmp', tempFileName(thisProcessOwner())), 'partial');
       const listed = [];
-      for await (const blob of store.listWithSizes()) listed.push(blob);
+      for await (const { key, size } of store.listWithSizes()) listed.push({ key, size });
       expect(listed.sort((x, y) => x.key.localeCompare(y.key))).toEqual(
         [
           { key: a.key, size: 0 },
@@ -229,6 +229,14 @@ describe('FsBlobStore temp files at startup (Linux: names record their process)'
     expect(names[0]).toMatch(
       new RegExp(`^${owner.host}-${owner.boot}-${process.pid}-${owner.startTime}-[0-9a-f]{16}\\.tmp$`),
     );
+  });
+
+  it("keeps a live ingest's staging copy when another server starts on the folder", async () => {
+    const store = new FsBlobStore(root);
+    const receipt = await store.ingest([Buffer.from('committed later')]);
+    expect(await afterRestart()).toEqual([basename(receipt.staging)]);
+    await store.delete(receipt.key);
+    expect(await store.ensureStored(receipt)).toBe(true);
   });
 
   it('removes the temp file of a process of this boot that has ended, however new', async () => {

@@ -23,7 +23,7 @@ if (connection) {
   describeBlobStore('S3BlobStore', () => makeTestS3Store(connection));
 
   describe('S3BlobStore on a real S3 server', () => {
-    it('copies a blob over the single-copy limit into place part by part (a lowered threshold)', async () => {
+    it('copies a blob over the single-copy limit into place part by part (a lowered threshold), also to put it back', async () => {
       const subject = await makeTestS3Store(connection, {
         copyPartThreshold: 6 * MiB,
         copyPartSize: 5 * MiB,
@@ -35,6 +35,10 @@ if (connection) {
         );
         expect(receipt.key).toBe(blake3(bytes).toString('hex'));
         expect((await readAll(await subject.store.open(receipt.key))).equals(bytes)).toBe(true);
+        await subject.store.delete(receipt.key);
+        expect(await subject.store.ensureStored(receipt)).toBe(true);
+        expect((await readAll(await subject.store.open(receipt.key))).equals(bytes)).toBe(true);
+        await subject.store.releaseStaging(receipt);
         expect(await subject.leftovers()).toEqual([]);
       } finally {
         await subject.dispose();

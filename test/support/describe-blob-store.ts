@@ -8,6 +8,7 @@ import {
   IntegrityError,
   RangeNotSatisfiableError,
   SizeLimitExceededError,
+  StorageError,
   VERIFY_HOLD_BACK,
   type BlobStore,
   type SendOutcome,
@@ -18,7 +19,10 @@ export interface BlobStoreUnderTest {
   readonly store: BlobStore;
   /** Flips a byte of the stored blob behind the store's back. */
   corrupt(key: string): Promise<void>;
-  /** Temp files or staging objects left in the backend. */
+  /**
+   * Temp files or staging objects left in the backend, each named as a receipt's `staging` names it (and open
+   * multipart uploads, described).
+   */
   leftovers(): Promise<string[]>;
   dispose(): Promise<void>;
 }
@@ -144,6 +148,8 @@ export function describeBlobStore(name: string, makeStore: () => Promise<BlobSto
       }
       expect(read).toBe(size);
       expect(sha256.digest().equals(input.sha256)).toBe(true);
+      expect(await subject.leftovers()).toEqual([receipt.staging]);
+      await store.releaseStaging(receipt);
       expect(await subject.leftovers()).toEqual([]);
     });
 
@@ -153,7 +159,7 @@ export function describeBlobStore(name: string, makeStore: () => Promise<BlobSto
       ['a declared size that is too small', { expectedSize: 1000 }, SizeLimitExceededError],
       ['a declared size that is too large', { expectedSize: 5000 }, IncompleteStreamError],
       ['a size limit', { maxSize: 4095 }, SizeLimitExceededError],
-    ])('stores nothing on %s', async (_label, options, errorType) => {
+    ])('stores nothing and keeps no staging copy on %s', async (_label, options, errorType) => {
       const input = sample(4096, 1000);
       await expect(store.ingest(Readable.from(input.chunks), options)).rejects.toBeInstanceOf(errorType);
       await expectNothingStored();
@@ -187,10 +193,60 @@ export function describeBlobStore(name: string, makeStore: () => Promise<BlobSto
       ]);
       expect(new Set(receipts.map((receipt) => receipt.key)).size).toBe(1);
       expect(await keys()).toEqual([receipts[0].key]);
-      expect(await subject.leftovers()).toEqual([]);
+      const staging = receipts.map((receipt) => receipt.staging).sort();
+      expect(new Set(staging).size).toBe(3);
+      expect((await subject.leftovers()).sort()).toEqual(staging);
       const again = await store.ingest(Readable.from(input.chunks));
-      expect(again).toEqual(receipts[0]);
+      expect(again).toEqual({ ...receipts[0], staging: again.staging });
       expect((await readAll(await store.open(again.key))).equals(Buffer.concat(input.chunks))).toBe(true);
+      for (const receipt of [...receipts, again]) await store.releaseStaging(receipt);
+      expect(await subject.leftovers()).toEqual([]);
+    });
+
+    it('keeps the staging copy until releaseStaging, which is idempotent', async () => {
+      const input = sample(MiB + 17);
+      const receipt = await store.ingest(Readable.from(input.chunks));
+      expect(await store.exists(receipt.key)).toBe(true);
+      expect(await subject.leftovers()).toEqual([receipt.staging]);
+      await store.releaseStaging(receipt);
+      expect(await subject.leftovers()).toEqual([]);
+      await expect(store.releaseStaging(receipt)).resolves.toBeUndefined();
+      expect((await readAll(await store.open(receipt.key))).equals(Buffer.concat(input.chunks))).toBe(true);
+    });
+
+    it('puts a deleted blob back from the staging copy, once', async () => {
+      const input = sample(3 * MiB + 5, 100_000);
+      const receipt = await store.ingest(Readable.from(input.chunks));
+      expect(await store.ensureStored(receipt)).toBe(false);
+      expect(await store.delete(receipt.key)).toBe(true);
+      expect(await store.ensureStored(receipt)).toBe(true);
+      expect(await store.stat(receipt.key)).toEqual({ size: input.size });
+      expect((await readAll(await store.open(receipt.key))).equals(Buffer.concat(input.chunks))).toBe(true);
+      expect(await store.ensureStored(receipt)).toBe(false);
+      expect(await keys()).toEqual([receipt.key]);
+    });
+
+    it("puts a deleted blob back from a duplicate ingest's own staging copy", async () => {
+      const input = sample(2 * MiB + 3, 64 * 1024);
+      const first = await store.ingest(Readable.from(input.chunks));
+      const second = await store.ingest(Readable.from(input.chunks));
+      expect(second.key).toBe(first.key);
+      expect(second.staging).not.toBe(first.staging);
+      expect((await subject.leftovers()).sort()).toEqual([first.staging, second.staging].sort());
+      await store.releaseStaging(first);
+      await store.delete(first.key);
+      expect(await store.ensureStored(second)).toBe(true);
+      expect((await readAll(await store.open(second.key))).equals(Buffer.concat(input.chunks))).toBe(true);
+    });
+
+    it('fails with a StorageError when both the blob and its staging copy are gone', async () => {
+      const receipt = await store.ingest([Buffer.alloc(5000, 9)]);
+      await store.releaseStaging(receipt);
+      await store.delete(receipt.key);
+      const error = await store.ensureStored(receipt).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(StorageError);
+      expect((error as StorageError).message).toBe(`blob ${receipt.key} is missing and so is its staging copy`);
+      expect(await store.exists(receipt.key)).toBe(false);
     });
 
     it('catches a blob corrupted in storage on a full read, before its last bytes go out', async () => {
@@ -313,14 +369,21 @@ export function describeBlobStore(name: string, makeStore: () => Promise<BlobSto
       expect(await store.exists('../../etc/passwd')).toBe(false);
     });
 
-    it('lists every blob with its size', async () => {
+    it('lists every blob with its size and when it was written', async () => {
+      const before = Date.now();
       const empty = await store.ingest([]);
       const small = await store.ingest([Buffer.alloc(5000, 3)]);
       const large = await store.ingest(sample(2 * MiB + 1).chunks);
+      const after = Date.now();
       const listed = [];
       for await (const blob of store.listWithSizes()) listed.push(blob);
+      // Some slack: S3 dates have whole seconds, and a filesystem's clock ticks coarser than Date.now().
+      for (const { modifiedAt } of listed) {
+        expect(modifiedAt).toBeGreaterThanOrEqual(before - 5_000);
+        expect(modifiedAt).toBeLessThanOrEqual(after + 5_000);
+      }
       const byKey = (x: { key: string }, y: { key: string }) => x.key.localeCompare(y.key);
-      expect(listed.sort(byKey)).toEqual(
+      expect(listed.map(({ key, size }) => ({ key, size })).sort(byKey)).toEqual(
         [
           { key: empty.key, size: 0 },
           { key: small.key, size: 5000 },
@@ -328,9 +391,9 @@ export function describeBlobStore(name: string, makeStore: () => Promise<BlobSto
         ].sort(byKey),
       );
       await store.delete(small.key);
-      const after = [];
-      for await (const blob of store.listWithSizes()) after.push(blob.key);
-      expect(after.sort()).toEqual([empty.key, large.key].sort());
+      const remaining = [];
+      for await (const blob of store.listWithSizes()) remaining.push(blob.key);
+      expect(remaining.sort()).toEqual([empty.key, large.key].sort());
     });
 
     it('reports that it takes writes, and leaves nothing behind doing so', async () => {

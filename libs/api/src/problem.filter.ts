@@ -4,7 +4,9 @@ import {
   DatabaseError,
   DataplaneError,
   type DataplaneErrorCode,
+  DeletionForbiddenError,
   IllegalPackageStateError,
+  PackageGoneError,
   InvalidInputError,
   PathConflictError,
   RegistryError,
@@ -142,6 +144,8 @@ function registryExtras(error: RegistryError): object {
   if (error instanceof InvalidInputError) return { field: error.field };
   if (error instanceof UnknownRetentionClassError) return { known_retention_classes: error.known };
   if (error instanceof IllegalPackageStateError) return { package_status: error.status };
+  if (error instanceof PackageGoneError) return { package_status: error.status };
+  if (error instanceof DeletionForbiddenError) return { package_status: error.status };
   if (error instanceof PathConflictError) return { conflicts_with: error.conflictsWith };
   return {};
 }

@@ -29,6 +29,7 @@ export function statusOf(code: ProblemCode): number {
     case 'unauthorized':
       return 401;
     case 'forbidden':
+    case 'deletion_forbidden':
       return 403;
     case 'package_not_found':
     case 'file_not_found':
@@ -42,7 +43,11 @@ export function statusOf(code: ProblemCode): number {
     case 'duplicate_relative_path':
     case 'path_conflict':
     case 'illegal_package_state':
+    case 'package_held':
+    case 'collector_busy':
       return 409;
+    case 'package_gone':
+      return 410;
     case 'size_limit_exceeded':
       return 413;
     case 'range_not_satisfiable':
@@ -81,6 +86,10 @@ const TITLES: Readonly<Record<ProblemCode, string>> = {
   duplicate_relative_path: 'Duplicate relative path',
   path_conflict: 'Path conflict',
   illegal_package_state: 'Illegal package state',
+  package_held: 'Package held',
+  package_gone: 'Package gone',
+  deletion_forbidden: 'Deletion forbidden',
+  collector_busy: 'Garbage collector busy',
   size_limit_exceeded: 'Size limit exceeded',
   range_not_satisfiable: 'Range not satisfiable',
   unknown_retention_class: 'Unknown retention class',

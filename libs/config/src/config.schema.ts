@@ -183,6 +183,40 @@ export const SETTINGS = {
       'Seconds between the comment lines that keep an idle event stream open through proxies (1–60, below the 120 s idle timeout).',
     parse: integerIn(1, 60),
   }),
+  abandonedAfterHours: setting({
+    name: 'ARTIFACTSTORE_ABANDONED_AFTER_HOURS',
+    default: '24',
+    description:
+      'Hours after its last event that a package still `created` expires as `abandoned` (1–87600).',
+    parse: integerIn(1, 87_600),
+  }),
+  keepLatestPerName: setting({
+    name: 'ARTIFACTSTORE_KEEP_LATEST_PER_NAME',
+    default: '1',
+    description:
+      'The newest finalized packages of each name that never expire by retention, whatever their class (0–1000; 0 turns it off).',
+    parse: integerIn(0, 1000),
+  }),
+  gcIntervalSeconds: setting({
+    name: 'ARTIFACTSTORE_GC_INTERVAL_SECONDS',
+    default: '3600',
+    description:
+      'Seconds between garbage collection runs (expiry, then collection of unreferenced blobs); 0 = never by itself (0–604800).',
+    parse: integerIn(0, 604_800),
+  }),
+  gcGraceSeconds: setting({
+    name: 'ARTIFACTSTORE_GC_GRACE_SECONDS',
+    default: '3600',
+    description:
+      'Seconds a blob must have been unreferenced (or, for bytes no file names, stored) before the collector removes it (0–2592000).',
+    parse: integerIn(0, 2_592_000),
+  }),
+  scrubMaxMibs: setting({
+    name: 'ARTIFACTSTORE_SCRUB_MAX_MIBS',
+    default: '200',
+    description: 'MiB per second a scrub reads at most, to leave the disk to users (1–100000).',
+    parse: integerIn(1, 100_000),
+  }),
 };
 
 /** ARTIFACTSTORE_S3_*: read, and required where the table says so, only when the storage is `s3`. */

@@ -14,6 +14,11 @@ export interface IngestReceipt {
   readonly backend: string;
   /** Where the bytes are in that backend: derived from the BLAKE3 digest, so identical bytes share one key. */
   readonly key: string;
+  /**
+   * The ingest's own copy of the bytes (fs: its temp file's path; S3: its staging object's key), opaque to callers.
+   * It stays until `releaseStaging`, so that `ensureStored` can put the blob back should it be deleted meanwhile.
+   */
+  readonly staging: string;
 }
 
 export interface IngestOptions {
@@ -40,6 +45,8 @@ export interface BlobStat {
 export interface StoredBlob {
   readonly key: string;
   readonly size: number;
+  /** When the blob was last written, in ms since the epoch (fs: mtime; S3: LastModified). */
+  readonly modifiedAt: number;
 }
 
 /** Bytes that can be ingested: a Node readable, or any (async) iterable of byte chunks. */
@@ -78,8 +85,24 @@ export type SendOutcome =
 export abstract class BlobStore {
   abstract readonly backend: string;
 
-  /** Stores the bytes of `source`, hashing them with BLAKE3 and SHA-256 in the same pass. */
+  /**
+   * Stores the bytes of `source`, hashing them with BLAKE3 and SHA-256 in the same pass. The receipt's staging copy
+   * stays: call `releaseStaging` once the blob is committed (or abandoned), or it stays until a sweep removes it.
+   */
   abstract ingest(source: ByteSource, options?: IngestOptions): Promise<IngestReceipt>;
+
+  /**
+   * Makes sure the receipt's blob is in storage: when it is missing (deleted since the ingest), puts it back, durably,
+   * from the staging copy and returns true; returns false when it was there. Throws a StorageError when both the blob
+   * and its staging copy are gone.
+   */
+  abstract ensureStored(receipt: IngestReceipt): Promise<boolean>;
+
+  /**
+   * Removes the receipt's staging copy. Idempotent, and never throws: a copy it fails to remove is a leftover that
+   * the backend's sweep removes later.
+   */
+  abstract releaseStaging(receipt: IngestReceipt): Promise<void>;
 
   /**
    * The backend's one read: the blob's size and its bytes `options.start` to `options.end` (the whole blob without

@@ -1,5 +1,5 @@
-import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { link, mkdir, open, readdir, rm, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import {
   BlobStore,
   type BlobRead,
@@ -12,7 +12,7 @@ import {
 } from './blob-store.js';
 import { readFileChunks } from './blob-file-reader.js';
 import { BlobFileWriter } from './blob-file-writer.js';
-import { BlobNotFoundError, DataplaneError } from './dataplane.errors.js';
+import { BlobNotFoundError, DataplaneError, StorageError } from './dataplane.errors.js';
 import { takesDirectWrites } from './direct-io.js';
 import { HashedSource, storageError } from './ingest-checks.js';
 import { tempFileName, tempFileOwnerIsGone, thisProcessOwner } from './temp-file-owner.js';
@@ -34,11 +34,12 @@ const STALE_TEMP_MS = 60 * 60 * 1000;
 
 /**
  * Blobs as files under `<root>/<aa>/<bb>/<blake3 hex>`. An ingest writes a temp file under `<root>/tmp/`, named for
- * its process (temp-file-owner.ts), on the same filesystem, fsyncs it, renames it into place and fsyncs the
- * directory, so a blob is absent or complete under its key; a crash leaves at most a temp file, which
- * `sweepTempFiles` removes at the next start (at once when its process is provably dead). Identical bytes land on the
- * same key: the second ingest finds the blob and drops its temp file (a race between two is harmless, since rename
- * replaces atomically with identical bytes).
+ * its process (temp-file-owner.ts), on the same filesystem, fsyncs it, hard-links it into place and fsyncs the
+ * directory, so a blob is absent or complete under its key. The temp file is the receipt's staging copy: it keeps the
+ * bytes until `releaseStaging`, and a crash leaves at most temp files, which `sweepTempFiles` removes at the next
+ * start (at once when their process is provably dead). Identical bytes land on the same key: the second ingest finds
+ * the blob and places nothing, without an fsync (a race between two is harmless: the link that loses finds the
+ * identical blob in place).
  */
 export class FsBlobStore extends BlobStore {
   readonly backend = 'fs';
@@ -117,25 +118,61 @@ export class FsBlobStore extends BlobStore {
       await writer.finish();
       const { size, blake3, sha256 } = hashed.result();
       const key = blake3.toString('hex');
-      const finalPath = this.pathOf(key);
-      // Identical bytes already stored: this copy needs neither fsync nor rename.
+      // Identical bytes already stored: this copy is placed only should `ensureStored` need it, and synced then.
       const duplicate = await this.exists(key);
       if (!duplicate) await writer.sync();
       closed = true;
       await writer.close();
-      if (duplicate) {
-        await rm(tempPath, { force: true });
-      } else {
-        await mkdir(dirname(finalPath), { recursive: true });
-        await rename(tempPath, finalPath);
-        await syncDirectory(dirname(finalPath));
-      }
-      return { size, blake3, sha256, backend: this.backend, key };
+      if (!duplicate) await this.place(tempPath, key);
+      return { size, blake3, sha256, backend: this.backend, key, staging: tempPath };
     } catch (error) {
       if (!closed) await writer.close().catch(() => undefined);
       await rm(tempPath, { force: true }).catch(() => undefined);
       throw error instanceof DataplaneError ? error : storageError('ingest failed', error);
     }
+  }
+
+  /** Puts the blob back from the staging copy when it is missing; the copy is synced first, as it may not be yet. */
+  async ensureStored(receipt: IngestReceipt): Promise<boolean> {
+    if (await this.exists(receipt.key)) return false;
+    if (!this.holdsStaging(receipt.staging)) {
+      throw new StorageError(
+        `blob ${receipt.key} is missing and ${receipt.staging} is no staging copy of this store`,
+      );
+    }
+    try {
+      await syncFile(receipt.staging);
+      await this.place(receipt.staging, receipt.key);
+    } catch (error) {
+      if (isNotFound(error)) {
+        throw new StorageError(`blob ${receipt.key} is missing and so is its staging copy`, { cause: error });
+      }
+      throw storageError(`cannot put blob ${receipt.key} back from its staging copy`, error);
+    }
+    return true;
+  }
+
+  /** Every failure is swallowed: a temp file left behind is the sweep's (`sweepTempFiles`). */
+  async releaseStaging(receipt: IngestReceipt): Promise<void> {
+    if (this.holdsStaging(receipt.staging)) await rm(receipt.staging, { force: true }).catch(() => undefined);
+  }
+
+  /**
+   * Links a synced file into place as the blob `key` and syncs the directory. A blob already there is an identical
+   * one, placed by a concurrent ingest.
+   */
+  private async place(path: string, key: string): Promise<void> {
+    const finalPath = this.pathOf(key);
+    await mkdir(dirname(finalPath), { recursive: true });
+    await link(path, finalPath).catch((error: unknown) => {
+      if ((error as { code?: unknown }).code !== 'EEXIST') throw error;
+    });
+    await syncFile(dirname(finalPath));
+  }
+
+  /** Whether `path` names a temp file of this store (so that a handle from elsewhere removes nothing). */
+  private holdsStaging(path: string): boolean {
+    return dirname(path) === this.tempDir && basename(path).endsWith('.tmp');
   }
 
   /**
@@ -206,7 +243,7 @@ export class FsBlobStore extends BlobStore {
         if (isNotFound(error)) return undefined;
         throw storageError(`cannot stat blob ${key}`, error);
       });
-      if (info?.isFile()) yield { key, size: info.size };
+      if (info?.isFile()) yield { key, size: info.size, modifiedAt: Math.floor(info.mtimeMs) };
     }
   }
 
@@ -226,12 +263,13 @@ export class FsBlobStore extends BlobStore {
   }
 }
 
-async function syncDirectory(path: string): Promise<void> {
-  const directory = await open(path, 'r');
+/** Flushes a file's (or a directory's) data and metadata to the device. */
+async function syncFile(path: string): Promise<void> {
+  const handle = await open(path, 'r');
   try {
-    await directory.sync();
+    await handle.sync();
   } finally {
-    await directory.close();
+    await handle.close();
   }
 }
 

@@ -17,19 +17,26 @@ describe('S3BlobStore key layout (no server needed)', () => {
 });
 
 describe('S3BlobStore listing (a stand-in client)', () => {
-  it('lists blobs with their sizes page by page under <prefix>blobs/, skipping other objects', async () => {
+  it('lists blobs with their sizes and dates page by page under <prefix>blobs/, skipping other objects', async () => {
     const a = blake3('a').toString('hex');
     const b = blake3('b').toString('hex');
+    const aModified = new Date('2024-05-01T10:00:00Z');
+    const bModified = new Date('2024-05-02T11:30:00Z');
     const pages = [
       {
         Contents: [
-          { Key: `p/blobs/${a.slice(0, 2)}/${a.slice(2, 4)}/${a}`, Size: 1 },
-          { Key: 'p/blobs/README', Size: 9 },
+          { Key: `p/blobs/${a.slice(0, 2)}/${a.slice(2, 4)}/${a}`, Size: 1, LastModified: aModified },
+          { Key: 'p/blobs/README', Size: 9, LastModified: aModified },
         ],
         IsTruncated: true,
         NextContinuationToken: 'next',
       },
-      { Contents: [{ Key: `p/blobs/${b.slice(0, 2)}/${b.slice(2, 4)}/${b}`, Size: 0 }], IsTruncated: false },
+      {
+        Contents: [
+          { Key: `p/blobs/${b.slice(0, 2)}/${b.slice(2, 4)}/${b}`, Size: 0, LastModified: bModified },
+        ],
+        IsTruncated: false,
+      },
     ];
     const asked: unknown[] = [];
     const client = {
@@ -43,8 +50,8 @@ describe('S3BlobStore listing (a stand-in client)', () => {
     const listed = [];
     for await (const blob of store.listWithSizes()) listed.push(blob);
     expect(listed).toEqual([
-      { key: a, size: 1 },
-      { key: b, size: 0 },
+      { key: a, size: 1, modifiedAt: aModified.getTime() },
+      { key: b, size: 0, modifiedAt: bModified.getTime() },
     ]);
     expect(asked).toEqual([
       { Bucket: 'b', Prefix: 'p/blobs/', ContinuationToken: undefined },

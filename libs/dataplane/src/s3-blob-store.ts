@@ -29,7 +29,7 @@ import {
   type OpenOptions,
   type StoredBlob,
 } from './blob-store.js';
-import { BlobNotFoundError, DataplaneError } from './dataplane.errors.js';
+import { BlobNotFoundError, DataplaneError, StorageError } from './dataplane.errors.js';
 import { HashedSource, storageError } from './ingest-checks.js';
 
 const KEY = /^[0-9a-f]{64}$/;
@@ -55,9 +55,10 @@ export interface S3BlobStoreOptions {
 /**
  * Blobs as objects `<prefix>blobs/<aa>/<bb>/<blake3 hex>` in one bucket. The key is known only once the bytes have
  * passed, so an ingest streams them (multipart, bounded memory) to a unique staging object, hashing as they go,
- * then copies that into place — skipped when the blob already exists — and deletes the staging object; a failure
- * aborts the multipart upload and deletes what was staged. Nothing is ever visible under a blob key unless
- * complete, since a copy is atomic. Full reads go through a BlobVerifier, as on every backend.
+ * then copies that into place — skipped when the blob already exists. The staging object is the receipt's staging
+ * copy: it stays until `releaseStaging` (or `sweepStaging`, an hour on). A failure aborts the multipart upload and
+ * deletes what was staged. Nothing is ever visible under a blob key unless complete, since a copy is atomic. Full
+ * reads go through a BlobVerifier, as on every backend.
  */
 export class S3BlobStore extends BlobStore {
   readonly backend = 's3';
@@ -147,10 +148,43 @@ export class S3BlobStore extends BlobStore {
       const { size, blake3, sha256 } = hashed.result();
       const key = blake3.toString('hex');
       if (!(await this.exists(key))) await this.copyIntoPlace(stagingKey, this.objectKey(key), size);
-      return { size, blake3, sha256, backend: this.backend, key };
-    } finally {
+      return { size, blake3, sha256, backend: this.backend, key, staging: stagingKey };
+    } catch (error) {
       await this.deleteQuietly(stagingKey);
+      throw error;
     }
+  }
+
+  /** Puts the blob back by copying the staging object into place when the blob is missing. */
+  async ensureStored(receipt: IngestReceipt): Promise<boolean> {
+    if (await this.exists(receipt.key)) return false;
+    if (!this.holdsStaging(receipt.staging)) {
+      throw new StorageError(
+        `blob ${receipt.key} is missing and ${receipt.staging} is no staging object of this store`,
+      );
+    }
+    try {
+      await this.copyIntoPlace(receipt.staging, this.objectKey(receipt.key), receipt.size);
+    } catch (error) {
+      const cause = error instanceof StorageError ? error.cause : error;
+      if (cause instanceof Error && isNotFound(cause)) {
+        throw new StorageError(`blob ${receipt.key} is missing and so is its staging copy`, { cause });
+      }
+      throw error instanceof DataplaneError
+        ? error
+        : storageError(`cannot put blob ${receipt.key} back from its staging copy`, error);
+    }
+    return true;
+  }
+
+  /** Every failure is swallowed: a staging object left behind is the sweep's (`sweepStaging`). */
+  async releaseStaging(receipt: IngestReceipt): Promise<void> {
+    if (this.holdsStaging(receipt.staging)) await this.deleteQuietly(receipt.staging);
+  }
+
+  /** Whether `objectKey` is a staging object of this store (so that a handle from elsewhere deletes nothing). */
+  private holdsStaging(objectKey: string): boolean {
+    return objectKey.startsWith(this.stagingPrefix) && objectKey.length > this.stagingPrefix.length;
   }
 
   /** The one read path: the object's size from a HEAD, then its bytes from a GET (of the range asked for) as taken. */
@@ -198,7 +232,10 @@ export class S3BlobStore extends BlobStore {
   async *listWithSizes(): AsyncGenerator<StoredBlob> {
     for await (const object of this.listObjects(`${this.prefix}blobs/`)) {
       const key = object.Key?.slice(object.Key.lastIndexOf('/') + 1);
-      if (key !== undefined && KEY.test(key)) yield { key, size: object.Size ?? 0 };
+      if (key !== undefined && KEY.test(key)) {
+        // An object without a date counts as new: a collector keeps what it cannot date.
+        yield { key, size: object.Size ?? 0, modifiedAt: object.LastModified?.getTime() ?? Date.now() };
+      }
     }
   }
 

@@ -137,6 +137,32 @@ export class Database implements OnApplicationShutdown {
     });
   }
 
+  /**
+   * Runs `work` while this process holds the cluster-wide lock `key`, or returns `{ ran: false }` at once when
+   * another session holds it. PostgreSQL: a session advisory lock (`pg_try_advisory_lock`) on a connection of its
+   * own, held for the whole of `work` however many units of work it runs. SQLite serves one host, where the
+   * caller's own in-process exclusion suffices: `work` just runs.
+   */
+  async exclusively<T>(key: number, work: () => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }> {
+    this.assertOpen();
+    if (this.dialect === 'sqlite') return { ran: true, value: await work() };
+    const runner = this.writer.createQueryRunner();
+    const executor = new QueryRunnerExecutor(runner);
+    try {
+      const [row] = await executor.query(`SELECT pg_try_advisory_lock(${Math.trunc(key)}) AS locked`, []);
+      if (row?.locked !== true) return { ran: false };
+      try {
+        return { ran: true, value: await work() };
+      } finally {
+        await executor.query(`SELECT pg_advisory_unlock(${Math.trunc(key)})`, []).catch(() => {
+          executor.markBroken(); // the pool then closes the connection, and the lock goes with the session
+        });
+      }
+    } finally {
+      await releaseRunner(runner, executor.broken);
+    }
+  }
+
   /** A snapshot of connection use: PostgreSQL's pool as pg counts it, or SQLite's two connections' locks. */
   connectionStats(): ConnectionStats {
     if (this.dialect === 'sqlite') {

@@ -2,8 +2,8 @@ import type { Readable, Writable } from 'node:stream';
 import { Injectable } from '@nestjs/common';
 import { BlobStore, type OpenOptions } from '@artifactstore/dataplane';
 import { Database, asString } from '@artifactstore/db';
-import type { FileRecord } from './records.js';
-import { FileNotFoundError } from './registry.errors.js';
+import { asStatus, type FileRecord } from './records.js';
+import { FileNotFoundError, PackageGoneError } from './registry.errors.js';
 
 /** What sending a file did, as the blob store reports it. */
 export type SendResult = Awaited<ReturnType<BlobStore['send']>>;
@@ -29,9 +29,15 @@ export class FileDelivery {
     return this.blobStore.send(await this.storageKey(file), destination, range);
   }
 
-  /** Where this server's blob store keeps a file's bytes. */
+  /**
+   * Where this server's blob store keeps a file's bytes. The file of a package that expired or was deleted is
+   * PackageGoneError, even while its bytes are still stored (another package may share them).
+   */
   private async storageKey(file: FileRecord): Promise<string> {
     return this.database.read(async (tx) => {
+      const [pkg] = await tx.query('SELECT status FROM artifact_packages WHERE id = ?', [file.package_id]);
+      const status = asStatus(pkg?.status);
+      if (status === 'expired' || status === 'deleted') throw new PackageGoneError(file.package_id, status);
       const rows = await tx.query('SELECT backend, key FROM storage_locations WHERE file_id = ?', [file.id]);
       const here = rows.find((row) => row.backend === this.blobStore.backend);
       if (!here) throw new FileNotFoundError(`${file.id} on the ${this.blobStore.backend} backend`);

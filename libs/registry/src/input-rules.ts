@@ -25,6 +25,21 @@ export function checkLabel(field: string, value: unknown): string {
   return value;
 }
 
+export const MAX_REASON_CODE_POINTS = 1024;
+
+/** A reason for a deletion or a hold: 0–1024 Unicode code points, well-formed, no control characters; `''` when absent. */
+export function checkReason(value: unknown): string {
+  if (value === undefined || value === null) return '';
+  if (typeof value !== 'string') throw new InvalidInputError('reason', 'must be a string');
+  if (!value.isWellFormed()) throw new InvalidInputError('reason', 'must not contain a lone surrogate');
+  const length = codePointCount(value);
+  if (length > MAX_REASON_CODE_POINTS) {
+    throw new InvalidInputError('reason', `must be at most ${MAX_REASON_CODE_POINTS} characters, got ${length}`);
+  }
+  if (CONTROL.test(value)) throw new InvalidInputError('reason', 'must not contain control characters');
+  return value;
+}
+
 function codePointCount(value: string): number {
   // A well-formed string: each surrogate pair is one code point in two code units.
   return value.length - (value.match(/[\ud800-\udbff]/g)?.length ?? 0);

@@ -21,6 +21,7 @@ import {
   InvalidInputError,
   ManifestNotFoundError,
   PackageNotFoundError,
+  PACKAGE_STATUSES,
 } from './registry.errors.js';
 import { requireFile, requirePackage, requirePackageStatus } from './view-reads.js';
 
@@ -102,8 +103,8 @@ export class PackageQueries {
     for (const field of PACKAGE_FILTERS) {
       const value = filter[field];
       if (value === undefined) continue;
-      if (field === 'status' && value !== 'created' && value !== 'finalized') {
-        throw new InvalidInputError('status', 'must be created or finalized');
+      if (field === 'status' && !(PACKAGE_STATUSES as readonly string[]).includes(value)) {
+        throw new InvalidInputError('status', `must be one of ${PACKAGE_STATUSES.join(', ')}`);
       }
       fields.push(field);
       params.push(checkFilterText(field, value));
@@ -168,10 +169,12 @@ export class PackageQueries {
       );
       if (!row) throw byAddress ? new ManifestNotFoundError(ref) : new PackageNotFoundError(ref);
       const id = asString(row.id);
-      const status = asStatus(row.status);
-      if (status !== 'finalized') throw new IllegalPackageStateError(id, status, 'read the manifest');
+      // A package that expired or was deleted after its finalization keeps its manifest: it is in the log.
+      if (row.manifest_digest === null) {
+        throw new IllegalPackageStateError(id, asStatus(row.status), 'read the manifest');
+      }
       const event = await this.eventLog.firstOfSubject(tx, 'package', id, PACKAGE_FINALIZED);
-      if (!event) throw new Error(`package ${id} is finalized but its ${PACKAGE_FINALIZED} event is missing`);
+      if (!event) throw new Error(`package ${id} was finalized but its ${PACKAGE_FINALIZED} event is missing`);
       return { id, payload: event.payload, digest: asString(row.manifest_digest) };
     });
     return {

@@ -1,6 +1,6 @@
 import { canonicalJson, type JsonValue, type Timestamp } from '@artifactstore/codec';
 import { asNumber, asString, asTimestamp, type Row } from '@artifactstore/db';
-import type { PackageStatus } from './registry.errors.js';
+import { PACKAGE_STATUSES, type PackageStatus } from './registry.errors.js';
 
 /** A package as the registry shows it. Field names are the wire's (snake_case), so callers pass records through. */
 export interface PackageRecord {
@@ -13,8 +13,14 @@ export interface PackageRecord {
   readonly metadata: { readonly [key: string]: JsonValue };
   readonly created_at: Timestamp;
   readonly finalized_at: Timestamp | null;
-  /** When the retention class lets the package go; null while open, and for classes that never expire. */
+  /** When the retention class lets the package go; null while open or held, and for classes that never expire. */
   readonly expires_at: Timestamp | null;
+  /** Held packages never expire and cannot be deleted until released. */
+  readonly held: boolean;
+  readonly hold_reason: string | null;
+  /** When the package expired or was deleted, and why (`retention`, `abandoned`, or the deleter's reason). */
+  readonly removed_at: Timestamp | null;
+  readonly removal_reason: string | null;
   readonly file_count: number;
   readonly total_size: number;
   /** `blake3:<hex>` of the manifest, once finalized. */
@@ -37,7 +43,8 @@ export interface FileRecord {
 
 /** The columns PACKAGE_SELECT returns, for callers that add their own WHERE. */
 export const PACKAGE_SELECT = `SELECT p.id, p.name, p.producer, p.subject, p.retention_class, p.status, p.metadata,
-    p.created_at, p.finalized_at, p.manifest_digest, r.expires_at, p.file_count, p.total_size
+    p.created_at, p.finalized_at, p.manifest_digest, r.expires_at, p.file_count, p.total_size,
+    p.held, p.hold_reason, p.removed_at, p.removal_reason
   FROM artifact_packages p JOIN retention_state r ON r.package_id = p.id`;
 
 export const FILE_SELECT = `SELECT f.id, f.package_id, f.relative_path, f.media_type, f.size, f.blake3, f.sha256,
@@ -56,7 +63,12 @@ export function toPackageRecord(row: Row): PackageRecord {
     metadata: asJsonObject(row.metadata),
     created_at: asTimestamp(row.created_at),
     finalized_at: row.finalized_at === null ? null : asTimestamp(row.finalized_at),
-    expires_at: row.expires_at === null ? null : asTimestamp(row.expires_at),
+    // The views keep a held package's deadline (the collector counts what holds keep); the wire shows none.
+    expires_at: row.expires_at === null || asNumber(row.held) === 1 ? null : asTimestamp(row.expires_at),
+    held: asNumber(row.held) === 1,
+    hold_reason: row.hold_reason === null ? null : asString(row.hold_reason),
+    removed_at: row.removed_at === null ? null : asTimestamp(row.removed_at),
+    removal_reason: row.removal_reason === null ? null : asString(row.removal_reason),
     file_count: asNumber(row.file_count),
     total_size: asNumber(row.total_size),
     content_address: manifestDigest === null ? null : `blake3:${manifestDigest}`,
@@ -78,7 +90,9 @@ export function toFileRecord(row: Row): FileRecord {
 }
 
 export function asStatus(value: unknown): PackageStatus {
-  if (value === 'created' || value === 'finalized') return value;
+  if (typeof value === 'string' && (PACKAGE_STATUSES as readonly string[]).includes(value)) {
+    return value as PackageStatus;
+  }
   throw new TypeError(`unexpected package status ${String(value)}`);
 }
 

@@ -11,6 +11,10 @@ export type RegistryErrorCode =
   | 'unknown_retention_class'
   | 'package_not_found'
   | 'illegal_package_state'
+  | 'package_held'
+  | 'package_gone'
+  | 'deletion_forbidden'
+  | 'collector_busy'
   | 'invalid_relative_path'
   | 'duplicate_relative_path'
   | 'path_conflict'
@@ -65,7 +69,54 @@ export class IllegalPackageStateError extends RegistryError {
   }
 }
 
-export type PackageStatus = 'created' | 'finalized';
+/** A package's life: `created` → `finalized` → `expired`; `created` or `finalized` → `deleted`; `created` → `expired`. */
+export const PACKAGE_STATUSES = ['created', 'finalized', 'expired', 'deleted'] as const;
+export type PackageStatus = (typeof PACKAGE_STATUSES)[number];
+
+/** A held package cannot be deleted (nor expire) until it is released. */
+export class PackageHeldError extends RegistryError {
+  readonly code = 'package_held';
+  override readonly name = 'PackageHeldError';
+  constructor(
+    readonly packageId: string,
+    readonly reason: string,
+  ) {
+    super(`package ${packageId} is held${reason === '' ? '' : ` (${reason})`}; release it first`);
+  }
+}
+
+/** The package expired or was deleted: its metadata stays readable, its files are no longer served. */
+export class PackageGoneError extends RegistryError {
+  readonly code = 'package_gone';
+  override readonly name = 'PackageGoneError';
+  constructor(
+    readonly packageId: string,
+    readonly status: PackageStatus,
+  ) {
+    super(`package ${packageId} is ${status}: its files are no longer served`);
+  }
+}
+
+/** A producer may delete (abort) only a package that is still `created`; deleting others takes an admin. */
+export class DeletionForbiddenError extends RegistryError {
+  readonly code = 'deletion_forbidden';
+  override readonly name = 'DeletionForbiddenError';
+  constructor(
+    readonly packageId: string,
+    readonly status: PackageStatus,
+  ) {
+    super(`package ${packageId} is ${status}: only an admin may delete it`);
+  }
+}
+
+/** Another process runs the garbage collector right now (PostgreSQL's advisory lock is taken). */
+export class CollectorBusyError extends RegistryError {
+  readonly code = 'collector_busy';
+  override readonly name = 'CollectorBusyError';
+  constructor() {
+    super('another server process is running the garbage collector; try again when it is done');
+  }
+}
 
 export class InvalidRelativePathError extends RegistryError {
   readonly code = 'invalid_relative_path';

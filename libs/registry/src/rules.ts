@@ -39,6 +39,11 @@ export {
   PathConflictError,
   FileNotFoundError,
   ManifestNotFoundError,
+  PackageHeldError,
+  PackageGoneError,
+  DeletionForbiddenError,
+  CollectorBusyError,
+  PACKAGE_STATUSES,
   type RegistryErrorCode,
   type PackageStatus,
 } from './registry.errors.js';

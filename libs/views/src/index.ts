@@ -24,4 +24,25 @@ export {
   type StorageLocation,
 } from './handlers/file-ingested.handler.js';
 export { PACKAGE_FINALIZED, packageFinalizedEvent } from './handlers/package-finalized.handler.js';
+export {
+  PACKAGE_EXPIRED,
+  packageExpiredEvent,
+  readPackageExpired,
+  type ExpiryReason,
+  type PackageExpiredPayload,
+} from './handlers/package-expired.handler.js';
+export { PACKAGE_DELETED, packageDeletedEvent } from './handlers/package-deleted.handler.js';
+export { PACKAGE_HELD, packageHeldEvent } from './handlers/package-held.handler.js';
+export { PACKAGE_RELEASED, packageReleasedEvent } from './handlers/package-released.handler.js';
+export {
+  PACKAGE_RETENTION_CHANGED,
+  packageRetentionChangedEvent,
+} from './handlers/package-retention-changed.handler.js';
+export {
+  BLOB_COLLECTED,
+  blobCollectedEvent,
+  readBlobCollected,
+  type BlobCollectedPayload,
+} from './handlers/blob-collected.handler.js';
+export { LIVE_STATUSES } from './handlers/package-rows.js';
 export { type ViewStore, type ViewRow, type ViewTableName } from './view-store.js';

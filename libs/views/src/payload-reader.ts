@@ -1,4 +1,4 @@
-import { decodeCbor, isUuid, type CborMap, type CborValue } from '@artifactstore/codec';
+import { decodeCbor, isUuid, parseTimestamp, type CborMap, type CborValue } from '@artifactstore/codec';
 import type { Event } from '@artifactstore/events';
 
 /** A payload that does not have the shape its event type promises. The event is refused (or replay stops). */
@@ -38,6 +38,17 @@ export class PayloadReader {
   uuid(key: string): string {
     const value = this.text(key);
     if (!isUuid(value)) throw this.wrongType(key, 'a lowercase hyphenated UUID');
+    return value;
+  }
+
+  /** A timestamp in its one spelling (RFC 3339, UTC, milliseconds), as the views store it. */
+  timestamp(key: string): string {
+    const value = this.text(key);
+    try {
+      parseTimestamp(value);
+    } catch {
+      throw this.wrongType(key, 'an RFC 3339 UTC millisecond timestamp');
+    }
     return value;
   }
 

@@ -1,9 +1,15 @@
 import { Injectable } from '@nestjs/common';
 import type { Tx } from '@artifactstore/db';
 import type { Event, ViewWriter } from '@artifactstore/events';
+import { BlobCollectedHandler } from './handlers/blob-collected.handler.js';
 import { FileIngestedHandler } from './handlers/file-ingested.handler.js';
 import { PackageCreatedHandler } from './handlers/package-created.handler.js';
+import { PackageDeletedHandler } from './handlers/package-deleted.handler.js';
+import { PackageExpiredHandler } from './handlers/package-expired.handler.js';
 import { PackageFinalizedHandler } from './handlers/package-finalized.handler.js';
+import { PackageHeldHandler } from './handlers/package-held.handler.js';
+import { PackageReleasedHandler } from './handlers/package-released.handler.js';
+import { PackageRetentionChangedHandler } from './handlers/package-retention-changed.handler.js';
 import type { ViewHandler } from './view-handler.js';
 import { BatchingViewStore, ImmediateViewStore } from './view-store.js';
 import { VIEW_TABLES } from './view-tables.js';
@@ -13,6 +19,12 @@ const REGISTRY_HANDLERS: readonly ViewHandler[] = [
   new PackageCreatedHandler(),
   new FileIngestedHandler(),
   new PackageFinalizedHandler(),
+  new PackageExpiredHandler(),
+  new PackageDeletedHandler(),
+  new PackageHeldHandler(),
+  new PackageReleasedHandler(),
+  new PackageRetentionChangedHandler(),
+  new BlobCollectedHandler(),
 ];
 
 /** Projects events into the registry views: one handler per event type; unknown types are skipped. */

@@ -21,6 +21,8 @@ export interface ViewStore {
   update(table: ViewTableName, key: string, changes: ViewRow, expected?: ViewRow): Promise<boolean>;
   /** The row whose key is `key`, or undefined. */
   get(table: ViewTableName, key: string): Promise<Row | undefined>;
+  /** Deletes every row that matches each column of `match` (at least one column); returns how many. */
+  deleteWhere(table: ViewTableName, match: ViewRow): Promise<number>;
 }
 
 const TABLES = new Map<string, ViewTable>(VIEW_TABLES.map((table) => [table.name, table]));
@@ -54,6 +56,11 @@ function checkUpdate(table: ViewTable, changes: ViewRow, expected: ViewRow): voi
   }
 }
 
+function checkMatch(table: ViewTable, match: ViewRow): void {
+  if (Object.keys(match).length === 0) throw new ProjectionError(`${table.name}: a delete must match a column`);
+  checkUpdate(table, {}, match);
+}
+
 function updateSql(table: ViewTable, changes: ViewRow, expected: ViewRow): string {
   const set = Object.keys(changes).map((column) => `${column} = ?`);
   const where = [table.key, ...Object.keys(expected)].map((column) => `${column} = ?`);
@@ -80,6 +87,13 @@ export class ImmediateViewStore implements ViewStore {
     const table = tableOf(name);
     const [row] = await this.tx.query(`SELECT * FROM ${table.name} WHERE ${table.key} = ?`, [key]);
     return row;
+  }
+
+  async deleteWhere(name: ViewTableName, match: ViewRow): Promise<number> {
+    const table = tableOf(name);
+    checkMatch(table, match);
+    const where = Object.keys(match).map((column) => `${column} = ?`);
+    return this.tx.run(`DELETE FROM ${table.name} WHERE ${where.join(' AND ')}`, Object.values(match));
   }
 }
 
@@ -122,6 +136,20 @@ export class BatchingViewStore implements ViewStore {
   async get(name: ViewTableName, key: string): Promise<Row | undefined> {
     const row = this.pending.get(name)?.get(key);
     return row ? { ...row } : new ImmediateViewStore(this.tx).get(name, key);
+  }
+
+  async deleteWhere(name: ViewTableName, match: ViewRow): Promise<number> {
+    const table = tableOf(name);
+    checkMatch(table, match);
+    let deleted = 0;
+    const rows = this.pending.get(name);
+    for (const [key, row] of rows ?? []) {
+      if (Object.entries(match).every(([column, value]) => row[column] === value)) {
+        rows?.delete(key);
+        deleted++;
+      }
+    }
+    return deleted + (await new ImmediateViewStore(this.tx).deleteWhere(name, match));
   }
 
   private hold(name: ViewTableName, row: ViewRow): void {

@@ -38,6 +38,10 @@ export const VIEW_TABLES: readonly ViewTable[] = [
       column('last_event_sequence', 'integer'),
       column('file_count', 'integer'),
       column('total_size', 'integer'),
+      column('held', 'integer'),
+      column('hold_reason', 'text', true),
+      column('removed_at', 'timestamp', true),
+      column('removal_reason', 'text', true),
     ],
   },
   {

@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import type { PackageRecord, PackageStatus } from '@artifactstore/registry';
+import { PACKAGE_STATUSES, type PackageRecord, type PackageStatus } from '@artifactstore/registry';
 import { PACKAGE_METADATA_SCHEMA } from './package-metadata.schema.js';
 
 export class PackageDto implements PackageRecord {
@@ -18,7 +18,7 @@ export class PackageDto implements PackageRecord {
   @ApiProperty({ example: 'standard' })
   retention_class!: string;
 
-  @ApiProperty({ enum: ['created', 'finalized'] })
+  @ApiProperty({ enum: PACKAGE_STATUSES })
   status!: PackageStatus;
 
   @ApiProperty(PACKAGE_METADATA_SCHEMA)
@@ -34,9 +34,30 @@ export class PackageDto implements PackageRecord {
     format: 'date-time',
     nullable: true,
     type: String,
-    description: 'null while open, or never.',
+    description: 'When retention lets the package go: null while open, held, or for a class that never expires.',
   })
   expires_at!: string | null;
+
+  @ApiProperty({ description: 'A held package neither expires nor can be deleted until it is released.' })
+  held!: boolean;
+
+  @ApiProperty({ nullable: true, type: String, description: 'Why it is held; null when it is not.' })
+  hold_reason!: string | null;
+
+  @ApiProperty({
+    format: 'date-time',
+    nullable: true,
+    type: String,
+    description: 'When the package expired or was deleted.',
+  })
+  removed_at!: string | null;
+
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description: '`retention` or `abandoned` for an expired package, the reason given for a deleted one.',
+  })
+  removal_reason!: string | null;
 
   @ApiProperty({ example: 3 })
   file_count!: number;

@@ -59,6 +59,10 @@ export class PackageCreatedHandler implements ViewHandler {
       last_event_sequence: event.sequence,
       file_count: 0,
       total_size: 0,
+      held: 0,
+      hold_reason: null,
+      removed_at: null,
+      removal_reason: null,
     });
     await store.insert('retention_state', {
       package_id: payload.package_id,
