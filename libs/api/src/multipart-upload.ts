@@ -71,9 +71,17 @@ export async function receiveMultipartFile(
         },
       );
     },
-    _removeFile(_request, _file, callback) {
-      // Staged bytes are content-addressed and may be shared; unattached ones are left for garbage collection.
-      callback(null);
+    _removeFile(_request, file, callback) {
+      // The form failed after its file: the stored blob is left for garbage collection, the staging copy goes now.
+      const staged = (file as Partial<StagedPart>).staged;
+      if (!staged) {
+        callback(null);
+        return;
+      }
+      registry.discardStaged(staged).then(
+        () => callback(null),
+        (error: unknown) => callback(toError(error)),
+      );
     },
   };
   const upload = multer({

@@ -260,8 +260,15 @@ export class PackagesController {
       );
     }
     const form = await receiveMultipartFile(this.registry, id, request, response, this.config.maxFileSize);
-    const relativePath = formText(form.fields, 'relative_path') ?? form.filename;
-    const mediaType = formText(form.fields, 'media_type') ?? form.mimetype;
+    let relativePath: string;
+    let mediaType: string;
+    try {
+      relativePath = formText(form.fields, 'relative_path') ?? form.filename;
+      mediaType = formText(form.fields, 'media_type') ?? form.mimetype;
+    } catch (error) {
+      await this.registry.discardStaged(form.staged);
+      throw error;
+    }
     const file = await this.registry.attachFile(id, relativePath, mediaType, form.staged, actor);
     response.setHeader('Location', `/v1/files/${file.id}`);
     return file;

@@ -116,7 +116,8 @@ export class PackageCommands {
    * Streams `source` into the dataplane, then records the file. The package and the path are checked before the
    * first byte is read (so a doomed upload fails fast) and again under the append lock at commit (so of two
    * uploads of one path exactly one wins, and nothing enters a package after its manifest was built). A failure
-   * after the bytes were stored leaves no row and no event; the blob stays for garbage collection.
+   * after the bytes were stored leaves no row and no event; the blob stays for garbage collection. The staging copy
+   * the dataplane keeps until the commit is released either way.
    */
   async ingestFile(
     packageId: string,
@@ -141,13 +142,17 @@ export class PackageCommands {
     } finally {
       release();
     }
-    return this.recordFile(packageId, path, media, staged, actor);
+    try {
+      return await this.recordFile(packageId, path, media, staged, actor);
+    } finally {
+      await this.blobStore.releaseStaging(staged);
+    }
   }
 
   /**
    * The first half of an ingest, for callers that learn the path only after the bytes (a multipart form whose
    * fields follow its file): checks that the package takes files, then stores the bytes. Attach the result with
-   * `attachFile`; bytes never attached stay for garbage collection.
+   * `attachFile`, or let go of them with `discardStaged`; bytes never attached stay for garbage collection.
    */
   async stageFile(
     packageId: string,
@@ -164,7 +169,10 @@ export class PackageCommands {
     }
   }
 
-  /** The second half: records staged bytes as the file at `relativePath`, with every check of `ingestFile`. */
+  /**
+   * The second half: records staged bytes as the file at `relativePath`, with every check of `ingestFile`. The
+   * staging copy is released either way.
+   */
   async attachFile(
     packageId: string,
     relativePath: string,
@@ -172,11 +180,20 @@ export class PackageCommands {
     staged: StagedFile,
     actor: string,
   ): Promise<FileRecord> {
-    checkId('package_id', packageId);
-    const path = this.newPath(relativePath);
-    const media = checkMediaType(mediaType);
-    checkLabel('actor', actor);
-    return this.recordFile(packageId, path, media, staged, actor);
+    try {
+      checkId('package_id', packageId);
+      const path = this.newPath(relativePath);
+      const media = checkMediaType(mediaType);
+      checkLabel('actor', actor);
+      return await this.recordFile(packageId, path, media, staged, actor);
+    } finally {
+      await this.blobStore.releaseStaging(staged);
+    }
+  }
+
+  /** Lets go of staged bytes that will not be attached (a form that failed after its file part). */
+  discardStaged(staged: StagedFile): Promise<void> {
+    return this.blobStore.releaseStaging(staged);
   }
 
   /** The path of a file being added: normalized, and portable unless the policy is posix. */
@@ -195,6 +212,9 @@ export class PackageCommands {
     return this.database.write(async (tx) => {
       await this.eventLog.lockAppends(tx);
       await checkCanAdd(tx, packageId, path, this.portablePaths);
+      // The collector deletes blobs only under the append lock, so a blob found here stays until after the commit;
+      // one it took since the bytes were stored comes back from the staging copy (ADR 0013).
+      await this.blobStore.ensureStored(staged);
       const fileId = uuidv7();
       await this.projector.appendAndApply(
         tx,

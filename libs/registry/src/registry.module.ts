@@ -2,8 +2,10 @@ import { Module } from '@nestjs/common';
 import { DataplaneModule } from '@artifactstore/dataplane';
 import { ViewsModule } from '@artifactstore/views';
 import { FileDelivery } from './file-delivery.service.js';
+import { GarbageCollector } from './garbage-collector.service.js';
 import { LogOperations } from './log-operations.service.js';
 import { PackageCommands } from './package-commands.service.js';
+import { PackageLifecycle } from './package-lifecycle.service.js';
 import { PackageQueries } from './package-queries.service.js';
 import { Registry } from './registry.service.js';
 import { RuntimeStats } from './runtime-stats.service.js';
@@ -14,13 +16,15 @@ import { UnreferencedBlobs } from './unreferenced-blobs.service.js';
   imports: [ViewsModule, DataplaneModule],
   providers: [
     PackageCommands,
+    PackageLifecycle,
     PackageQueries,
+    GarbageCollector,
     FileDelivery,
     LogOperations,
     Registry,
     RuntimeStats,
     UnreferencedBlobs,
   ],
-  exports: [Registry, RuntimeStats, UnreferencedBlobs],
+  exports: [Registry, RuntimeStats, UnreferencedBlobs, GarbageCollector],
 })
 export class RegistryModule {}

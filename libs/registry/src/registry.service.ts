@@ -3,6 +3,7 @@ import { Injectable } from '@nestjs/common';
 import type { ByteSource, OpenOptions } from '@artifactstore/dataplane';
 import type { ChainVerification, Event, TailOptions } from '@artifactstore/events';
 import { FileDelivery, type SendResult } from './file-delivery.service.js';
+import { GarbageCollector, type GcOptions, type GcReport } from './garbage-collector.service.js';
 import { LogOperations, type ReplayReport } from './log-operations.service.js';
 import {
   PackageCommands,
@@ -11,6 +12,7 @@ import {
   type IngestFileOptions,
   type StagedFile,
 } from './package-commands.service.js';
+import { PackageLifecycle, type DeletionScope } from './package-lifecycle.service.js';
 import {
   PackageQueries,
   type ManifestBytes,
@@ -23,8 +25,9 @@ import type { FileRecord, PackageRecord } from './records.js';
 
 /**
  * The one door the HTTP API and the CLI use. It only delegates, to the service that does each job: writing
- * packages (PackageCommands), reading the views (PackageQueries), delivering files' bytes (FileDelivery), and the
- * log as clients and operators meet it (LogOperations).
+ * packages (PackageCommands), removing, holding and re-classing them (PackageLifecycle), reading the views
+ * (PackageQueries), delivering files' bytes (FileDelivery), the log as clients and operators meet it
+ * (LogOperations), and expiry and garbage collection (GarbageCollector).
  */
 @Injectable()
 export class Registry {
@@ -33,6 +36,8 @@ export class Registry {
     private readonly queries: PackageQueries,
     private readonly delivery: FileDelivery,
     private readonly log: LogOperations,
+    private readonly lifecycle: PackageLifecycle,
+    private readonly collector: GarbageCollector,
   ) {}
 
   createPackage(input: CreatePackageInput, actor: string): Promise<PackageRecord> {
@@ -130,5 +135,29 @@ export class Registry {
 
   verifyChain(): Promise<ChainVerification> {
     return this.log.verifyChain();
+  }
+
+  discardStaged(staged: StagedFile): Promise<void> {
+    return this.commands.discardStaged(staged);
+  }
+
+  deletePackage(packageId: string, reason: unknown, actor: string, scope: DeletionScope): Promise<PackageRecord> {
+    return this.lifecycle.deletePackage(packageId, reason, actor, scope);
+  }
+
+  holdPackage(packageId: string, reason: unknown, actor: string): Promise<PackageRecord> {
+    return this.lifecycle.holdPackage(packageId, reason, actor);
+  }
+
+  releasePackage(packageId: string, actor: string): Promise<PackageRecord> {
+    return this.lifecycle.releasePackage(packageId, actor);
+  }
+
+  changeRetention(packageId: string, retentionClass: unknown, actor: string): Promise<PackageRecord> {
+    return this.lifecycle.changeRetention(packageId, retentionClass, actor);
+  }
+
+  collectGarbage(options: GcOptions): Promise<GcReport> {
+    return this.collector.run(options);
   }
 }
