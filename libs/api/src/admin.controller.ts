@@ -1,9 +1,14 @@
-import { Controller, Get, HttpCode, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post, Req } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { Registry } from '@artifactstore/registry';
+import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Registry, type GcReport } from '@artifactstore/registry';
 import { ApiProblems } from './api-problems.decorator.js';
+import { GcReportDto } from './dto/gc-report.dto.js';
+import { GcRequestDto } from './dto/lifecycle.dto.js';
 import { ReplayResultDto } from './dto/replay-result.dto.js';
+import { jsonFields } from './json-body.js';
+import { HttpProblem } from './problem.js';
+import { principalOf, type ApiRequest } from './principal.js';
 import { VerifyResultDto } from './dto/verify-result.dto.js';
 import { Roles } from './auth.guard.js';
 
@@ -49,5 +54,25 @@ export class AdminController {
       events_checked: result.eventsChecked,
       first_bad_sequence: result.ok ? null : result.sequence,
     };
+  }
+
+  /**
+   * Runs expiry, then collection, now (the same run ARTIFACTSTORE_GC_INTERVAL_SECONDS schedules); a dry run reports
+   * what it would do and changes nothing.
+   */
+  @Post('gc')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Expire due packages and collect unreferenced blobs now (or report what would go)',
+  })
+  @ApiBody({ type: GcRequestDto, required: false })
+  @ApiOkResponse({ type: GcReportDto })
+  @ApiProblems('invalid_input', 'collector_busy')
+  collectGarbage(@Body() body: unknown, @Req() request: ApiRequest): Promise<GcReport> {
+    const { dry_run: dryRun = false } = jsonFields(body, ['dry_run'], { optional: true });
+    if (typeof dryRun !== 'boolean') {
+      throw new HttpProblem('invalid_input', 'dry_run must be true or false', {}, { field: 'dry_run' });
+    }
+    return this.registry.collectGarbage({ dryRun, actor: principalOf(request).name });
   }
 }

@@ -61,7 +61,7 @@ export function configureHttpApp(app: NestExpressApplication, options: HttpAppOp
   if (options.requestLog) app.use(requestLogger(options.requestLog));
   const json = express.json({ limit: JSON_BODY_LIMIT });
   app.use((request: ApiRequest, response: Response, next: NextFunction) => {
-    if (request.method === 'POST') json(request, response, next);
+    if (takesJson(request)) json(request, response, next);
     else next();
   });
   setupOpenApi(app);
@@ -117,4 +117,21 @@ function assignRequestId(
     response.setHeader('X-Request-Id', id);
     next();
   };
+}
+
+/** A package's hold: the one PUT whose body is JSON (every other PUT streams a file's bytes). */
+const HOLD_PATH = /^\/v1\/packages\/[^/]+\/hold$/;
+
+/** Requests whose body, when JSON, is parsed before the controller: never a file upload's. */
+function takesJson(request: ApiRequest): boolean {
+  switch (request.method) {
+    case 'POST':
+    case 'PATCH':
+    case 'DELETE':
+      return true;
+    case 'PUT':
+      return HOLD_PATH.test(request.path);
+    default:
+      return false;
+  }
 }

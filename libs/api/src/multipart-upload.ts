@@ -79,8 +79,12 @@ export async function receiveMultipartFile(
         return;
       }
       registry.discardStaged(staged).then(
-        () => callback(null),
-        (error: unknown) => callback(toError(error)),
+        () => {
+          callback(null);
+        },
+        (error: unknown) => {
+          callback(toError(error));
+        },
       );
     },
   };

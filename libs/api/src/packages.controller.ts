@@ -1,4 +1,17 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Param,
+  Patch,
+  Post,
+  Put,
+  Query,
+  Req,
+  Res,
+} from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiBody,
@@ -17,6 +30,7 @@ import type { Response } from 'express';
 import { AppConfig } from '@artifactstore/config';
 import {
   MAX_PAGE_LIMIT,
+  PACKAGE_STATUSES,
   Registry,
   type CreatePackageInput,
   type FileRecord,
@@ -34,14 +48,16 @@ import { PackageDto } from './dto/package.dto.js';
 import { PackagePageDto } from './dto/package-page.dto.js';
 import { sendFile } from './file-response.js';
 import { sendManifest } from './manifest-response.js';
+import { jsonFields } from './json-body.js';
 import { HttpProblem } from './problem.js';
-import { Actor, type ApiRequest } from './principal.js';
+import { Actor, principalOf, type ApiRequest } from './principal.js';
+import { ChangeRetentionDto, ReasonDto } from './dto/lifecycle.dto.js';
 import { onlyKnownParameters, queryInteger, queryText } from './query-values.js';
 import { receiveMultipartFile } from './multipart-upload.js';
 import { relativePathOf } from './request-path.js';
 import { ANY_ROLE, Roles, WRITERS } from './auth.guard.js';
 
-const CREATE_FIELDS = new Set(['name', 'producer', 'subject', 'retention_class', 'metadata']);
+const CREATE_FIELDS = ['name', 'producer', 'subject', 'retention_class', 'metadata'];
 
 const PATH_PARAM = {
   name: 'path',
@@ -84,7 +100,7 @@ export class PackagesController {
   @ApiQuery({ name: 'name', required: false })
   @ApiQuery({ name: 'producer', required: false })
   @ApiQuery({ name: 'subject', required: false })
-  @ApiQuery({ name: 'status', required: false, enum: ['created', 'finalized'] })
+  @ApiQuery({ name: 'status', required: false, enum: PACKAGE_STATUSES })
   @ApiQuery({ name: 'limit', required: false, type: Number, description: '1–1000, default 100' })
   @ApiQuery({ name: 'cursor', required: false, description: 'next_cursor of the previous page' })
   @ApiOkResponse({ type: PackagePageDto })
@@ -107,6 +123,71 @@ export class PackagesController {
   @ApiProblems('invalid_input', 'package_not_found')
   get(@Param('id') id: string): Promise<PackageRecord> {
     return this.registry.getPackage(id);
+  }
+
+  @Delete(':id')
+  @Roles(...WRITERS)
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Delete a package: its files are no longer served, its metadata and manifest stay',
+    description:
+      'Admins may delete any package that is not held; producers only one still `created` (an abort). The blobs go at the next garbage collection once nothing live uses them.',
+  })
+  @ApiBody({ type: ReasonDto, required: false })
+  @ApiOkResponse({ type: PackageDto })
+  @ApiProblems(
+    'invalid_input',
+    'package_not_found',
+    'package_held',
+    'illegal_package_state',
+    'deletion_forbidden',
+  )
+  remove(@Param('id') id: string, @Body() body: unknown, @Req() request: ApiRequest): Promise<PackageRecord> {
+    const { reason } = jsonFields(body, ['reason'], { optional: true });
+    const principal = principalOf(request);
+    const scope = principal.role === 'admin' ? 'any' : 'created';
+    return this.registry.deletePackage(id, reason, principal.name, scope);
+  }
+
+  @Put(':id/hold')
+  @Roles('admin')
+  @ApiOperation({ summary: 'Hold a package: it neither expires nor can be deleted until released' })
+  @ApiBody({ type: ReasonDto, required: false })
+  @ApiOkResponse({ type: PackageDto })
+  @ApiProblems('invalid_input', 'package_not_found', 'illegal_package_state')
+  hold(@Param('id') id: string, @Body() body: unknown, @Actor() actor: string): Promise<PackageRecord> {
+    const { reason } = jsonFields(body, ['reason'], { optional: true });
+    return this.registry.holdPackage(id, reason, actor);
+  }
+
+  @Delete(':id/hold')
+  @Roles('admin')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Release a hold' })
+  @ApiOkResponse({ type: PackageDto })
+  @ApiProblems('invalid_input', 'package_not_found', 'illegal_package_state')
+  release(@Param('id') id: string, @Actor() actor: string): Promise<PackageRecord> {
+    return this.registry.releasePackage(id, actor);
+  }
+
+  @Patch(':id')
+  @Roles('admin')
+  @ApiOperation({
+    summary: "Change a package's retention class; its expiry is recomputed from its finalization",
+  })
+  @ApiBody({ type: ChangeRetentionDto })
+  @ApiOkResponse({ type: PackageDto })
+  @ApiProblems('invalid_input', 'package_not_found', 'illegal_package_state', 'unknown_retention_class')
+  changeRetention(
+    @Param('id') id: string,
+    @Body() body: unknown,
+    @Actor() actor: string,
+  ): Promise<PackageRecord> {
+    const fields = jsonFields(body, ['retention_class']);
+    if (fields.retention_class === undefined) {
+      throw new HttpProblem('invalid_input', 'retention_class is required', {}, { field: 'retention_class' });
+    }
+    return this.registry.changeRetention(id, fields.retention_class, actor);
   }
 
   @Post(':id/finalize')
@@ -313,23 +394,7 @@ function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value;
 }
 
-/** The JSON body of a create: an object with the known fields only (a typo is an error, not a silent default). */
+/** The JSON body of a create: an object with the known fields only. The registry checks every field's rules. */
 function createInput(body: unknown): CreatePackageInput {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new HttpProblem(
-      'invalid_input',
-      'send a JSON object with Content-Type: application/json',
-      {},
-      {
-        field: 'body',
-      },
-    );
-  }
-  for (const key of Object.keys(body)) {
-    if (!CREATE_FIELDS.has(key)) {
-      throw new HttpProblem('invalid_input', `unknown field ${JSON.stringify(key)}`, {}, { field: key });
-    }
-  }
-  // The registry checks every field's type and rules.
-  return body as CreatePackageInput;
+  return jsonFields(body, CREATE_FIELDS) as unknown as CreatePackageInput;
 }

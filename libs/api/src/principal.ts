@@ -14,9 +14,15 @@ export interface ApiRequest extends Request {
   principal?: Principal;
 }
 
-/** The authenticated principal's name, for the actor of the events a request appends. */
-export const Actor = createParamDecorator((_data: unknown, context: ExecutionContext): string => {
-  const principal = context.switchToHttp().getRequest<ApiRequest>().principal;
+/** The authenticated principal of a request that passed the AuthGuard. */
+export function principalOf(request: ApiRequest): Principal {
+  const principal = request.principal;
   if (!principal) throw new Error('no principal on the request: is the AuthGuard installed?');
-  return principal.name;
-});
+  return principal;
+}
+
+/** The authenticated principal's name, for the actor of the events a request appends. */
+export const Actor = createParamDecorator(
+  (_data: unknown, context: ExecutionContext): string =>
+    principalOf(context.switchToHttp().getRequest<ApiRequest>()).name,
+);

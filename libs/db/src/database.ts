@@ -143,7 +143,10 @@ export class Database implements OnApplicationShutdown {
    * own, held for the whole of `work` however many units of work it runs. SQLite serves one host, where the
    * caller's own in-process exclusion suffices: `work` just runs.
    */
-  async exclusively<T>(key: number, work: () => Promise<T>): Promise<{ ran: true; value: T } | { ran: false }> {
+  async exclusively<T>(
+    key: number,
+    work: () => Promise<T>,
+  ): Promise<{ ran: true; value: T } | { ran: false }> {
     this.assertOpen();
     if (this.dialect === 'sqlite') return { ran: true, value: await work() };
     const runner = this.writer.createQueryRunner();

@@ -142,7 +142,8 @@ export class GarbageCollector implements OnModuleDestroy {
         },
         (error: unknown) => {
           if (error instanceof CollectorBusyError) return; // another process collects this round
-          if (!this.stopping.signal.aborted) this.logger.warn(`garbage collection failed: ${describe(error)}`);
+          if (!this.stopping.signal.aborted)
+            this.logger.warn(`garbage collection failed: ${describe(error)}`);
         },
       );
     }, seconds * 1000).unref();
@@ -189,7 +190,14 @@ export class GarbageCollector implements OnModuleDestroy {
         storedBytes: stored.bytes - collected.bytes,
       };
     }
-    return { dry_run: dryRun, expired, expired_count: expiredCount, collected, kept, duration_ms: durationMs };
+    return {
+      dry_run: dryRun,
+      expired,
+      expired_count: expiredCount,
+      collected,
+      kept,
+      duration_ms: durationMs,
+    };
   }
 
   /**
@@ -342,7 +350,9 @@ export class GarbageCollector implements OnModuleDestroy {
       this.stopping.signal.throwIfAborted();
       const keys = batch.map((blob) => blob.key);
       const named = await this.database.read((tx) => this.namedKeys(tx, keys));
-      const orphans = batch.filter((blob) => !named.has(blob.key)).map((blob) => ({ key: blob.key, size: blob.size }));
+      const orphans = batch
+        .filter((blob) => !named.has(blob.key))
+        .map((blob) => ({ key: blob.key, size: blob.size }));
       batch = [];
       for (let start = 0; start < orphans.length; start += COLLECT_BATCH) {
         const chunk = orphans.slice(start, start + COLLECT_BATCH);

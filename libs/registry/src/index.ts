@@ -19,7 +19,12 @@ export {
 export { type SendResult } from './file-delivery.service.js';
 export { type ReplayReport } from './log-operations.service.js';
 export { type DeletionScope } from './package-lifecycle.service.js';
-export { GarbageCollector, type GcReport, type GcStats, type GcOptions } from './garbage-collector.service.js';
+export {
+  GarbageCollector,
+  type GcReport,
+  type GcStats,
+  type GcOptions,
+} from './garbage-collector.service.js';
 export { STORAGE_LOCATION_NAMESPACE, storageLocationId } from './storage-location.js';
 export { RegistryModule } from './registry.module.js';
 export { eventJson, type EventJson } from './event-json.js';

@@ -34,7 +34,10 @@ export function checkReason(value: unknown): string {
   if (!value.isWellFormed()) throw new InvalidInputError('reason', 'must not contain a lone surrogate');
   const length = codePointCount(value);
   if (length > MAX_REASON_CODE_POINTS) {
-    throw new InvalidInputError('reason', `must be at most ${MAX_REASON_CODE_POINTS} characters, got ${length}`);
+    throw new InvalidInputError(
+      'reason',
+      `must be at most ${MAX_REASON_CODE_POINTS} characters, got ${length}`,
+    );
   }
   if (CONTROL.test(value)) throw new InvalidInputError('reason', 'must not contain control characters');
   return value;

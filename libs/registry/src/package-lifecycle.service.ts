@@ -82,7 +82,8 @@ export class PackageLifecycle {
     checkLabel('actor', actor);
     return this.database.write(async (tx) => {
       const pkg = await this.livePackage(tx, packageId, 'release');
-      if (asNumber(pkg.held) === 1) await this.projector.appendAndApply(tx, packageReleasedEvent(actor, packageId));
+      if (asNumber(pkg.held) === 1)
+        await this.projector.appendAndApply(tx, packageReleasedEvent(actor, packageId));
       return requirePackage(tx, packageId);
     });
   }
@@ -97,7 +98,9 @@ export class PackageLifecycle {
     checkLabel('actor', actor);
     return this.database.write(async (tx) => {
       const pkg = await this.livePackage(tx, packageId, 'change the retention class of');
-      const [retention] = await tx.query('SELECT ttl_days FROM retention_classes WHERE name = ?', [className]);
+      const [retention] = await tx.query('SELECT ttl_days FROM retention_classes WHERE name = ?', [
+        className,
+      ]);
       if (!retention) {
         const known = await tx.query('SELECT name FROM retention_classes ORDER BY name');
         throw new UnknownRetentionClassError(
@@ -130,7 +133,8 @@ export class PackageLifecycle {
   private async livePackage(tx: Tx, packageId: string, operation: string): Promise<Row> {
     const pkg = await this.lockedPackage(tx, packageId);
     const status: PackageStatus = asStatus(pkg.status);
-    if (status === 'expired' || status === 'deleted') throw new IllegalPackageStateError(packageId, status, operation);
+    if (status === 'expired' || status === 'deleted')
+      throw new IllegalPackageStateError(packageId, status, operation);
     return pkg;
   }
 }

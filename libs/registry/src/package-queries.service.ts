@@ -174,7 +174,8 @@ export class PackageQueries {
         throw new IllegalPackageStateError(id, asStatus(row.status), 'read the manifest');
       }
       const event = await this.eventLog.firstOfSubject(tx, 'package', id, PACKAGE_FINALIZED);
-      if (!event) throw new Error(`package ${id} was finalized but its ${PACKAGE_FINALIZED} event is missing`);
+      if (!event)
+        throw new Error(`package ${id} was finalized but its ${PACKAGE_FINALIZED} event is missing`);
       return { id, payload: event.payload, digest: asString(row.manifest_digest) };
     });
     return {

@@ -141,7 +141,12 @@ export class Registry {
     return this.commands.discardStaged(staged);
   }
 
-  deletePackage(packageId: string, reason: unknown, actor: string, scope: DeletionScope): Promise<PackageRecord> {
+  deletePackage(
+    packageId: string,
+    reason: unknown,
+    actor: string,
+    scope: DeletionScope,
+  ): Promise<PackageRecord> {
     return this.lifecycle.deletePackage(packageId, reason, actor, scope);
   }
 

@@ -57,7 +57,8 @@ function checkUpdate(table: ViewTable, changes: ViewRow, expected: ViewRow): voi
 }
 
 function checkMatch(table: ViewTable, match: ViewRow): void {
-  if (Object.keys(match).length === 0) throw new ProjectionError(`${table.name}: a delete must match a column`);
+  if (Object.keys(match).length === 0)
+    throw new ProjectionError(`${table.name}: a delete must match a column`);
   checkUpdate(table, {}, match);
 }
 

@@ -34,7 +34,8 @@ export class PackageDto implements PackageRecord {
     format: 'date-time',
     nullable: true,
     type: String,
-    description: 'When retention lets the package go: null while open, held, or for a class that never expires.',
+    description:
+      'When retention lets the package go: null while open, held, or for a class that never expires.',
   })
   expires_at!: string | null;
 

@@ -4,6 +4,9 @@ import { FoldedPaths1764374400000 } from './1764374400000-folded-paths.js';
 import { Lifecycle1764460800000 } from './1764460800000-lifecycle.js';
 
 /** Every migration, oldest first. Add new ones at the end; never edit one that has shipped. */
-export const MIGRATIONS = [InitialSchema1764201600000, PackageTotals1764288000000, FoldedPaths1764374400000,
+export const MIGRATIONS = [
+  InitialSchema1764201600000,
+  PackageTotals1764288000000,
+  FoldedPaths1764374400000,
   Lifecycle1764460800000,
 ];

@@ -11,7 +11,11 @@ export interface PackageDeletedPayload {
   readonly reason: string;
 }
 
-export function packageDeletedEvent(actor: string, packageId: string, payload: PackageDeletedPayload): EventDraft {
+export function packageDeletedEvent(
+  actor: string,
+  packageId: string,
+  payload: PackageDeletedPayload,
+): EventDraft {
   return makeEvent(
     { event_type: PACKAGE_DELETED, subject_kind: 'package', subject_id: packageId, actor },
     { ...payload },

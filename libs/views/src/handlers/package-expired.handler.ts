@@ -15,7 +15,11 @@ export interface PackageExpiredPayload {
   readonly expires_at: string;
 }
 
-export function packageExpiredEvent(actor: string, packageId: string, payload: PackageExpiredPayload): EventDraft {
+export function packageExpiredEvent(
+  actor: string,
+  packageId: string,
+  payload: PackageExpiredPayload,
+): EventDraft {
   return makeEvent(
     { event_type: PACKAGE_EXPIRED, subject_kind: 'package', subject_id: packageId, actor },
     { ...payload },

@@ -27,7 +27,9 @@ export class PackageReleasedHandler implements ViewHandler {
       { held: 1 },
     );
     if (!released) {
-      throw new ProjectionError(`${event.event_type} #${event.sequence}: package ${event.subject_id} is not held`);
+      throw new ProjectionError(
+        `${event.event_type} #${event.sequence}: package ${event.subject_id} is not held`,
+      );
     }
   }
 }
