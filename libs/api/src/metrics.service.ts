@@ -1,6 +1,6 @@
 import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry as MetricRegistry } from 'prom-client';
-import { RuntimeStats, UnreferencedBlobs } from '@artifactstore/registry';
+import { GarbageCollector, RuntimeStats, UnreferencedBlobs, type GcStats } from '@artifactstore/registry';
 import type { RequestFacts } from './request-facts.js';
 import { WaitingClients, type WaitingClientKind } from './waiting-clients.js';
 
@@ -14,7 +14,8 @@ const WAITING_KINDS: readonly WaitingClientKind[] = ['long_poll', 'event_stream'
 /**
  * The Prometheus metrics of one server (its own registry, so that several apps in one process — the tests —
  * do not collide). Request metrics are labelled by route pattern and status only: no ids, no actors. Starts the
- * background scan for unreferenced blobs when the app starts: only a server needs it.
+ * background scan for unreferenced blobs and the garbage collector's schedule when the app starts: only a server
+ * needs them.
  */
 @Injectable()
 export class Metrics implements OnApplicationBootstrap {
@@ -29,6 +30,7 @@ export class Metrics implements OnApplicationBootstrap {
     runtimeStats: RuntimeStats,
     waitingClients: WaitingClients,
     private readonly unreferencedBlobs: UnreferencedBlobs,
+    private readonly collector: GarbageCollector,
   ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
@@ -95,7 +97,8 @@ export class Metrics implements OnApplicationBootstrap {
       name: 'artifactstore_unreferenced_blobs',
       help:
         'Blobs in storage that no file refers to, at the last scan (NaN before the first): left by a crash ' +
-        'between storing and committing, or an upload still in progress. Counted only: nothing is deleted',
+        'between storing and committing, or an upload still in progress. The garbage collector removes them ' +
+        'once older than ARTIFACTSTORE_GC_GRACE_SECONDS',
       registers,
       collect() {
         this.set(unreferencedBlobs.lastScan?.blobs ?? NaN);
@@ -118,6 +121,54 @@ export class Metrics implements OnApplicationBootstrap {
       collect() {
         const finishedAt = unreferencedBlobs.lastScan?.finishedAt;
         this.set(finishedAt === undefined ? NaN : finishedAt / 1000);
+      },
+    });
+    const gcCounter = (name: string, help: string, value: (stats: GcStats) => number): void => {
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(value(collector.stats));
+        },
+      });
+    };
+    gcCounter(
+      'artifactstore_gc_runs_total',
+      'Garbage collection runs finished (dry runs not counted)',
+      (stats) => stats.runs,
+    );
+    gcCounter(
+      'artifactstore_gc_expired_packages_total',
+      'Packages the garbage collector expired (retention or abandoned)',
+      (stats) => stats.expiredPackages,
+    );
+    gcCounter(
+      'artifactstore_gc_collected_blobs_total',
+      'Blobs the garbage collector removed from storage',
+      (stats) => stats.collectedBlobs,
+    );
+    gcCounter(
+      'artifactstore_gc_collected_bytes_total',
+      'Bytes of the blobs the garbage collector removed',
+      (stats) => stats.collectedBytes,
+    );
+    new Gauge({
+      name: 'artifactstore_gc_last_run_duration_seconds',
+      help: 'How long the last garbage collection run took (NaN before the first)',
+      registers,
+      collect() {
+        const ms = collector.stats.lastDurationMs;
+        this.set(ms === undefined ? NaN : ms / 1000);
+      },
+    });
+    new Gauge({
+      name: 'artifactstore_stored_bytes',
+      help: 'Bytes of every blob in storage, as the last garbage collection run found them (NaN before the first)',
+      registers,
+      collect() {
+        this.set(collector.stats.storedBytes ?? NaN);
       },
     });
     new Gauge({
@@ -150,6 +201,7 @@ export class Metrics implements OnApplicationBootstrap {
 
   onApplicationBootstrap(): void {
     this.unreferencedBlobs.scanInBackground();
+    this.collector.schedule();
   }
 
   /** Counts a finished request. */
