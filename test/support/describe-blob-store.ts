@@ -245,7 +245,9 @@ export function describeBlobStore(name: string, makeStore: () => Promise<BlobSto
       await store.delete(receipt.key);
       const error = await store.ensureStored(receipt).catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(StorageError);
-      expect((error as StorageError).message).toBe(`blob ${receipt.key} is missing and so is its staging copy`);
+      expect((error as StorageError).message).toBe(
+        `blob ${receipt.key} is missing and so is its staging copy`,
+      );
       expect(await store.exists(receipt.key)).toBe(false);
     });
 

@@ -26,3 +26,4 @@ export {
 } from './config.schema.js';
 export { ConfigError } from './config.errors.js';
 export { ConfigModule } from './config.module.js';
+export { Clock } from './clock.js';

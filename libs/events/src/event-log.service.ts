@@ -1,6 +1,6 @@
 import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { blake3, formatTimestamp, type Timestamp } from '@artifactstore/codec';
-import { AppConfig } from '@artifactstore/config';
+import { AppConfig, Clock } from '@artifactstore/config';
 import { asBytes, asNumber, asString, asTimestamp, Database, type Row, type Tx } from '@artifactstore/db';
 import { chainDigest, GENESIS_CHAIN_DIGEST } from './chain-digest.js';
 import { InvalidEventError, makeEventFromEncodedPayload, type Event, type EventDraft } from './event.js';
@@ -80,6 +80,7 @@ export class EventLog implements OnApplicationShutdown {
   constructor(
     private readonly database: Database,
     private readonly config: AppConfig,
+    private readonly clock: Clock,
   ) {
     const target = config.database;
     this.listener =
@@ -140,7 +141,7 @@ export class EventLog implements OnApplicationShutdown {
       tx.dialect === 'postgres'
         ? asNumber((await tx.query(NEXT_SEQUENCE_POSTGRES))[0]?.next)
         : head.sequence + 1;
-    const now = formatTimestamp(new Date());
+    const now = formatTimestamp(new Date(this.clock.now()));
     const created_at = now > head.created_at ? now : head.created_at;
     const event: Event = {
       sequence,

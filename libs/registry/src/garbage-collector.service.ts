@@ -1,6 +1,7 @@
+import { performance } from 'node:perf_hooks';
 import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { formatTimestamp } from '@artifactstore/codec';
-import { AppConfig } from '@artifactstore/config';
+import { AppConfig, Clock } from '@artifactstore/config';
 import { BlobStore, type StoredBlob } from '@artifactstore/dataplane';
 import { Database, asNumber, asString, asTimestamp, type Row, type Tx } from '@artifactstore/db';
 import { EventLog } from '@artifactstore/events';
@@ -107,6 +108,7 @@ export class GarbageCollector implements OnModuleDestroy {
     private readonly projector: ViewProjector,
     private readonly blobStore: BlobStore,
     private readonly config: AppConfig,
+    private readonly clock: Clock,
   ) {}
 
   get stats(): GcStats {
@@ -157,7 +159,8 @@ export class GarbageCollector implements OnModuleDestroy {
   }
 
   private async runOnce(dryRun: boolean, actor: string): Promise<GcReport> {
-    const started = Date.now();
+    const startedAt = performance.now();
+    const started = this.clock.now();
     const now = formatTimestamp(new Date(started));
     const expired: { id: string; reason: ExpiryReason }[] = [];
     let expiredCount = 0;
@@ -169,7 +172,7 @@ export class GarbageCollector implements OnModuleDestroy {
     await this.expireAbandoned(started, dryRun, actor, onExpired);
     const kept = await this.database.read((tx) => this.countKept(tx, now));
     // From now, not from the start: with a grace of 0, what this run expired is collected by this run.
-    const graceCutoff = Date.now() - this.config.gcGraceSeconds * 1000;
+    const graceCutoff = this.clock.now() - this.config.gcGraceSeconds * 1000;
     const collected = { blobs: 0, bytes: 0 };
     const counted = dryRun ? new Set<string>() : undefined;
     const onCollected = (blob: Candidate): void => {
@@ -178,7 +181,7 @@ export class GarbageCollector implements OnModuleDestroy {
     };
     await this.collectRemoved(formatTimestamp(new Date(graceCutoff)), dryRun, actor, onCollected, counted);
     const stored = await this.collectOrphans(graceCutoff, dryRun, actor, onCollected);
-    const durationMs = Date.now() - started;
+    const durationMs = Math.round(performance.now() - startedAt);
     if (!dryRun) {
       this.totals = {
         runs: this.totals.runs + 1,
@@ -300,7 +303,7 @@ export class GarbageCollector implements OnModuleDestroy {
     onCollected: (blob: Candidate) => void,
     counted: Set<string> | undefined,
   ): Promise<void> {
-    let after = '';
+    let after = '00000000-0000-0000-0000-000000000000';
     for (;;) {
       this.stopping.signal.throwIfAborted();
       const candidates = await this.database.read(async (tx) => {

@@ -1,5 +1,5 @@
 import { addDays } from '@artifactstore/codec';
-import { asNumber, asString, type Row } from '@artifactstore/db';
+import { asNumber, asString, asTimestamp, type Row } from '@artifactstore/db';
 import type { Event } from '@artifactstore/events';
 import { ProjectionError } from '../view-handler.js';
 import type { ViewStore } from '../view-store.js';
@@ -32,5 +32,5 @@ export async function packageFor(
 export function expiryOf(pkg: Row, ttlDays: number | null): string | null {
   const finalizedAt = pkg.finalized_at;
   if (ttlDays === null || finalizedAt === null || finalizedAt === undefined) return null;
-  return addDays(asString(finalizedAt), ttlDays);
+  return addDays(asTimestamp(finalizedAt), ttlDays);
 }
