@@ -1,0 +1,80 @@
+import { blake3, toHex } from '@artifactstore/codec';
+import type { Event, EventDraft } from '@artifactstore/events';
+import vectors from '../../../test/fixtures/lifecycle-event-vectors.json' with { type: 'json' };
+import { blobCollectedEvent, readBlobCollected } from './handlers/blob-collected.handler.js';
+import { packageDeletedEvent } from './handlers/package-deleted.handler.js';
+import { packageExpiredEvent, readPackageExpired } from './handlers/package-expired.handler.js';
+import { packageHeldEvent } from './handlers/package-held.handler.js';
+import { packageReleasedEvent } from './handlers/package-released.handler.js';
+import { packageRetentionChangedEvent } from './handlers/package-retention-changed.handler.js';
+import { InvalidPayloadError } from './payload-reader.js';
+
+const PACKAGE = '00000000-0000-4000-8000-000000000001';
+const HELLO = blake3(Buffer.from('hello\n'));
+
+/** The worked examples of docs/formats.md, built by the event makers. */
+const drafts: Record<keyof typeof vectors, EventDraft | undefined> = {
+  'v1.package.expired': packageExpiredEvent('gc', PACKAGE, {
+    reason: 'retention',
+    expires_at: '2026-01-09T03:04:09.999Z',
+  }),
+  'v1.package.deleted': packageDeletedEvent('root', PACKAGE, { reason: 'built from the wrong branch' }),
+  'v1.package.held': packageHeldEvent('root', PACKAGE, { reason: 'legal hold 42' }),
+  'v1.package.released': packageReleasedEvent('root', PACKAGE),
+  'v1.package.retention_changed': packageRetentionChangedEvent('root', PACKAGE, {
+    retention_class: 'long_term',
+    ttl_days: 3650,
+  }),
+  'v1.blob.collected': blobCollectedEvent('gc', {
+    blake3: HELLO,
+    size: 6,
+    storage: { backend: 'fs', key: toHex(HELLO) },
+  }),
+  'v1.blob.damaged': undefined, // the scrubber's maker; its bytes are checked by its own spec
+};
+
+const stored = (draft: EventDraft): Event => ({
+  ...draft,
+  sequence: 7,
+  chain_digest: Buffer.alloc(32),
+  created_at: '2026-01-09T03:04:10.000Z',
+});
+
+describe('lifecycle events', () => {
+  it.each(Object.entries(drafts).filter(([, draft]) => draft !== undefined))(
+    '%s encodes to the golden payload of docs/formats.md',
+    (type, draft) => {
+      const vector = vectors[type as keyof typeof vectors];
+      expect(draft?.event_type).toBe(type);
+      expect(draft?.payload.toString('hex')).toBe(vector.payload);
+      expect(draft?.payload_digest.toString('hex')).toBe(vector.payload_digest);
+    },
+  );
+
+  it('names the package as the subject of package events and the hex BLAKE3 as that of a collected blob', () => {
+    expect(drafts['v1.package.held']).toMatchObject({ subject_kind: 'package', subject_id: PACKAGE });
+    expect(drafts['v1.blob.collected']).toMatchObject({ subject_kind: 'blob', subject_id: toHex(HELLO) });
+  });
+
+  it('reads back what it wrote, and refuses an expiry reason it does not know', () => {
+    const expired = drafts['v1.package.expired'];
+    const collected = drafts['v1.blob.collected'];
+    if (!expired || !collected) throw new Error('missing draft');
+    expect(readPackageExpired(stored(expired))).toEqual({
+      reason: 'retention',
+      expires_at: '2026-01-09T03:04:09.999Z',
+    });
+    expect(readBlobCollected(stored(collected))).toEqual({
+      blake3: Buffer.from(HELLO),
+      size: 6,
+      storage: { backend: 'fs', key: toHex(HELLO) },
+    });
+    const odd = packageExpiredEvent('gc', PACKAGE, {
+      reason: 'boredom' as 'retention',
+      expires_at: '2026-01-09T03:04:09.999Z',
+    });
+    expect(() => readPackageExpired(stored(odd))).toThrow(InvalidPayloadError);
+    const badTime = packageExpiredEvent('gc', PACKAGE, { reason: 'abandoned', expires_at: '2026-01-09' });
+    expect(() => readPackageExpired(stored(badTime))).toThrow(InvalidPayloadError);
+  });
+});
