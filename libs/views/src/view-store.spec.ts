@@ -75,4 +75,27 @@ describe('BatchingViewStore', () => {
     await expect(store.insert('retention_state', retention('p1'))).rejects.toThrow(ProjectionError);
     await expect(store.insert('retention_state', { package_id: 'p2' })).rejects.toThrow(ProjectionError);
   });
+
+  it('deletes matching rows it holds and sends the same delete to the database, and refuses a delete that matches everything', async () => {
+    const { tx, statements } = recordingTx();
+    const store = new BatchingViewStore(tx);
+    const location = (id: string, key: string) => ({
+      id,
+      file_id: `f-${id}`,
+      backend: 'fs',
+      key,
+      created_at: '2026-01-01T00:00:00.000Z',
+    });
+    await store.insert('storage_locations', location('l1', 'k1'));
+    await store.insert('storage_locations', location('l2', 'k2'));
+    expect(await store.deleteWhere('storage_locations', { backend: 'fs', key: 'k1' })).toBe(1);
+    expect(statements).toEqual([
+      { sql: 'DELETE FROM storage_locations WHERE backend = ? AND key = ?', params: ['fs', 'k1'] },
+    ]);
+    await store.flush();
+    expect(statements[1]?.params[0]).toBe('l2');
+    expect(statements).toHaveLength(2);
+    await expect(store.deleteWhere('storage_locations', {})).rejects.toThrow(ProjectionError);
+    await expect(store.deleteWhere('storage_locations', { nope: 'x' })).rejects.toThrow(ProjectionError);
+  });
 });
