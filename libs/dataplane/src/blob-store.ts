@@ -213,6 +213,13 @@ export abstract class BlobStore {
     return { start, end };
   }
 
+  /**
+   * Removes what ingests left behind (temp files, staging objects, unfinished multipart uploads): those of processes
+   * known to have ended, and any untouched for an hour. Returns how many. Runs at startup and at each garbage
+   * collection.
+   */
+  abstract sweepLeftovers(now?: number): Promise<number>;
+
   /** Resolves when the backend takes a write right now (for readiness checks); throws a StorageError otherwise. */
   abstract checkWritable(): Promise<void>;
 }

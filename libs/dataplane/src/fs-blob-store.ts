@@ -86,6 +86,10 @@ export class FsBlobStore extends BlobStore {
     return this.directWrites;
   }
 
+  sweepLeftovers(now = Date.now()): Promise<number> {
+    return this.sweepTempFiles(now);
+  }
+
   /**
    * Deletes the temp files of processes that are provably dead (`tempFileOwnerIsGone`), and any untouched for an
    * hour: a younger one of another host, of a live process, or whose name records no owner may be a live ingest's.

@@ -96,6 +96,10 @@ export class S3BlobStore extends BlobStore {
     await this.sweepStaging(now);
   }
 
+  sweepLeftovers(now = Date.now()): Promise<number> {
+    return this.sweepStaging(now);
+  }
+
   /** Deletes staging objects and aborts multipart uploads older than an hour; returns how many. */
   async sweepStaging(now = Date.now()): Promise<number> {
     let swept = 0;

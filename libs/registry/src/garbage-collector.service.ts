@@ -76,7 +76,8 @@ const ABANDONED_DUE = `SELECT p.id, p.created_at, e.created_at AS last_event_at
  * of its name) and for each package left `created` ARTIFACTSTORE_ABANDONED_AFTER_HOURS after its last event. Then it
  * removes blobs nothing live needs: those whose every storage location belongs to packages removed at least
  * ARTIFACTSTORE_GC_GRACE_SECONDS ago, and orphans (bytes in storage that no storage location names) stored at least
- * that long ago; each removal is a `v1.blob.collected` event.
+ * that long ago; each removal is a `v1.blob.collected` event. Last, the temp files and staging objects of dead
+ * ingests go (`BlobStore.sweepLeftovers`).
  *
  * Safety (ADR 0013): a blob is deleted only inside a write transaction that holds the log's append lock, after the
  * views, read under that lock, showed no live file using it; and every file commit, under the same lock, checks
@@ -181,6 +182,8 @@ export class GarbageCollector implements OnModuleDestroy {
     };
     await this.collectRemoved(formatTimestamp(new Date(graceCutoff)), dryRun, actor, onCollected, counted);
     const stored = await this.collectOrphans(graceCutoff, dryRun, actor, onCollected);
+    // Temp files and staging objects of dead ingests, by their own rule (their storage times, not the clock).
+    if (!dryRun) await this.blobStore.sweepLeftovers();
     const durationMs = Math.round(performance.now() - startedAt);
     if (!dryRun) {
       this.totals = {
