@@ -235,6 +235,17 @@ describe.each(cases)('garbage collection on $label', ({ dialect, backend }) => {
     expect(await buffer(await registry.openFile(file))).toEqual(bytes);
   });
 
+  it('repairs a blob lost behind its back when the same bytes are uploaded again: a dedup asks the storage, not the views', async () => {
+    const bytes = randomBytes(1500);
+    const first = await finalized(bytes, { retention_class: 'permanent' });
+    await store.delete(toHex(blake3(bytes)));
+    const second = await create({ retention_class: 'permanent' });
+    await upload(second, 'copy.bin', bytes);
+    expect(await stored(bytes)).toBe(true);
+    const file = await registry.findFileByPath(first.id, 'f.bin');
+    expect(await buffer(await registry.openFile(file))).toEqual(bytes);
+  });
+
   it('rebuilds identical views by replay after expiry, deletion, holds and collection, and the chain verifies', async () => {
     const before = await core.database.read((tx) => stateDigest(tx));
     const report = await registry.replayViews();
