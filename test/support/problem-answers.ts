@@ -14,6 +14,7 @@ const KNOWN: Readonly<Record<ProblemCode, true>> = {
   package_gone: true,
   deletion_forbidden: true,
   collector_busy: true,
+  idempotency_key_reused: true,
   duplicate_relative_path: true,
   path_conflict: true,
   file_not_found: true,

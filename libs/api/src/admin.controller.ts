@@ -1,11 +1,19 @@
 import { Body, Controller, Get, HttpCode, Post, Req } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
-import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { Registry, type GcReport } from '@artifactstore/registry';
+import {
+  ApiAcceptedResponse,
+  ApiBearerAuth,
+  ApiBody,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
+import { Registry, type GcReport, type ScrubStatus } from '@artifactstore/registry';
 import { ApiProblems } from './api-problems.decorator.js';
 import { GcReportDto } from './dto/gc-report.dto.js';
-import { GcRequestDto } from './dto/lifecycle.dto.js';
+import { GcRequestDto } from './dto/gc-request.dto.js';
 import { ReplayResultDto } from './dto/replay-result.dto.js';
+import { ScrubStatusDto } from './dto/scrub-status.dto.js';
 import { jsonFields } from './json-body.js';
 import { HttpProblem } from './problem.js';
 import { principalOf, type ApiRequest } from './principal.js';
@@ -74,5 +82,26 @@ export class AdminController {
       throw new HttpProblem('invalid_input', 'dry_run must be true or false', {}, { field: 'dry_run' });
     }
     return this.registry.collectGarbage({ dryRun, actor: principalOf(request).name });
+  }
+
+  /**
+   * Starts a scrub pass in the background unless one is running in this process, and answers its status: every blob
+   * of a live file is read and verified (at most ARTIFACTSTORE_SCRUB_MAX_MIBS MiB/s), every stored blob checked
+   * for a file that names it.
+   */
+  @Post('scrub')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Start a pass that verifies every stored blob (unless one is running)' })
+  @ApiAcceptedResponse({ type: ScrubStatusDto })
+  startScrub(@Req() request: ApiRequest): ScrubStatus {
+    return this.registry.startScrub(principalOf(request).name);
+  }
+
+  /** The progress and findings of this process's running or last scrub pass. */
+  @Get('scrub')
+  @ApiOperation({ summary: 'Progress and findings (missing, damaged, orphaned blobs) of the scrub' })
+  @ApiOkResponse({ type: ScrubStatusDto })
+  scrubStatus(): ScrubStatus {
+    return this.registry.scrubStatus();
   }
 }

@@ -51,7 +51,8 @@ import { sendManifest } from './manifest-response.js';
 import { jsonFields } from './json-body.js';
 import { HttpProblem } from './problem.js';
 import { Actor, principalOf, type ApiRequest } from './principal.js';
-import { ChangeRetentionDto, ReasonDto } from './dto/lifecycle.dto.js';
+import { ChangeRetentionDto } from './dto/change-retention.dto.js';
+import { ReasonDto } from './dto/reason.dto.js';
 import { onlyKnownParameters, queryInteger, queryText } from './query-values.js';
 import { receiveMultipartFile } from './multipart-upload.js';
 import { relativePathOf } from './request-path.js';
@@ -83,15 +84,32 @@ export class PackagesController {
   @HttpCode(201)
   @ApiOperation({ summary: 'Create a package' })
   @ApiBody({ type: CreatePackageDto })
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description:
+      'Makes a retry safe: the same key (per actor) with the same body answers the package the first try created, with 200; with another body, 422. 1–255 printable ASCII characters, bare or as a quoted structured-field string.',
+  })
   @ApiCreatedResponse({ type: PackageDto, description: 'Created; `Location` names it.' })
-  @ApiProblems('invalid_input', 'unknown_retention_class', 'size_limit_exceeded')
+  @ApiOkResponse({
+    type: PackageDto,
+    description: 'Created earlier by a request with the same Idempotency-Key.',
+  })
+  @ApiProblems('invalid_input', 'unknown_retention_class', 'size_limit_exceeded', 'idempotency_key_reused')
   async create(
     @Body() body: unknown,
     @Actor() actor: string,
+    @Req() request: ApiRequest,
     @Res({ passthrough: true }) response: Response,
   ): Promise<PackageRecord> {
-    const pkg = await this.registry.createPackage(createInput(body), actor);
+    const input = createInput(body);
+    const key = idempotencyKeyOf(request.headers['idempotency-key']);
+    const { package: pkg, created } =
+      key === undefined
+        ? { package: await this.registry.createPackage(input, actor), created: true }
+        : await this.registry.createPackageIdempotently(input, actor, key);
     response.setHeader('Location', `/v1/packages/${pkg.id}`);
+    if (!created) response.status(200);
     return pkg;
   }
 
@@ -392,6 +410,19 @@ function formText(fields: Readonly<Record<string, unknown>>, name: string): stri
 
 function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/**
+ * The Idempotency-Key header: a structured-field string (`"…"`, with `\\` and `\"` escapes) as the IETF draft
+ * writes it, or the bare key as many clients send it; undefined when absent. The registry checks the characters.
+ */
+function idempotencyKeyOf(header: string | string[] | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  if (Array.isArray(header)) {
+    throw new HttpProblem('invalid_input', 'send one Idempotency-Key', {}, { field: 'Idempotency-Key' });
+  }
+  const quoted = /^"((?:[^"\\]|\\["\\])*)"$/.exec(header);
+  return quoted ? (quoted[1] ?? '').replace(/\\(["\\])/g, '$1') : header;
 }
 
 /** The JSON body of a create: an object with the known fields only. The registry checks every field's rules. */

@@ -56,6 +56,7 @@ export function statusOf(code: ProblemCode): number {
       return 417;
     case 'unknown_retention_class':
     case 'digest_mismatch':
+    case 'idempotency_key_reused':
       return 422;
     case 'headers_too_large':
       return 431;
@@ -90,6 +91,7 @@ const TITLES: Readonly<Record<ProblemCode, string>> = {
   package_gone: 'Package gone',
   deletion_forbidden: 'Deletion forbidden',
   collector_busy: 'Garbage collector busy',
+  idempotency_key_reused: 'Idempotency key reused',
   size_limit_exceeded: 'Size limit exceeded',
   range_not_satisfiable: 'Range not satisfiable',
   unknown_retention_class: 'Unknown retention class',

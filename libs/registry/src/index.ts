@@ -6,6 +6,7 @@
 export { Registry } from './registry.service.js';
 export {
   type CreatePackageInput,
+  type CreatedPackage,
   type IngestFileOptions,
   type StagedFile,
   type FinalizeResult,
@@ -25,6 +26,17 @@ export {
   type GcStats,
   type GcOptions,
 } from './garbage-collector.service.js';
+/**
+ * The scrub: one background pass at a time per process over the stored blobs, verifying those of live files
+ * (`v1.blob.damaged` for each one missing or damaged) and counting orphans; `status` reports progress and findings.
+ */
+export {
+  BlobScrubber,
+  type ScrubStatus,
+  type ScrubState,
+  type ScrubFinding,
+  type ScrubFindingKind,
+} from './blob-scrubber.service.js';
 export { STORAGE_LOCATION_NAMESPACE, storageLocationId } from './storage-location.js';
 export { RegistryModule } from './registry.module.js';
 export { eventJson, type EventJson } from './event-json.js';

@@ -25,6 +25,16 @@ export function checkLabel(field: string, value: unknown): string {
   return value;
 }
 
+const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;
+
+/** An Idempotency-Key: 1–255 printable ASCII characters (space to tilde). */
+export function checkIdempotencyKey(value: unknown): string {
+  if (typeof value !== 'string' || !IDEMPOTENCY_KEY.test(value)) {
+    throw new InvalidInputError('Idempotency-Key', 'must be 1 to 255 printable ASCII characters');
+  }
+  return value;
+}
+
 export const MAX_REASON_CODE_POINTS = 1024;
 
 /** A reason for a deletion or a hold: 0–1024 Unicode code points, well-formed, no control characters; `''` when absent. */

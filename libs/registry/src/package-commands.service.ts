@@ -1,19 +1,23 @@
 import { EventEmitter } from 'node:events';
 import { Injectable } from '@nestjs/common';
-import { contentAddress, toHex, uuidv7 } from '@artifactstore/codec';
+import { canonicalJson, cborToJson, contentAddress, toHex, uuidv7 } from '@artifactstore/codec';
 import { AppConfig } from '@artifactstore/config';
 import { BlobStore, type ByteSource, type IngestOptions, type IngestReceipt } from '@artifactstore/dataplane';
 import { Database, asNumber, asString, type Tx } from '@artifactstore/db';
 import { EventLog } from '@artifactstore/events';
 import {
+  PACKAGE_CREATED,
   ViewProjector,
   fileIngestedEvent,
   packageCreatedEvent,
   packageFinalizedEvent,
+  readPackageCreated,
+  type PackageCreatedPayload,
 } from '@artifactstore/views';
 import {
   checkFilterText,
   checkId,
+  checkIdempotencyKey,
   checkLabel,
   checkMediaType,
   checkMetadata,
@@ -24,6 +28,7 @@ import { buildManifest, encodeManifest, type ManifestFile } from './manifest.js'
 import { checkCanAdd, checkTakesFiles } from './path-checks.js';
 import { asJsonObject, asStatus, type FileRecord, type PackageRecord } from './records.js';
 import {
+  IdempotencyKeyReusedError,
   IllegalPackageStateError,
   PackageNotFoundError,
   UnknownRetentionClassError,
@@ -46,6 +51,12 @@ export type StagedFile = IngestReceipt;
 
 /** The dataplane's own limits and expected digests, passed through. */
 export type IngestFileOptions = IngestOptions;
+
+/** A create's answer: the package, and whether this request made it (false: an earlier try with its key did). */
+export interface CreatedPackage {
+  readonly package: PackageRecord;
+  readonly created: boolean;
+}
 
 export interface FinalizeResult {
   readonly id: string;
@@ -84,6 +95,27 @@ export class PackageCommands {
   }
 
   async createPackage(input: CreatePackageInput, actor: string): Promise<PackageRecord> {
+    return (await this.create(input, actor, undefined)).package;
+  }
+
+  /**
+   * Creates the package once per actor and `idempotencyKey`: a retry with the same key and the same fields answers
+   * the package the first try created (`created` false); the same key with other fields is
+   * IdempotencyKeyReusedError. The key travels in the event, so replay keeps it and every process agrees.
+   */
+  createPackageIdempotently(
+    input: CreatePackageInput,
+    actor: string,
+    idempotencyKey: string,
+  ): Promise<CreatedPackage> {
+    return this.create(input, actor, checkIdempotencyKey(idempotencyKey));
+  }
+
+  private async create(
+    input: CreatePackageInput,
+    actor: string,
+    idempotencyKey: string | undefined,
+  ): Promise<CreatedPackage> {
     const fields = {
       name: checkLabel('name', input.name),
       producer: checkLabel('producer', input.producer),
@@ -94,6 +126,21 @@ export class PackageCommands {
     checkLabel('actor', actor);
     const id = uuidv7();
     return this.database.write(async (tx) => {
+      if (idempotencyKey !== undefined) {
+        // Under the append lock, so that of two tries racing with one key exactly one creates.
+        await this.eventLog.lockAppends(tx);
+        const earlier = await this.createdWithKey(tx, actor, idempotencyKey);
+        if (earlier) {
+          const same =
+            earlier.name === fields.name &&
+            earlier.producer === fields.producer &&
+            earlier.subject === fields.subject &&
+            earlier.retention_class === retentionClass &&
+            canonicalJson(cborToJson(earlier.metadata)) === canonicalJson(cborToJson(fields.metadata));
+          if (!same) throw new IdempotencyKeyReusedError(idempotencyKey);
+          return { package: await requirePackage(tx, earlier.package_id), created: false };
+        }
+      }
       const [retention] = await tx.query('SELECT ttl_days FROM retention_classes WHERE name = ?', [
         retentionClass,
       ]);
@@ -106,10 +153,27 @@ export class PackageCommands {
           ...fields,
           retention_class: retentionClass,
           ttl_days: ttlDays,
+          ...(idempotencyKey === undefined ? {} : { idempotency_key: idempotencyKey }),
         }),
       );
-      return requirePackage(tx, id);
+      return { package: await requirePackage(tx, id), created: true };
     });
+  }
+
+  /** The creation fields of the package `actor` created with `key`, as its event recorded them. */
+  private async createdWithKey(
+    tx: Tx,
+    actor: string,
+    key: string,
+  ): Promise<PackageCreatedPayload | undefined> {
+    const [row] = await tx.query(
+      'SELECT id FROM artifact_packages WHERE created_by = ? AND idempotency_key = ?',
+      [actor, key],
+    );
+    if (!row) return undefined;
+    const event = await this.eventLog.firstOfSubject(tx, 'package', asString(row.id), PACKAGE_CREATED);
+    if (!event) throw new Error(`package ${asString(row.id)} has no ${PACKAGE_CREATED} event`);
+    return readPackageCreated(event);
   }
 
   /**

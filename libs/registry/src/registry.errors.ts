@@ -15,6 +15,7 @@ export type RegistryErrorCode =
   | 'package_gone'
   | 'deletion_forbidden'
   | 'collector_busy'
+  | 'idempotency_key_reused'
   | 'invalid_relative_path'
   | 'duplicate_relative_path'
   | 'path_conflict'
@@ -106,6 +107,17 @@ export class DeletionForbiddenError extends RegistryError {
     readonly status: PackageStatus,
   ) {
     super(`package ${packageId} is ${status}: only an admin may delete it`);
+  }
+}
+
+/** An Idempotency-Key the actor already used for a create with other fields. */
+export class IdempotencyKeyReusedError extends RegistryError {
+  readonly code = 'idempotency_key_reused';
+  override readonly name = 'IdempotencyKeyReusedError';
+  constructor(readonly key: string) {
+    super(
+      `the Idempotency-Key ${JSON.stringify(key)} was used for a package with other fields; use a new key`,
+    );
   }
 }
 

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { DataplaneModule } from '@artifactstore/dataplane';
 import { ViewsModule } from '@artifactstore/views';
+import { BlobScrubber } from './blob-scrubber.service.js';
 import { FileDelivery } from './file-delivery.service.js';
 import { GarbageCollector } from './garbage-collector.service.js';
 import { LogOperations } from './log-operations.service.js';
@@ -19,12 +20,13 @@ import { UnreferencedBlobs } from './unreferenced-blobs.service.js';
     PackageLifecycle,
     PackageQueries,
     GarbageCollector,
+    BlobScrubber,
     FileDelivery,
     LogOperations,
     Registry,
     RuntimeStats,
     UnreferencedBlobs,
   ],
-  exports: [Registry, RuntimeStats, UnreferencedBlobs, GarbageCollector],
+  exports: [Registry, RuntimeStats, UnreferencedBlobs, GarbageCollector, BlobScrubber],
 })
 export class RegistryModule {}

@@ -2,11 +2,13 @@ import type { Readable, Writable } from 'node:stream';
 import { Injectable } from '@nestjs/common';
 import type { ByteSource, OpenOptions } from '@artifactstore/dataplane';
 import type { ChainVerification, Event, TailOptions } from '@artifactstore/events';
+import { BlobScrubber, type ScrubStatus } from './blob-scrubber.service.js';
 import { FileDelivery, type SendResult } from './file-delivery.service.js';
 import { GarbageCollector, type GcOptions, type GcReport } from './garbage-collector.service.js';
 import { LogOperations, type ReplayReport } from './log-operations.service.js';
 import {
   PackageCommands,
+  type CreatedPackage,
   type CreatePackageInput,
   type FinalizeResult,
   type IngestFileOptions,
@@ -27,7 +29,7 @@ import type { FileRecord, PackageRecord } from './records.js';
  * The one door the HTTP API and the CLI use. It only delegates, to the service that does each job: writing
  * packages (PackageCommands), removing, holding and re-classing them (PackageLifecycle), reading the views
  * (PackageQueries), delivering files' bytes (FileDelivery), the log as clients and operators meet it
- * (LogOperations), and expiry and garbage collection (GarbageCollector).
+ * (LogOperations), expiry and garbage collection (GarbageCollector), and the scrub (BlobScrubber).
  */
 @Injectable()
 export class Registry {
@@ -38,10 +40,19 @@ export class Registry {
     private readonly log: LogOperations,
     private readonly lifecycle: PackageLifecycle,
     private readonly collector: GarbageCollector,
+    private readonly scrubber: BlobScrubber,
   ) {}
 
   createPackage(input: CreatePackageInput, actor: string): Promise<PackageRecord> {
     return this.commands.createPackage(input, actor);
+  }
+
+  createPackageIdempotently(
+    input: CreatePackageInput,
+    actor: string,
+    idempotencyKey: string,
+  ): Promise<CreatedPackage> {
+    return this.commands.createPackageIdempotently(input, actor, idempotencyKey);
   }
 
   ingestFile(
@@ -164,5 +175,14 @@ export class Registry {
 
   collectGarbage(options: GcOptions): Promise<GcReport> {
     return this.collector.run(options);
+  }
+
+  /** Starts a scrub pass unless one is running in this process; answers the status either way. */
+  startScrub(actor: string): ScrubStatus {
+    return this.scrubber.start(actor);
+  }
+
+  scrubStatus(): ScrubStatus {
+    return this.scrubber.status;
   }
 }

@@ -43,6 +43,7 @@ export {
   PackageGoneError,
   DeletionForbiddenError,
   CollectorBusyError,
+  IdempotencyKeyReusedError,
   PACKAGE_STATUSES,
   type RegistryErrorCode,
   type PackageStatus,

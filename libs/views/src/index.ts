@@ -44,5 +44,12 @@ export {
   readBlobCollected,
   type BlobCollectedPayload,
 } from './handlers/blob-collected.handler.js';
+export {
+  BLOB_DAMAGED,
+  blobDamagedEvent,
+  readBlobDamaged,
+  type BlobDamageKind,
+  type BlobDamagedPayload,
+} from './handlers/blob-damaged.handler.js';
 export { LIVE_STATUSES } from './handlers/package-rows.js';
 export { type ViewStore, type ViewRow, type ViewTableName } from './view-store.js';

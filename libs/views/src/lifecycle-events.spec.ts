@@ -2,6 +2,7 @@ import { blake3, toHex } from '@artifactstore/codec';
 import type { Event, EventDraft } from '@artifactstore/events';
 import vectors from '../../../test/fixtures/lifecycle-event-vectors.json' with { type: 'json' };
 import { blobCollectedEvent, readBlobCollected } from './handlers/blob-collected.handler.js';
+import { packageCreatedEvent, readPackageCreated } from './handlers/package-created.handler.js';
 import { packageDeletedEvent } from './handlers/package-deleted.handler.js';
 import { packageExpiredEvent, readPackageExpired } from './handlers/package-expired.handler.js';
 import { packageHeldEvent } from './handlers/package-held.handler.js';
@@ -31,6 +32,16 @@ const drafts: Record<keyof typeof vectors, EventDraft | undefined> = {
     storage: { backend: 'fs', key: toHex(HELLO) },
   }),
   'v1.blob.damaged': undefined, // the scrubber's maker; its bytes are checked by its own spec
+  'v1.package.created with idempotency_key': packageCreatedEvent('ci', {
+    package_id: PACKAGE,
+    name: 'webapp',
+    producer: 'ci',
+    subject: 'git:1',
+    retention_class: 'standard',
+    ttl_days: 90,
+    metadata: {},
+    idempotency_key: 'build-42',
+  }),
 };
 
 const stored = (draft: EventDraft): Event => ({
@@ -45,7 +56,7 @@ describe('lifecycle events', () => {
     '%s encodes to the golden payload of docs/formats.md',
     (type, draft) => {
       const vector = vectors[type as keyof typeof vectors];
-      expect(draft?.event_type).toBe(type);
+      expect(draft?.event_type).toBe(type.split(' ')[0]);
       expect(draft?.payload.toString('hex')).toBe(vector.payload);
       expect(draft?.payload_digest.toString('hex')).toBe(vector.payload_digest);
     },
@@ -54,6 +65,18 @@ describe('lifecycle events', () => {
   it('names the package as the subject of package events and the hex BLAKE3 as that of a collected blob', () => {
     expect(drafts['v1.package.held']).toMatchObject({ subject_kind: 'package', subject_id: PACKAGE });
     expect(drafts['v1.blob.collected']).toMatchObject({ subject_kind: 'blob', subject_id: toHex(HELLO) });
+  });
+
+  it('writes no idempotency_key when there is none, and reads it back when there is', () => {
+    const keyed = drafts['v1.package.created with idempotency_key'];
+    if (!keyed) throw new Error('missing draft');
+    expect(readPackageCreated(stored(keyed)).idempotency_key).toBe('build-42');
+    const plain = packageCreatedEvent('ci', {
+      ...readPackageCreated(stored(keyed)),
+      idempotency_key: undefined,
+    });
+    expect(plain.payload.includes(Buffer.from('idempotency_key'))).toBe(false);
+    expect(readPackageCreated(stored(plain))).not.toHaveProperty('idempotency_key');
   });
 
   it('reads back what it wrote, and refuses an expiry reason it does not know', () => {

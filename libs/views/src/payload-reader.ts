@@ -31,6 +31,11 @@ export class PayloadReader {
     return value;
   }
 
+  /** A text field that may be absent; undefined then. */
+  optionalText(key: string): string | undefined {
+    return Object.prototype.hasOwnProperty.call(this.fields, key) ? this.text(key) : undefined;
+  }
+
   /**
    * A UUID in its one spelling: lowercase, hyphenated (8-4-4-4-12). PostgreSQL's uuid type would accept and
    * normalize other spellings while SQLite's text would not, so the views could differ by dialect.

@@ -42,6 +42,8 @@ export const VIEW_TABLES: readonly ViewTable[] = [
       column('hold_reason', 'text', true),
       column('removed_at', 'timestamp', true),
       column('removal_reason', 'text', true),
+      column('created_by', 'text'),
+      column('idempotency_key', 'text', true),
     ],
   },
   {

@@ -2,6 +2,7 @@ import { InitialSchema1764201600000 } from './1764201600000-initial-schema.js';
 import { PackageTotals1764288000000 } from './1764288000000-package-totals.js';
 import { FoldedPaths1764374400000 } from './1764374400000-folded-paths.js';
 import { Lifecycle1764460800000 } from './1764460800000-lifecycle.js';
+import { IdempotencyKeys1764547200000 } from './1764547200000-idempotency-keys.js';
 
 /** Every migration, oldest first. Add new ones at the end; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -9,4 +10,5 @@ export const MIGRATIONS = [
   PackageTotals1764288000000,
   FoldedPaths1764374400000,
   Lifecycle1764460800000,
+  IdempotencyKeys1764547200000,
 ];

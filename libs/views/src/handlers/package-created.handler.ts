@@ -16,13 +16,21 @@ export interface PackageCreatedPayload {
   /** Days from finalization to expiry; null = never. */
   readonly ttl_days: number | null;
   readonly metadata: CborMap;
+  /** The creator's Idempotency-Key, when the request had one: the same actor and key answer this package again. */
+  readonly idempotency_key?: string;
 }
 
 export function packageCreatedEvent(actor: string, payload: PackageCreatedPayload): EventDraft {
+  const { idempotency_key: key, ...required } = payload;
   return makeEvent(
     { event_type: PACKAGE_CREATED, subject_kind: 'package', subject_id: payload.package_id, actor },
-    { ...payload },
+    { ...required, ...optional('idempotency_key', key) },
   );
+}
+
+/** `{ [name]: value }`, or nothing when the value is undefined: an absent key is not a null one. */
+function optional<K extends string>(name: K, value: string | undefined): { [P in K]?: string } {
+  return value === undefined ? {} : ({ [name]: value } as { [P in K]?: string });
 }
 
 export function readPackageCreated(event: Event): PackageCreatedPayload {
@@ -35,10 +43,14 @@ export function readPackageCreated(event: Event): PackageCreatedPayload {
     retention_class: payload.text('retention_class'),
     ttl_days: payload.nullableInteger('ttl_days'),
     metadata: payload.map('metadata'),
+    ...optional('idempotency_key', payload.optionalText('idempotency_key')),
   };
 }
 
-/** → one artifact_packages row (status created) and its retention_state row (no expiry until finalized). */
+/**
+ * → one artifact_packages row (status created, `created_by` the event's actor, its idempotency key if any) and its
+ * retention_state row (no expiry until finalized).
+ */
 export class PackageCreatedHandler implements ViewHandler {
   readonly eventType = PACKAGE_CREATED;
 
@@ -59,6 +71,8 @@ export class PackageCreatedHandler implements ViewHandler {
       last_event_sequence: event.sequence,
       file_count: 0,
       total_size: 0,
+      created_by: event.actor,
+      idempotency_key: payload.idempotency_key ?? null,
       held: 0,
       hold_reason: null,
       removed_at: null,
