@@ -182,6 +182,22 @@ describe.each(cases)('garbage collection on $label', ({ dialect, backend }) => {
     await expect(registry.holdPackage(pkg.id, '', ADMIN)).rejects.toBeInstanceOf(IllegalPackageStateError);
   });
 
+  it('never expires a tagged package by retention, and lets it go once the tag moves on', async () => {
+    const name = `tagged-${randomBytes(4).toString('hex')}`;
+    const old = await finalized(randomBytes(300), { name });
+    const newer = await finalized(randomBytes(300), { name });
+    const newest = await finalized(randomBytes(300), { name });
+    await registry.moveTag(name, 'stable', old.id, ADMIN);
+    advance(8 * DAY_MS);
+    const report = await gc();
+    expect(report.expired.map((entry) => entry.id)).not.toContain(old.id);
+    expect(report.expired).toContainEqual({ id: newer.id, reason: 'retention' });
+    expect(report.kept.tagged).toBeGreaterThanOrEqual(1);
+    await registry.moveTag(name, 'stable', newest.id, ADMIN);
+    expect((await gc()).expired).toContainEqual({ id: old.id, reason: 'retention' });
+    expect((await registry.getPackage(newest.id)).status).toBe('finalized');
+  });
+
   it('expires a package left created past the abandonment deadline', async () => {
     const pkg = await create();
     await upload(pkg, 'half.bin', randomBytes(100));

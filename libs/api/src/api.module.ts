@@ -11,6 +11,7 @@ import { ManifestsController } from './manifests.controller.js';
 import { MetricsController } from './metrics.controller.js';
 import { Metrics } from './metrics.service.js';
 import { PackagesController } from './packages.controller.js';
+import { TagsController } from './tags.controller.js';
 import { ProblemFilter } from './problem.filter.js';
 import { RequestDrain } from './request-drain.js';
 import { RequestDrainInterceptor } from './request-drain.interceptor.js';
@@ -23,6 +24,7 @@ import { WaitingClients } from './waiting-clients.js';
   controllers: [
     HealthController,
     PackagesController,
+    TagsController,
     FilesController,
     ManifestsController,
     EventsController,

@@ -119,8 +119,8 @@ function assignRequestId(
   };
 }
 
-/** A package's hold: the one PUT whose body is JSON (every other PUT streams a file's bytes). */
-const HOLD_PATH = /^\/v1\/packages\/[^/]+\/hold$/;
+/** The PUTs whose body is JSON, a hold and a tag's move: every other PUT streams a file's bytes. */
+const JSON_PUT_PATHS = [/^\/v1\/packages\/[^/]+\/hold$/, /^\/v1\/tags\/[^/]+\/[^/]+$/];
 
 /** Requests whose body, when JSON, is parsed before the controller: never a file upload's. */
 function takesJson(request: ApiRequest): boolean {
@@ -130,7 +130,7 @@ function takesJson(request: ApiRequest): boolean {
     case 'DELETE':
       return true;
     case 'PUT':
-      return HOLD_PATH.test(request.path);
+      return JSON_PUT_PATHS.some((path) => path.test(request.path));
     default:
       return false;
   }

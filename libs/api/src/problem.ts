@@ -34,6 +34,7 @@ export function statusOf(code: ProblemCode): number {
     case 'package_not_found':
     case 'file_not_found':
     case 'manifest_not_found':
+    case 'tag_not_found':
     case 'not_found':
       return 404;
     case 'not_acceptable':
@@ -45,6 +46,8 @@ export function statusOf(code: ProblemCode): number {
     case 'illegal_package_state':
     case 'package_held':
     case 'collector_busy':
+    case 'tag_name_mismatch':
+    case 'tag_immutable':
       return 409;
     case 'package_gone':
       return 410;
@@ -92,6 +95,9 @@ const TITLES: Readonly<Record<ProblemCode, string>> = {
   deletion_forbidden: 'Deletion forbidden',
   collector_busy: 'Garbage collector busy',
   idempotency_key_reused: 'Idempotency key reused',
+  tag_not_found: 'Tag not found',
+  tag_name_mismatch: 'Tag name mismatch',
+  tag_immutable: 'Tag immutable',
   size_limit_exceeded: 'Size limit exceeded',
   range_not_satisfiable: 'Range not satisfiable',
   unknown_retention_class: 'Unknown retention class',

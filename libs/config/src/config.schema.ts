@@ -211,6 +211,14 @@ export const SETTINGS = {
       'Seconds a blob must have been unreferenced (or, for bytes no file names, stored) before the collector removes it (0–2592000).',
     parse: integerIn(0, 2_592_000),
   }),
+  immutableTags: setting({
+    name: 'ARTIFACTSTORE_IMMUTABLE_TAGS',
+    default: '',
+    shown: '(none)',
+    description:
+      'Comma-separated glob patterns (`*` any run of characters, `?` one), e.g. `v*,release-*`: a tag that matches cannot be moved or deleted once set.',
+    parse: parseTagPatterns,
+  }),
   scrubMaxMibs: setting({
     name: 'ARTIFACTSTORE_SCRUB_MAX_MIBS',
     default: '200',
@@ -405,6 +413,20 @@ function parseS3Endpoint(text: string): string | undefined {
   if (text === '') return undefined;
   if (!/^https?:\/\/[^/]+\/?$/.test(text)) fail('expected http(s)://host[:port]');
   return text;
+}
+
+/** Glob patterns over tags (`*` any run, `?` one character), checked here and matched by the registry. */
+function parseTagPatterns(text: string): readonly string[] {
+  const patterns = text
+    .split(',')
+    .map((pattern) => pattern.trim())
+    .filter((pattern) => pattern !== '');
+  for (const pattern of patterns) {
+    if (!/^[A-Za-z0-9_.*?-]{1,128}$/.test(pattern)) {
+      fail(`${JSON.stringify(pattern)} is not a tag pattern (letters, digits, _ . - and the globs * ?)`);
+    }
+  }
+  return patterns;
 }
 
 function parseBucket(text: string): string {

@@ -21,8 +21,8 @@ export interface GcReport {
   readonly expired: readonly { readonly id: string; readonly reason: ExpiryReason }[];
   readonly expired_count: number;
   readonly collected: { readonly blobs: number; readonly bytes: number };
-  /** Finalized packages past their deadline that a hold, or keep-latest, kept. */
-  readonly kept: { readonly held: number; readonly latest: number };
+  /** Finalized packages past their deadline that a hold, a tag, or keep-latest kept. */
+  readonly kept: { readonly held: number; readonly tagged: number; readonly latest: number };
   readonly duration_ms: number;
 }
 
@@ -60,8 +60,10 @@ const MAX_LISTED_EXPIRIES = 10_000;
 const BLOB_KEY = /^[0-9a-f]{64}$/;
 const LIVE = `('created', 'finalized')`;
 
+/** Due by retention: past the deadline, finalized, neither held nor tagged. */
 const RETENTION_DUE = `SELECT p.id, r.expires_at FROM retention_state r JOIN artifact_packages p ON p.id = r.package_id
-  WHERE r.expires_at <= ? AND p.status = 'finalized' AND p.held = 0`;
+  WHERE r.expires_at <= ? AND p.status = 'finalized' AND p.held = 0
+    AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.package_id = p.id)`;
 /** The newest `keep` finalized packages of the name are kept: a due package needs at least `keep` newer ones. */
 const HAS_KEEP_NEWER = `(SELECT count(*) FROM (SELECT 1 FROM artifact_packages q
     WHERE q.name = p.name AND q.status = 'finalized' AND (q.finalized_at, q.id) > (p.finalized_at, p.id)
@@ -72,7 +74,7 @@ const ABANDONED_DUE = `SELECT p.id, p.created_at, e.created_at AS last_event_at
 
 /**
  * The garbage collector: expiry, then collection. A run first appends `v1.package.expired` for each package whose
- * retention deadline passed (unless held or among the newest ARTIFACTSTORE_KEEP_LATEST_PER_NAME finalized packages
+ * retention deadline passed (unless held, tagged, or among the newest ARTIFACTSTORE_KEEP_LATEST_PER_NAME finalized packages
  * of its name) and for each package left `created` ARTIFACTSTORE_ABANDONED_AFTER_HOURS after its last event. Then it
  * removes blobs nothing live needs: those whose every storage location belongs to packages removed at least
  * ARTIFACTSTORE_GC_GRACE_SECONDS ago, and orphans (bytes in storage that no storage location names) stored at least
@@ -279,19 +281,20 @@ export class GarbageCollector implements OnModuleDestroy {
     }
   }
 
-  private async countKept(tx: Tx, now: string): Promise<{ held: number; latest: number }> {
-    const [held] = await tx.query(
-      `SELECT count(*) AS n FROM retention_state r JOIN artifact_packages p ON p.id = r.package_id
-        WHERE r.expires_at <= ? AND p.status = 'finalized' AND p.held = 1`,
+  private async countKept(tx: Tx, now: string): Promise<{ held: number; tagged: number; latest: number }> {
+    const count = async (sql: string, params: unknown[]): Promise<number> =>
+      asNumber((await tx.query(`SELECT count(*) AS n FROM (${sql}) AS kept`, params))[0]?.n ?? 0);
+    const overdue = `SELECT p.id FROM retention_state r JOIN artifact_packages p ON p.id = r.package_id
+      WHERE r.expires_at <= ? AND p.status = 'finalized'`;
+    const held = await count(`${overdue} AND p.held = 1`, [now]);
+    const tagged = await count(
+      `${overdue} AND p.held = 0 AND EXISTS (SELECT 1 FROM tags t WHERE t.package_id = p.id)`,
       [now],
     );
     const keep = this.config.keepLatestPerName;
-    if (keep === 0) return { held: asNumber(held?.n ?? 0), latest: 0 };
-    const [latest] = await tx.query(
-      `SELECT count(*) AS n FROM (${RETENTION_DUE} AND NOT ${HAS_KEEP_NEWER}) AS kept`,
-      [now, keep, keep],
-    );
-    return { held: asNumber(held?.n ?? 0), latest: asNumber(latest?.n ?? 0) };
+    const latest =
+      keep === 0 ? 0 : await count(`${RETENTION_DUE} AND NOT ${HAS_KEEP_NEWER}`, [now, keep, keep]);
+    return { held, tagged, latest };
   }
 
   /**

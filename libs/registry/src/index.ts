@@ -20,6 +20,7 @@ export {
 export { type SendResult } from './file-delivery.service.js';
 export { type ReplayReport } from './log-operations.service.js';
 export { type DeletionScope } from './package-lifecycle.service.js';
+export { type TagRecord, type TagMove, type TagMoveResult, checkTagName } from './tags.service.js';
 export {
   GarbageCollector,
   type GcReport,

@@ -16,6 +16,9 @@ export type RegistryErrorCode =
   | 'deletion_forbidden'
   | 'collector_busy'
   | 'idempotency_key_reused'
+  | 'tag_not_found'
+  | 'tag_name_mismatch'
+  | 'tag_immutable'
   | 'invalid_relative_path'
   | 'duplicate_relative_path'
   | 'path_conflict'
@@ -107,6 +110,45 @@ export class DeletionForbiddenError extends RegistryError {
     readonly status: PackageStatus,
   ) {
     super(`package ${packageId} is ${status}: only an admin may delete it`);
+  }
+}
+
+export class TagNotFoundError extends RegistryError {
+  readonly code = 'tag_not_found';
+  override readonly name = 'TagNotFoundError';
+  constructor(
+    readonly packageName: string,
+    readonly tag: string,
+  ) {
+    super(`there is no tag ${packageName}:${tag}`);
+  }
+}
+
+/** A tag of name N may point only at a package named N. */
+export class TagNameMismatchError extends RegistryError {
+  readonly code = 'tag_name_mismatch';
+  override readonly name = 'TagNameMismatchError';
+  constructor(
+    readonly packageName: string,
+    readonly tag: string,
+    readonly packageId: string,
+    readonly actualName: string,
+  ) {
+    super(
+      `tag ${packageName}:${tag} cannot point at package ${packageId}, which is named ${JSON.stringify(actualName)}`,
+    );
+  }
+}
+
+/** The tag matches ARTIFACTSTORE_IMMUTABLE_TAGS: once set it neither moves nor goes. */
+export class TagImmutableError extends RegistryError {
+  readonly code = 'tag_immutable';
+  override readonly name = 'TagImmutableError';
+  constructor(
+    readonly packageName: string,
+    readonly tag: string,
+  ) {
+    super(`tag ${packageName}:${tag} is immutable (ARTIFACTSTORE_IMMUTABLE_TAGS)`);
   }
 }
 

@@ -9,6 +9,7 @@ import { PackageCommands } from './package-commands.service.js';
 import { PackageLifecycle } from './package-lifecycle.service.js';
 import { PackageQueries } from './package-queries.service.js';
 import { Registry } from './registry.service.js';
+import { Tags } from './tags.service.js';
 import { RuntimeStats } from './runtime-stats.service.js';
 import { UnreferencedBlobs } from './unreferenced-blobs.service.js';
 
@@ -24,6 +25,7 @@ import { UnreferencedBlobs } from './unreferenced-blobs.service.js';
     FileDelivery,
     LogOperations,
     Registry,
+    Tags,
     RuntimeStats,
     UnreferencedBlobs,
   ],

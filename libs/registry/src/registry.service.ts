@@ -24,6 +24,7 @@ import {
 } from './package-queries.service.js';
 import type { Page } from './page-cursor.js';
 import type { FileRecord, PackageRecord } from './records.js';
+import { Tags, type TagMove, type TagMoveResult, type TagRecord } from './tags.service.js';
 
 /**
  * The one door the HTTP API and the CLI use. It only delegates, to the service that does each job: writing
@@ -40,6 +41,7 @@ export class Registry {
     private readonly log: LogOperations,
     private readonly lifecycle: PackageLifecycle,
     private readonly collector: GarbageCollector,
+    private readonly tags: Tags,
     private readonly scrubber: BlobScrubber,
   ) {}
 
@@ -184,5 +186,25 @@ export class Registry {
 
   scrubStatus(): ScrubStatus {
     return this.scrubber.status;
+  }
+
+  moveTag(name: string, tag: string, packageRef: unknown, actor: string): Promise<TagMoveResult> {
+    return this.tags.moveTag(name, tag, packageRef, actor);
+  }
+
+  deleteTag(name: string, tag: string, actor: string): Promise<void> {
+    return this.tags.deleteTag(name, tag, actor);
+  }
+
+  getTag(name: string, tag: string): Promise<TagRecord> {
+    return this.tags.getTag(name, tag);
+  }
+
+  listTags(name: string, page: PageRequest = {}): Promise<Page<TagRecord>> {
+    return this.tags.listTags(name, page);
+  }
+
+  tagHistory(name: string, tag: string, page: PageRequest = {}): Promise<Page<TagMove>> {
+    return this.tags.tagHistory(name, tag, page);
   }
 }

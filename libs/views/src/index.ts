@@ -52,4 +52,12 @@ export {
   type BlobDamagedPayload,
 } from './handlers/blob-damaged.handler.js';
 export { LIVE_STATUSES } from './handlers/package-rows.js';
+export {
+  TAG_MOVED,
+  tagMovedEvent,
+  readTagMoved,
+  tagSubject,
+  type TagMovedPayload,
+} from './handlers/tag-moved.handler.js';
+export { TAG_DELETED, tagDeletedEvent, type TagDeletedPayload } from './handlers/tag-deleted.handler.js';
 export { type ViewStore, type ViewRow, type ViewTableName } from './view-store.js';

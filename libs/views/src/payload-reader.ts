@@ -57,6 +57,11 @@ export class PayloadReader {
     return value;
   }
 
+  /** A UUID (as `uuid`) or null. */
+  nullableUuid(key: string): string | null {
+    return this.field(key) === null ? null : this.uuid(key);
+  }
+
   integer(key: string): number {
     const value = this.field(key);
     if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {

@@ -10,6 +10,8 @@ import { PackageFinalizedHandler } from './handlers/package-finalized.handler.js
 import { PackageHeldHandler } from './handlers/package-held.handler.js';
 import { PackageReleasedHandler } from './handlers/package-released.handler.js';
 import { PackageRetentionChangedHandler } from './handlers/package-retention-changed.handler.js';
+import { TagDeletedHandler } from './handlers/tag-deleted.handler.js';
+import { TagMovedHandler } from './handlers/tag-moved.handler.js';
 import type { ViewHandler } from './view-handler.js';
 import { BatchingViewStore, ImmediateViewStore } from './view-store.js';
 import { VIEW_TABLES } from './view-tables.js';
@@ -25,6 +27,8 @@ const REGISTRY_HANDLERS: readonly ViewHandler[] = [
   new PackageReleasedHandler(),
   new PackageRetentionChangedHandler(),
   new BlobCollectedHandler(),
+  new TagMovedHandler(),
+  new TagDeletedHandler(),
 ];
 
 /** Projects events into the registry views: one handler per event type; unknown types are skipped. */

@@ -2,7 +2,8 @@ import { asNumber, type Row, type Tx } from '@artifactstore/db';
 import { ProjectionError } from './view-handler.js';
 import { VIEW_TABLES, type ViewTable } from './view-tables.js';
 
-export type ViewTableName = 'artifact_packages' | 'artifact_files' | 'storage_locations' | 'retention_state';
+export type ViewTableName =
+  'artifact_packages' | 'artifact_files' | 'storage_locations' | 'retention_state' | 'tags';
 
 /** A view row as a handler writes it: one value per column of the table (see VIEW_TABLES). */
 export type ViewRow = Readonly<Record<string, string | number | null>>;

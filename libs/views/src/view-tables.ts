@@ -47,6 +47,19 @@ export const VIEW_TABLES: readonly ViewTable[] = [
     ],
   },
   {
+    name: 'tags',
+    key: 'id',
+    columns: [
+      column('id', 'text'),
+      column('name', 'text'),
+      column('tag', 'text'),
+      column('package_id', 'text'),
+      column('moved_at', 'timestamp'),
+      column('moved_by', 'text'),
+      column('last_event_sequence', 'integer'),
+    ],
+  },
+  {
     name: 'artifact_files',
     key: 'id',
     columns: [

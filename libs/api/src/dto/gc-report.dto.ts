@@ -21,6 +21,9 @@ class KeptDto {
   @ApiProperty({ description: 'Finalized packages past their deadline that a hold keeps.' })
   held!: number;
 
+  @ApiProperty({ description: 'Finalized packages past their deadline that a tag keeps.' })
+  tagged!: number;
+
   @ApiProperty({ description: 'Finalized packages past their deadline kept as the newest of their name.' })
   latest!: number;
 }
