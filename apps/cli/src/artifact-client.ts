@@ -1,6 +1,13 @@
 import type { Readable } from 'node:stream';
 import type { JsonValue } from '@artifactstore/codec';
-import type { EventJson, FileRecord, PackageRecord, Page } from '@artifactstore/registry';
+import type {
+  EventJson,
+  FileRecord,
+  GcReport,
+  PackageRecord,
+  Page,
+  ScrubStatus,
+} from '@artifactstore/registry';
 
 /** What `push` sends to create a package: the wire's field names, as the registry and the HTTP API take them. */
 export interface NewPackage {
@@ -47,6 +54,12 @@ export interface ChainCheckResult {
   readonly first_bad_sequence: number | null;
 }
 
+/** What one garbage collection did (or, dry, would do), as `POST /v1/admin/gc` answers. */
+export type { GcReport } from '@artifactstore/registry';
+
+/** The running or last scrub pass: its progress and findings, as `POST` and `GET /v1/admin/scrub` answer. */
+export type { ScrubStatus } from '@artifactstore/registry';
+
 /**
  * The registry as the CLI sees it. Two implementations: HttpArtifactClient (a server) and LocalArtifactClient
  * (the registry in this process, `--local`); every command is written once against this interface. Failures are
@@ -67,6 +80,20 @@ export interface ArtifactClient {
   openFile(file: FileRecord): Promise<Readable>;
   /** Events after `since` in order; with `follow`, keeps waiting for new ones until `signal` aborts. */
   events(since: number, options: { follow: boolean; signal?: AbortSignal }): AsyncIterable<EventJson>;
+  /** Deletes a package: an admin any that is not held, a producer only one still `created`. */
+  deletePackage(packageId: string, reason: string | undefined): Promise<PackageRecord>;
+  /** (admin) Holds a package: it neither expires nor can be deleted until released. */
+  holdPackage(packageId: string, reason: string | undefined): Promise<PackageRecord>;
+  /** (admin) */
+  releasePackage(packageId: string): Promise<PackageRecord>;
+  /** (admin) Its expiry is recomputed from its finalization. */
+  changeRetention(packageId: string, retentionClass: string): Promise<PackageRecord>;
+  /** (admin) Expires due packages and collects unreferenced blobs; with `dryRun`, only reports what would go. */
+  collectGarbage(options: { readonly dryRun: boolean }): Promise<GcReport>;
+  /** (admin) Starts a pass that reads every stored blob back and checks it against its BLAKE3. */
+  startScrub(): Promise<ScrubStatus>;
+  /** (admin) */
+  scrubStatus(): Promise<ScrubStatus>;
   replay(): Promise<ReplayResult>;
   checkChain(): Promise<ChainCheckResult>;
   close(): Promise<void>;

@@ -110,7 +110,7 @@ export function buildProgram(): Command {
     .option('--name <name>')
     .option('--producer <producer>')
     .option('--subject <subject>')
-    .option('--status <status>', 'created or finalized')
+    .option('--status <status>', 'created, finalized, expired or deleted')
     .addOption(new Option('--limit <n>', 'at most this many').argParser(positiveInteger).default(100))
     .action(
       act(async (globals, options: PackageQuery & { limit: number }) => {
@@ -133,6 +133,81 @@ export function buildProgram(): Command {
         await withClient(globals, 1, (client) =>
           manifest(client, ref, { json: globals.json, out: options.out }),
         );
+      }),
+    );
+
+  program
+    .command('rm')
+    .description(
+      'delete a package: its files are no longer served (admins: any not held; producers: one still created)',
+    )
+    .argument('<ref>', 'package id or content address (blake3:…)')
+    .option('--reason <text>', 'why (recorded in the event)')
+    .action(
+      act(async (globals, ref: string, options: { reason?: string }) => {
+        const { remove } = await import('./commands/lifecycle.commands.js');
+        await withClient(globals, 1, (client) => remove(client, ref, options.reason, globals.json));
+      }),
+    );
+
+  program
+    .command('hold')
+    .description('(admin) hold a package: it neither expires nor can be deleted until released')
+    .argument('<ref>', 'package id or content address (blake3:…)')
+    .option('--reason <text>', 'why (recorded in the event)')
+    .action(
+      act(async (globals, ref: string, options: { reason?: string }) => {
+        const { hold } = await import('./commands/lifecycle.commands.js');
+        await withClient(globals, 1, (client) => hold(client, ref, options.reason, globals.json));
+      }),
+    );
+
+  program
+    .command('release')
+    .description("(admin) release a package's hold")
+    .argument('<ref>', 'package id or content address (blake3:…)')
+    .action(
+      act(async (globals, ref: string, _options: object) => {
+        const { release } = await import('./commands/lifecycle.commands.js');
+        await withClient(globals, 1, (client) => release(client, ref, globals.json));
+      }),
+    );
+
+  program
+    .command('retention')
+    .description("(admin) change a package's retention class; its expiry is recomputed")
+    .argument('<ref>', 'package id or content address (blake3:…)')
+    .argument('<class>', 'the retention class (e.g. long_term)')
+    .action(
+      act(async (globals, ref: string, retentionClass: string, _options: object) => {
+        const { retention } = await import('./commands/lifecycle.commands.js');
+        await withClient(globals, 1, (client) => retention(client, ref, retentionClass, globals.json));
+      }),
+    );
+
+  program
+    .command('gc')
+    .description('(admin) expire due packages and collect unreferenced blobs now')
+    .option('--dry-run', 'only report what would expire and be collected', false)
+    .action(
+      act(async (globals, options: { dryRun: boolean }) => {
+        const { gc } = await import('./commands/lifecycle.commands.js');
+        await withClient(globals, 1, (client) => gc(client, { dryRun: options.dryRun, json: globals.json }));
+      }),
+    );
+
+  program
+    .command('scrub')
+    .description(
+      '(admin) start a pass that checks every stored blob against its BLAKE3 (exit 4 when one is missing or damaged)',
+    )
+    .option('--wait', 'wait for the pass to finish, then print its report', false)
+    .action(
+      act(async (globals, options: { wait: boolean }) => {
+        const { scrub } = await import('./commands/lifecycle.commands.js');
+        // A --local pass runs in this process and would end with it: wait for it.
+        const wait = options.wait || globals.local === true;
+        await withClient(globals, 1, (client) => scrub(client, { wait, json: globals.json }));
       }),
     );
 

@@ -43,8 +43,10 @@ export function exitStatusOf(code: string, httpStatus?: number): ExitStatus {
     case 'manifest_not_found':
     case 'not_found':
     case 'local_file_not_found':
+    case 'package_gone':
       return EXIT.notFound;
     case 'illegal_package_state':
+    case 'package_held':
     case 'duplicate_relative_path':
     case 'path_conflict':
     case 'resume_mismatch':
@@ -58,15 +60,20 @@ export function exitStatusOf(code: string, httpStatus?: number): ExitStatus {
     case 'verify_failed':
     case 'chain_broken':
     case 'unsafe_path':
+    case 'scrub_found_damage':
       return EXIT.integrity;
+    // Also the conditions to try again later: another process collecting garbage, a scrub pass that failed.
     case 'server_unreachable':
     case 'unauthorized':
     case 'forbidden':
+    case 'deletion_forbidden':
     case 'service_unavailable':
+    case 'collector_busy':
+    case 'scrub_failed':
       return EXIT.unreachable;
     default:
       if (httpStatus === 401 || httpStatus === 403) return EXIT.unreachable;
-      if (httpStatus === 404) return EXIT.notFound;
+      if (httpStatus === 404 || httpStatus === 410) return EXIT.notFound;
       if (httpStatus === 409) return EXIT.conflict;
       return EXIT.invalidInput;
   }

@@ -9,9 +9,11 @@ import type {
   ArtifactClient,
   ChainCheckResult,
   EventJson,
+  GcReport,
   NewPackage,
   PackageQuery,
   ReplayResult,
+  ScrubStatus,
   Upload,
 } from './artifact-client.js';
 import { CliError, exitStatusOf } from './cli.errors.js';
@@ -79,10 +81,7 @@ export class HttpArtifactClient implements ArtifactClient {
   }
 
   async createPackage(input: NewPackage): Promise<PackageRecord> {
-    return this.json<PackageRecord>('POST', '/v1/packages', {
-      headers: { 'Content-Type': 'application/json' },
-      body: Buffer.from(JSON.stringify(input)),
-    });
+    return this.json<PackageRecord>('POST', '/v1/packages', jsonBody(input));
   }
 
   async getPackage(packageId: string): Promise<PackageRecord> {
@@ -158,6 +157,46 @@ export class HttpArtifactClient implements ArtifactClient {
       if (page.events.length === 0 && !options.follow) return;
       cursor = page.next_since;
     }
+  }
+
+  async deletePackage(packageId: string, reason: string | undefined): Promise<PackageRecord> {
+    return this.json<PackageRecord>(
+      'DELETE',
+      `/v1/packages/${encodeURIComponent(packageId)}`,
+      reason === undefined ? {} : jsonBody({ reason }),
+    );
+  }
+
+  async holdPackage(packageId: string, reason: string | undefined): Promise<PackageRecord> {
+    return this.json<PackageRecord>(
+      'PUT',
+      `/v1/packages/${encodeURIComponent(packageId)}/hold`,
+      reason === undefined ? {} : jsonBody({ reason }),
+    );
+  }
+
+  async releasePackage(packageId: string): Promise<PackageRecord> {
+    return this.json<PackageRecord>('DELETE', `/v1/packages/${encodeURIComponent(packageId)}/hold`);
+  }
+
+  async changeRetention(packageId: string, retentionClass: string): Promise<PackageRecord> {
+    return this.json<PackageRecord>(
+      'PATCH',
+      `/v1/packages/${encodeURIComponent(packageId)}`,
+      jsonBody({ retention_class: retentionClass }),
+    );
+  }
+
+  async collectGarbage(options: { readonly dryRun: boolean }): Promise<GcReport> {
+    return this.json<GcReport>('POST', '/v1/admin/gc', jsonBody({ dry_run: options.dryRun }));
+  }
+
+  async startScrub(): Promise<ScrubStatus> {
+    return this.json<ScrubStatus>('POST', '/v1/admin/scrub');
+  }
+
+  async scrubStatus(): Promise<ScrubStatus> {
+    return this.json<ScrubStatus>('GET', '/v1/admin/scrub');
   }
 
   async replay(): Promise<ReplayResult> {
@@ -290,6 +329,10 @@ export class HttpArtifactClient implements ArtifactClient {
       for (const socket of sockets ?? []) socket.destroy();
     }
   }
+}
+
+function jsonBody(value: object): RequestOptions {
+  return { headers: { 'Content-Type': 'application/json' }, body: Buffer.from(JSON.stringify(value)) };
 }
 
 /** A request failed on a reused connection, before any byte of an answer, as on one the other side had closed. */

@@ -16,13 +16,18 @@ import type {
   ArtifactClient,
   ChainCheckResult,
   EventJson,
+  GcReport,
   NewPackage,
   PackageQuery,
   ReplayResult,
+  ScrubStatus,
   Upload,
 } from './artifact-client.js';
 
-/** The actor of the events a `--local` command causes: the same name the server gives its local mode. */
+/**
+ * The actor of the events a `--local` command causes: the same name the server gives its local mode, whose
+ * requests act as admins; so do `--local` commands, which own the data folder (a deletion's scope is `any`).
+ */
 export const LOCAL_ACTOR = 'local';
 
 /**
@@ -104,6 +109,35 @@ export class LocalArtifactClient implements ArtifactClient {
       yield* batch.map(eventJson);
       cursor = batch.at(-1)?.sequence ?? cursor;
     }
+  }
+
+  deletePackage(packageId: string, reason: string | undefined): Promise<PackageRecord> {
+    return this.registry.deletePackage(packageId, reason, LOCAL_ACTOR, 'any');
+  }
+
+  holdPackage(packageId: string, reason: string | undefined): Promise<PackageRecord> {
+    return this.registry.holdPackage(packageId, reason, LOCAL_ACTOR);
+  }
+
+  releasePackage(packageId: string): Promise<PackageRecord> {
+    return this.registry.releasePackage(packageId, LOCAL_ACTOR);
+  }
+
+  changeRetention(packageId: string, retentionClass: string): Promise<PackageRecord> {
+    return this.registry.changeRetention(packageId, retentionClass, LOCAL_ACTOR);
+  }
+
+  collectGarbage(options: { readonly dryRun: boolean }): Promise<GcReport> {
+    return this.registry.collectGarbage({ dryRun: options.dryRun, actor: LOCAL_ACTOR });
+  }
+
+  /** The pass runs in this process: it ends when the client is closed (so `scrub --local` always waits). */
+  startScrub(): Promise<ScrubStatus> {
+    return Promise.resolve(this.registry.startScrub(LOCAL_ACTOR));
+  }
+
+  scrubStatus(): Promise<ScrubStatus> {
+    return Promise.resolve(this.registry.scrubStatus());
   }
 
   async replay(): Promise<ReplayResult> {

@@ -9,6 +9,8 @@ import { packageHeldEvent } from './handlers/package-held.handler.js';
 import { packageReleasedEvent } from './handlers/package-released.handler.js';
 import { packageRetentionChangedEvent } from './handlers/package-retention-changed.handler.js';
 import { InvalidPayloadError } from './payload-reader.js';
+import { tagDeletedEvent } from './handlers/tag-deleted.handler.js';
+import { tagMovedEvent } from './handlers/tag-moved.handler.js';
 
 const PACKAGE = '00000000-0000-4000-8000-000000000001';
 const HELLO = blake3(Buffer.from('hello\n'));
@@ -42,6 +44,17 @@ const drafts: Record<keyof typeof vectors, EventDraft | undefined> = {
     metadata: {},
     idempotency_key: 'build-42',
   }),
+  'v1.tag.moved': tagMovedEvent('ci', {
+    name: 'webapp',
+    tag: 'stable',
+    package_id: '00000000-0000-4000-8000-000000000002',
+    previous_package_id: PACKAGE,
+  }),
+  'v1.tag.deleted': tagDeletedEvent('root', {
+    name: 'webapp',
+    tag: 'stable',
+    previous_package_id: '00000000-0000-4000-8000-000000000002',
+  }),
 };
 
 const stored = (draft: EventDraft): Event => ({
@@ -65,6 +78,7 @@ describe('lifecycle events', () => {
   it('names the package as the subject of package events and the hex BLAKE3 as that of a collected blob', () => {
     expect(drafts['v1.package.held']).toMatchObject({ subject_kind: 'package', subject_id: PACKAGE });
     expect(drafts['v1.blob.collected']).toMatchObject({ subject_kind: 'blob', subject_id: toHex(HELLO) });
+    expect(drafts['v1.tag.moved']).toMatchObject({ subject_kind: 'tag', subject_id: 'webapp:stable' });
   });
 
   it('writes no idempotency_key when there is none, and reads it back when there is', () => {

@@ -17,6 +17,11 @@ export async function resolvePackage(client: ArtifactClient, ref: string): Promi
   return client.getPackage(ref);
 }
 
+/** The id of a package named by its id or content address: a content address is resolved, an id taken as it is. */
+export async function packageIdOf(client: ArtifactClient, ref: string): Promise<string> {
+  return ref.startsWith('blake3:') ? (await resolvePackage(client, ref)).id : ref;
+}
+
 export interface VerifiedManifest {
   readonly package: PackageRecord;
   readonly bytes: Buffer;

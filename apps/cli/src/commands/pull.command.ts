@@ -34,7 +34,8 @@ export interface PullResult {
  * match. A path that would land outside the directory (`..`, an absolute path, a symbolic link pointing away) is
  * refused before any byte is written, and so is a package two of whose paths would be one file there: on a
  * filesystem that ignores letter case, `A.txt` beside `a.txt` or `Dir/x` beside `dir/y` (which a store under the
- * posix path policy, or from before the portable one, may hold).
+ * posix path policy, or from before the portable one, may hold). An expired or deleted package is refused
+ * (`package_gone`) before anything is written.
  */
 export async function pull(
   client: ArtifactClient,
@@ -43,6 +44,10 @@ export async function pull(
   options: PullOptions,
 ): Promise<PullResult> {
   const { package: pkg, manifest, contentAddress } = await fetchVerifiedManifest(client, ref);
+  // Its manifest stays, its files are refused: say so before a directory is made or a byte is written.
+  if (pkg.status === 'expired' || pkg.status === 'deleted') {
+    throw new CliError('package_gone', `package ${pkg.id} is ${pkg.status}: its files are no longer served`);
+  }
   await mkdir(directory, { recursive: true });
   const root = await realpath(directory);
   const targets = new Map(

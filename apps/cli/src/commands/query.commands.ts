@@ -37,7 +37,7 @@ export async function list(
       .map((pkg) =>
         [
           pkg.id,
-          pkg.status.padEnd(9),
+          (pkg.held ? `${pkg.status},held` : pkg.status).padEnd(14),
           pkg.name,
           pkg.subject,
           `${pkg.file_count} files`,
@@ -81,11 +81,13 @@ function describePackage(pkg: PackageRecord): string {
     `producer         ${pkg.producer}`,
     `subject          ${pkg.subject}`,
     `status           ${pkg.status}`,
+    `held             ${pkg.held ? `yes${pkg.hold_reason ? ` (${pkg.hold_reason})` : ''}` : 'no'}`,
     `retention class  ${pkg.retention_class}`,
     `files            ${pkg.file_count} (${formatBytes(pkg.total_size)})`,
     `created at       ${pkg.created_at}`,
     `finalized at     ${pkg.finalized_at ?? '-'}`,
     `expires at       ${pkg.expires_at ?? '-'}`,
+    `removed at       ${pkg.removed_at ?? '-'}${pkg.removal_reason ? ` (${pkg.removal_reason})` : ''}`,
     `content address  ${pkg.content_address ?? '-'}`,
     `metadata         ${JSON.stringify(pkg.metadata)}`,
   ].join('\n');
