@@ -20,6 +20,8 @@ export async function sendFile(
   response: Response,
   file: FileRecord,
 ): Promise<void> {
+  // A file of an expired or deleted package is 410, for HEAD and conditional requests too.
+  await registry.checkDeliverable(file);
   const etag = `"${file.blake3}"`;
   const validators = {
     ETag: etag,

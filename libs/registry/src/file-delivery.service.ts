@@ -1,7 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { Injectable } from '@nestjs/common';
 import { BlobStore, type OpenOptions } from '@artifactstore/dataplane';
-import { Database, asString } from '@artifactstore/db';
+import { Database, asString, type Tx } from '@artifactstore/db';
 import { asStatus, type FileRecord } from './records.js';
 import { FileNotFoundError, PackageGoneError } from './registry.errors.js';
 
@@ -29,19 +29,28 @@ export class FileDelivery {
     return this.blobStore.send(await this.storageKey(file), destination, range);
   }
 
+  /** PackageGoneError when the file's package expired or was deleted: checked before any header goes out. */
+  async checkDeliverable(file: FileRecord): Promise<void> {
+    await this.database.read((tx) => checkNotGone(tx, file.package_id));
+  }
+
   /**
    * Where this server's blob store keeps a file's bytes. The file of a package that expired or was deleted is
    * PackageGoneError, even while its bytes are still stored (another package may share them).
    */
   private async storageKey(file: FileRecord): Promise<string> {
     return this.database.read(async (tx) => {
-      const [pkg] = await tx.query('SELECT status FROM artifact_packages WHERE id = ?', [file.package_id]);
-      const status = asStatus(pkg?.status);
-      if (status === 'expired' || status === 'deleted') throw new PackageGoneError(file.package_id, status);
+      await checkNotGone(tx, file.package_id);
       const rows = await tx.query('SELECT backend, key FROM storage_locations WHERE file_id = ?', [file.id]);
       const here = rows.find((row) => row.backend === this.blobStore.backend);
       if (!here) throw new FileNotFoundError(`${file.id} on the ${this.blobStore.backend} backend`);
       return asString(here.key);
     });
   }
+}
+
+async function checkNotGone(tx: Tx, packageId: string): Promise<void> {
+  const [pkg] = await tx.query('SELECT status FROM artifact_packages WHERE id = ?', [packageId]);
+  const status = asStatus(pkg?.status);
+  if (status === 'expired' || status === 'deleted') throw new PackageGoneError(packageId, status);
 }

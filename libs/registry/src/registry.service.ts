@@ -118,6 +118,10 @@ export class Registry {
     return this.delivery.openFile(file, range);
   }
 
+  checkDeliverable(file: FileRecord): Promise<void> {
+    return this.delivery.checkDeliverable(file);
+  }
+
   sendFile(file: FileRecord, destination: Writable, range?: OpenOptions): Promise<SendResult> {
     return this.delivery.sendFile(file, destination, range);
   }
