@@ -20,38 +20,13 @@ import {
 import { stateDigest } from '@artifactstore/views';
 import { openCore, type CoreContext } from '../support/core-context.js';
 import { dialectsUnderTest, type TestDatabase } from '../support/test-databases.js';
-import { testS3Connection } from '../support/test-s3.js';
+import { gcBackendsUnderTest } from '../support/gc-backends.js';
 
 const DAY_MS = 86_400_000;
 const ADMIN = 'root';
 
-interface Backend {
-  readonly name: 'fs' | 's3';
-  readonly overrides: Record<string, string>;
-}
-
-function backendsUnderTest(): Backend[] {
-  const backends: Backend[] = [{ name: 'fs', overrides: {} }];
-  const s3 = testS3Connection();
-  if (s3) {
-    backends.push({
-      name: 's3',
-      overrides: {
-        ARTIFACTSTORE_STORAGE: 's3',
-        ARTIFACTSTORE_S3_ENDPOINT: s3.endpoint ?? '',
-        ARTIFACTSTORE_S3_BUCKET: s3.bucket,
-        ARTIFACTSTORE_S3_PREFIX: `gc-${randomBytes(6).toString('hex')}/`,
-        ARTIFACTSTORE_S3_FORCE_PATH_STYLE: 'true',
-        ARTIFACTSTORE_S3_ACCESS_KEY_ID: s3.accessKeyId ?? '',
-        ARTIFACTSTORE_S3_SECRET_ACCESS_KEY: s3.secretAccessKey ?? '',
-      },
-    });
-  }
-  return backends;
-}
-
 const cases = dialectsUnderTest().flatMap((dialect) =>
-  backendsUnderTest().map((backend) => ({ dialect, backend, label: `${dialect.dialect} + ${backend.name}` })),
+  gcBackendsUnderTest('gc').map((backend) => ({ dialect, backend, label: `${dialect.dialect} + ${backend.name}` })),
 );
 
 describe.each(cases)('garbage collection on $label', ({ dialect, backend }) => {
