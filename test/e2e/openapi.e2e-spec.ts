@@ -52,8 +52,21 @@ describe('OpenAPI document and Swagger UI', () => {
         'GET /v1/events',
         'GET /v1/events/stream',
         'POST /v1/packages/{id}/files',
+        'DELETE /v1/packages/{id}',
+        'PATCH /v1/packages/{id}',
+        'PUT /v1/packages/{id}/hold',
+        'DELETE /v1/packages/{id}/hold',
         'POST /v1/admin/replay',
         'GET /v1/admin/verify',
+        'POST /v1/admin/gc',
+        'GET /v1/admin/scrub',
+        'POST /v1/admin/scrub',
+        'PUT /v1/tags/{name}/{tag}',
+        'GET /v1/tags/{name}/{tag}',
+        'DELETE /v1/tags/{name}/{tag}',
+        'GET /v1/tags/{name}',
+        'GET /v1/tags/{name}/{tag}/history',
+        'GET /v1/tags/{name}/{tag}/files/{path}',
       ].sort(),
     );
   });
@@ -75,6 +88,15 @@ describe('OpenAPI document and Swagger UI', () => {
     );
     expect(Object.keys(paths['/v1/packages/{id}/files/{path}']?.put?.responses ?? {})).toEqual(
       expect.arrayContaining(['201', '400', '404', '409', '413', '422']),
+    );
+    expect(Object.keys(paths['/v1/packages/{id}']?.delete?.responses ?? {})).toEqual(
+      expect.arrayContaining(['200', '400', '403', '404', '409']),
+    );
+    expect(Object.keys(paths['/v1/packages/{id}']?.patch?.responses ?? {})).toEqual(
+      expect.arrayContaining(['200', '400', '404', '409', '422']),
+    );
+    expect(Object.keys(paths['/v1/admin/gc']?.post?.responses ?? {})).toEqual(
+      expect.arrayContaining(['200', '400', '409']),
     );
   });
 

@@ -1,3 +1,4 @@
+import { MIGRATIONS } from '@artifactstore/db';
 import { randomUUID } from 'node:crypto';
 import { blake3, parseTimestamp } from '@artifactstore/codec';
 import { InvalidEventError } from '@artifactstore/events';
@@ -355,11 +356,7 @@ describe.each(dialectsUnderTest())('event log and views on $dialect', (dialectUn
   it('migrate:fresh drops everything and migrates again', async () => {
     await appendPackage();
     const applied = await core.database.migrateFresh();
-    expect(applied).toEqual([
-      'InitialSchema1764201600000',
-      'PackageTotals1764288000000',
-      'FoldedPaths1764374400000',
-    ]);
+    expect(applied).toEqual(MIGRATIONS.map((migration) => migration.name));
     expect(await core.eventLog.headSequence()).toBe(0);
     const classes = await core.database.read((tx) =>
       tx.query<{ name: string }>('SELECT name, ttl_days FROM retention_classes ORDER BY name'),

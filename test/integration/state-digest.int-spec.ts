@@ -51,6 +51,12 @@ describe.each(dialectsUnderTest())('state digest of a fixed log on $dialect', (d
         6,
         2,
         14,
+        0,
+        null,
+        null,
+        null,
+        'alice',
+        null,
       ],
       [
         '00000000-0000-4000-8000-000000000002',
@@ -66,6 +72,12 @@ describe.each(dialectsUnderTest())('state digest of a fixed log on $dialect', (d
         5,
         1,
         7,
+        0,
+        null,
+        null,
+        null,
+        'bob',
+        null,
       ],
     ]);
     expect(dump.retention_state).toEqual([
