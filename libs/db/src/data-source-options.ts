@@ -1,6 +1,20 @@
 import type { AppConfig } from '@artifactstore/config';
 import type { DataSourceOptions } from 'typeorm';
+import pg from 'pg';
 import { MIGRATIONS } from './migrations/index.js';
+
+/**
+ * node-postgres' Client with an 'error' listener from its first moment to its last. A connection the server ends
+ * (a restart, 57P01) can emit 'error' more than once; TypeORM listens while a query runner holds the client and
+ * lets go when it releases it, which it does at the first error, so a second one would have no listener and crash
+ * the process. The failure still reaches whoever was using the connection, through its query.
+ */
+class ListeningClient extends pg.Client {
+  constructor(config?: string | pg.ClientConfig) {
+    super(config);
+    this.on('error', () => undefined);
+  }
+}
 
 /**
  * How long a SQLite write waits for another process's write lock before it fails as `unavailable`. SQLite's own
@@ -45,6 +59,7 @@ export function dataSourceOptions(
         poolSize: config.databasePoolSize,
         connectTimeoutMS: POSTGRES_CONNECT_TIMEOUT_MS,
         applicationName: 'artifactstore',
+        extra: { Client: ListeningClient },
       };
     case 'sqlite':
       return {
