@@ -7,6 +7,8 @@ import type {
   PackageRecord,
   Page,
   ScrubStatus,
+  TagMove,
+  TagRecord,
 } from '@artifactstore/registry';
 
 /** What `push` sends to create a package: the wire's field names, as the registry and the HTTP API take them. */
@@ -16,6 +18,12 @@ export interface NewPackage {
   readonly subject: string;
   readonly retention_class: string;
   readonly metadata: Readonly<Record<string, JsonValue>>;
+}
+
+/** What moving a tag did: the tag as it now is, and whether it is new (false: moved, or already there). */
+export interface TagMoved {
+  readonly tag: TagRecord;
+  readonly created: boolean;
 }
 
 /** A file to upload: a way to open its bytes, and the digests the receiver must find (hex). */
@@ -54,6 +62,9 @@ export interface ChainCheckResult {
   readonly first_bad_sequence: number | null;
 }
 
+/** A tag and its history's entries, as `GET /v1/tags/…` answers. */
+export type { TagMove, TagRecord } from '@artifactstore/registry';
+
 /** What one garbage collection did (or, dry, would do), as `POST /v1/admin/gc` answers. */
 export type { GcReport } from '@artifactstore/registry';
 
@@ -66,7 +77,11 @@ export type { ScrubStatus } from '@artifactstore/registry';
  * CliError with the problem's code, whichever side they come from.
  */
 export interface ArtifactClient {
-  createPackage(input: NewPackage): Promise<PackageRecord>;
+  /**
+   * Creates a package. With `idempotencyKey` (one per push), a repeat of the same create (the client's own retry of
+   * a request whose answer was lost) answers the package the first one created instead of a second draft.
+   */
+  createPackage(input: NewPackage, idempotencyKey?: string): Promise<PackageRecord>;
   getPackage(packageId: string): Promise<PackageRecord>;
   /** The finalized package whose manifest has this content address (`blake3:<hex>`). */
   resolveContentAddress(address: string): Promise<PackageRecord>;
@@ -94,6 +109,16 @@ export interface ArtifactClient {
   startScrub(): Promise<ScrubStatus>;
   /** (admin) */
   scrubStatus(): Promise<ScrubStatus>;
+  /** Points `<name>:<tag>` at a finalized package of that name (`packageRef`: its id or content address). */
+  moveTag(name: string, tag: string, packageRef: string): Promise<TagMoved>;
+  /** (admin) Removes a tag; its history stays in the log. */
+  deleteTag(name: string, tag: string): Promise<void>;
+  /** Where a tag points, with the package. */
+  getTag(name: string, tag: string): Promise<TagRecord>;
+  /** A name's tags in byte order. */
+  listTags(name: string, cursor?: string): Promise<Page<TagRecord>>;
+  /** A tag's moves and removals, newest first. */
+  tagHistory(name: string, tag: string, cursor?: string): Promise<Page<TagMove>>;
   replay(): Promise<ReplayResult>;
   checkChain(): Promise<ChainCheckResult>;
   close(): Promise<void>;

@@ -5,6 +5,7 @@ import { DEFAULT_URL, openClient, withClient, type GlobalOptions } from './clien
 import { printResult } from './output.js';
 
 const DEFAULT_CONCURRENCY = 4;
+const REF = 'package id, content address (blake3:…) or <name>:<tag>';
 
 /**
  * The `artifactstore` command line: every command written once against ArtifactClient. Each action imports its
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
     .option('--meta <key=value>', 'a metadata string (repeatable)', collect, [])
     .option('--meta-file <file>', 'metadata from a JSON object file (--meta overrides its keys)')
     .option('--resume <package-id>', 'continue an interrupted push, skipping files already uploaded')
+    .option('--tag <tag>', 'once finalized, point <name>:<tag> at it (repeatable)', collect, [])
     .addOption(concurrencyOption())
     .action(
       act(async (globals, sources: string[], options: PushFlags) => {
@@ -43,6 +45,7 @@ export function buildProgram(): Command {
         const result = await withClient(globals, options.concurrency, (client) =>
           push(client, sources, { ...options, json: globals.json }),
         );
+        // The address alone on stdout (`addr=$(artifactstore push …)`); the tags were noted on stderr.
         printResult(globals.json, result, () => result.content_address);
       }),
     );
@@ -50,7 +53,7 @@ export function buildProgram(): Command {
   program
     .command('pull')
     .description('download a package into a directory, verifying every byte against its manifest')
-    .argument('<ref>', 'package id or content address (blake3:…)')
+    .argument('<ref>', REF)
     .argument('<dir>', 'target directory (created when missing)')
     .addOption(concurrencyOption())
     .action(
@@ -67,8 +70,8 @@ export function buildProgram(): Command {
     .command('verify')
     .description('check a local tree against a manifest: missing, extra and changed files (exit 4 on any)')
     .argument('<dir>', 'the local tree')
-    .argument('<ref>', 'package id or content address (blake3:…)')
-    .option('--manifest <file>', 'a manifest saved with `manifest --out` (offline; no server asked)')
+    .argument('<ref>', REF)
+    .option('--manifest <file>', 'a manifest saved with `manifest --out` (offline, unless <ref> is a tag)')
     .addOption(concurrencyOption())
     .action(
       act(async (globals, dir: string, ref: string, options: { manifest?: string; concurrency: number }) => {
@@ -96,7 +99,7 @@ export function buildProgram(): Command {
   program
     .command('show')
     .description('one package')
-    .argument('<ref>', 'package id or content address (blake3:…)')
+    .argument('<ref>', REF)
     .action(
       act(async (globals, ref: string, _options: object) => {
         const { show } = await import('./commands/query.commands.js');
@@ -125,7 +128,7 @@ export function buildProgram(): Command {
     .description(
       'the manifest as canonical CBOR (checked against its address), or with --json as RFC 8785 JSON',
     )
-    .argument('<ref>', 'package id or content address (blake3:…)')
+    .argument('<ref>', REF)
     .option('--out <file>', 'write it to this file instead of stdout')
     .action(
       act(async (globals, ref: string, options: { out?: string }) => {
@@ -141,7 +144,7 @@ export function buildProgram(): Command {
     .description(
       'delete a package: its files are no longer served (admins: any not held; producers: one still created)',
     )
-    .argument('<ref>', 'package id or content address (blake3:…)')
+    .argument('<ref>', REF)
     .option('--reason <text>', 'why (recorded in the event)')
     .action(
       act(async (globals, ref: string, options: { reason?: string }) => {
@@ -153,7 +156,7 @@ export function buildProgram(): Command {
   program
     .command('hold')
     .description('(admin) hold a package: it neither expires nor can be deleted until released')
-    .argument('<ref>', 'package id or content address (blake3:…)')
+    .argument('<ref>', REF)
     .option('--reason <text>', 'why (recorded in the event)')
     .action(
       act(async (globals, ref: string, options: { reason?: string }) => {
@@ -165,7 +168,7 @@ export function buildProgram(): Command {
   program
     .command('release')
     .description("(admin) release a package's hold")
-    .argument('<ref>', 'package id or content address (blake3:…)')
+    .argument('<ref>', REF)
     .action(
       act(async (globals, ref: string, _options: object) => {
         const { release } = await import('./commands/lifecycle.commands.js');
@@ -176,7 +179,7 @@ export function buildProgram(): Command {
   program
     .command('retention')
     .description("(admin) change a package's retention class; its expiry is recomputed")
-    .argument('<ref>', 'package id or content address (blake3:…)')
+    .argument('<ref>', REF)
     .argument('<class>', 'the retention class (e.g. long_term)')
     .action(
       act(async (globals, ref: string, retentionClass: string, _options: object) => {
@@ -208,6 +211,51 @@ export function buildProgram(): Command {
         // A --local pass runs in this process and would end with it: wait for it.
         const wait = options.wait || globals.local === true;
         await withClient(globals, 1, (client) => scrub(client, { wait, json: globals.json }));
+      }),
+    );
+
+  program
+    .command('tag')
+    .description('point a tag at a finalized package of its name (a new tag, or moved from where it pointed)')
+    .argument('<ref>', REF)
+    .argument('<name:tag>', 'the tag, as <name>:<tag>')
+    .action(
+      act(async (globals, ref: string, target: string, _options: object) => {
+        const { tag } = await import('./commands/tag.commands.js');
+        await withClient(globals, 1, (client) => tag(client, ref, target, globals.json));
+      }),
+    );
+
+  program
+    .command('untag')
+    .description('(admin) remove a tag (its history stays in the event log)')
+    .argument('<name:tag>', 'the tag, as <name>:<tag>')
+    .action(
+      act(async (globals, target: string, _options: object) => {
+        const { untag } = await import('./commands/tag.commands.js');
+        await withClient(globals, 1, (client) => untag(client, target, globals.json));
+      }),
+    );
+
+  program
+    .command('tags')
+    .description("a name's tags: where each points, when it last moved and who moved it")
+    .argument('<name>', 'package name')
+    .action(
+      act(async (globals, name: string, _options: object) => {
+        const { tags } = await import('./commands/tag.commands.js');
+        await withClient(globals, 1, (client) => tags(client, name, globals.json));
+      }),
+    );
+
+  program
+    .command('history')
+    .description("a tag's moves and removals, newest first")
+    .argument('<name:tag>', 'the tag, as <name>:<tag>')
+    .action(
+      act(async (globals, target: string, _options: object) => {
+        const { history } = await import('./commands/tag.commands.js');
+        await withClient(globals, 1, (client) => history(client, target, globals.json));
       }),
     );
 
@@ -280,6 +328,7 @@ interface PushFlags {
   meta: string[];
   metaFile?: string;
   resume?: string;
+  tag: string[];
   concurrency: number;
 }
 

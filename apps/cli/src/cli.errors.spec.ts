@@ -10,6 +10,10 @@ describe('exitStatusOf', () => {
     ['scrub_found_damage', EXIT.integrity],
     ['scrub_failed', EXIT.unreachable],
     ['unknown_retention_class', EXIT.invalidInput],
+    ['tag_not_found', EXIT.notFound],
+    ['tag_name_mismatch', EXIT.conflict],
+    ['tag_immutable', EXIT.conflict],
+    ['idempotency_key_reused', EXIT.conflict],
   ])('maps %s to exit %i', (code, status) => {
     expect(exitStatusOf(code)).toBe(status);
   });

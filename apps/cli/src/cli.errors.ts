@@ -41,15 +41,20 @@ export function exitStatusOf(code: string, httpStatus?: number): ExitStatus {
     case 'package_not_found':
     case 'file_not_found':
     case 'manifest_not_found':
+    case 'tag_not_found':
     case 'not_found':
     case 'local_file_not_found':
     case 'package_gone':
       return EXIT.notFound;
+    // idempotency_key_reused: a key that one push generated, sent with another body; not the user's input, so not 1.
     case 'illegal_package_state':
     case 'package_held':
     case 'duplicate_relative_path':
     case 'path_conflict':
     case 'resume_mismatch':
+    case 'tag_name_mismatch':
+    case 'tag_immutable':
+    case 'idempotency_key_reused':
       return EXIT.conflict;
     case 'digest_mismatch':
     case 'incomplete_stream':

@@ -13,6 +13,8 @@ interface SeenRequest {
   readonly nth: number;
   readonly method: string;
   readonly url: string;
+  /** Only when the request carried one. */
+  readonly idempotencyKey?: string;
 }
 
 /**
@@ -47,6 +49,7 @@ async function startStandIn(treat: (request: SeenRequest) => Treatment): Promise
       nth: connection.requests,
       method: request.method ?? '',
       url: request.url ?? '',
+      idempotencyKey: request.headers['idempotency-key'] as string | undefined,
     };
     seen.push(facts);
     switch (treat(facts)) {
@@ -131,6 +134,20 @@ describe('HttpArtifactClient on a kept-alive connection', () => {
       { connection: 2, nth: 1, method: 'GET', url: '/v1/packages/second' },
       { connection: 2, nth: 2, method: 'POST', url: '/v1/packages' },
       { connection: 3, nth: 1, method: 'POST', url: '/v1/packages' },
+    ]);
+  });
+
+  it('sends a retried create with the same Idempotency-Key, so the server answers the first package', async () => {
+    standIn = await startStandIn((request) => (request.nth === 2 ? 'close' : 'answer'));
+    client = new HttpArtifactClient({ url: standIn.url, maxSockets: 1 });
+    const input = { name: 'p', producer: 'ci', subject: 's', retention_class: 'ci', metadata: {} };
+
+    await client.getPackage('first');
+    await client.createPackage(input, 'push-key-1');
+
+    expect(standIn.seen.filter((request) => request.method === 'POST')).toEqual([
+      { connection: 1, nth: 2, method: 'POST', url: '/v1/packages', idempotencyKey: 'push-key-1' },
+      { connection: 2, nth: 1, method: 'POST', url: '/v1/packages', idempotencyKey: 'push-key-1' },
     ]);
   });
 

@@ -3,7 +3,7 @@ import https from 'node:https';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { FileRecord, PackageRecord, Page } from '@artifactstore/registry';
+import type { FileRecord, PackageRecord, Page, TagMove, TagRecord } from '@artifactstore/registry';
 import { decodeManifest } from '@artifactstore/registry/rules';
 import type {
   ArtifactClient,
@@ -14,6 +14,7 @@ import type {
   PackageQuery,
   ReplayResult,
   ScrubStatus,
+  TagMoved,
   Upload,
 } from './artifact-client.js';
 import { CliError, exitStatusOf } from './cli.errors.js';
@@ -80,8 +81,15 @@ export class HttpArtifactClient implements ArtifactClient {
       this.base.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
   }
 
-  async createPackage(input: NewPackage): Promise<PackageRecord> {
-    return this.json<PackageRecord>('POST', '/v1/packages', jsonBody(input));
+  async createPackage(input: NewPackage, idempotencyKey?: string): Promise<PackageRecord> {
+    const body = jsonBody(input);
+    return this.json<PackageRecord>('POST', '/v1/packages', {
+      ...body,
+      headers: {
+        ...body.headers,
+        ...(idempotencyKey === undefined ? {} : { 'Idempotency-Key': idempotencyKey }),
+      },
+    });
   }
 
   async getPackage(packageId: string): Promise<PackageRecord> {
@@ -199,6 +207,27 @@ export class HttpArtifactClient implements ArtifactClient {
     return this.json<ScrubStatus>('GET', '/v1/admin/scrub');
   }
 
+  async moveTag(name: string, tag: string, packageRef: string): Promise<TagMoved> {
+    const { status, body } = await this.answer('PUT', tagPath(name, tag), jsonBody({ package: packageRef }));
+    return { tag: body as TagRecord, created: status === 201 };
+  }
+
+  async deleteTag(name: string, tag: string): Promise<void> {
+    await this.bytes('DELETE', tagPath(name, tag));
+  }
+
+  async getTag(name: string, tag: string): Promise<TagRecord> {
+    return this.json<TagRecord>('GET', tagPath(name, tag));
+  }
+
+  async listTags(name: string, cursor?: string): Promise<Page<TagRecord>> {
+    return this.json<Page<TagRecord>>('GET', `/v1/tags/${encodeURIComponent(name)}?${pageQuery(cursor)}`);
+  }
+
+  async tagHistory(name: string, tag: string, cursor?: string): Promise<Page<TagMove>> {
+    return this.json<Page<TagMove>>('GET', `${tagPath(name, tag)}/history?${pageQuery(cursor)}`);
+  }
+
   async replay(): Promise<ReplayResult> {
     return this.json<ReplayResult>('POST', '/v1/admin/replay');
   }
@@ -213,15 +242,28 @@ export class HttpArtifactClient implements ArtifactClient {
   }
 
   private async json<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
-    const body = await this.bytes(method, path, {
+    return (await this.answer(method, path, options)).body as T;
+  }
+
+  /** A JSON answer with its status, for the routes whose 200 and 201 mean different things. */
+  private async answer(
+    method: string,
+    path: string,
+    options: RequestOptions = {},
+  ): Promise<{ status: number; body: unknown }> {
+    const response = await this.send(method, path, {
       ...options,
       headers: { Accept: 'application/json', ...options.headers },
     });
-    return JSON.parse(body.toString('utf8')) as T;
+    const body = await this.read(method, path, response);
+    return { status: response.statusCode ?? 0, body: JSON.parse(body.toString('utf8')) as unknown };
   }
 
   private async bytes(method: string, path: string, options: RequestOptions = {}): Promise<Buffer> {
-    const response = await this.send(method, path, options);
+    return this.read(method, path, await this.send(method, path, options));
+  }
+
+  private async read(method: string, path: string, response: IncomingMessage): Promise<Buffer> {
     const chunks: Buffer[] = [];
     try {
       for await (const chunk of response) chunks.push(chunk as Buffer);
@@ -242,7 +284,9 @@ export class HttpArtifactClient implements ArtifactClient {
    * byte of an answer, unread by the server. So such a failure on a reused connection is sent again, once, on a
    * new connection, its body reopened. Should the server have acted on it after all (it died before answering), a
    * repeated upload or finalize is refused, not applied twice (the path is taken, the package is final); a repeated
-   * create leaves an empty draft. A failure after the answer began, or on a new connection, is reported.
+   * create carries the same Idempotency-Key (push sends one), so it answers the package the first one created; a
+   * repeated tag move finds the tag already there. A failure after the answer began, or on a new connection, is
+   * reported.
    */
   private async send(method: string, path: string, options: RequestOptions = {}): Promise<IncomingMessage> {
     const url = new URL(
@@ -329,6 +373,17 @@ export class HttpArtifactClient implements ArtifactClient {
       for (const socket of sockets ?? []) socket.destroy();
     }
   }
+}
+
+/** A tag's route: the name is one path segment, so its `/` is percent-encoded too. */
+function tagPath(name: string, tag: string): string {
+  return `/v1/tags/${encodeURIComponent(name)}/${encodeURIComponent(tag)}`;
+}
+
+function pageQuery(cursor: string | undefined): string {
+  const search = new URLSearchParams({ limit: '1000' });
+  if (cursor !== undefined) search.set('cursor', cursor);
+  return search.toString();
 }
 
 function jsonBody(value: object): RequestOptions {

@@ -11,6 +11,8 @@ import {
   type Page,
   Registry,
   RegistryModule,
+  type TagMove,
+  type TagRecord,
 } from '@artifactstore/registry';
 import type {
   ArtifactClient,
@@ -21,6 +23,7 @@ import type {
   PackageQuery,
   ReplayResult,
   ScrubStatus,
+  TagMoved,
   Upload,
 } from './artifact-client.js';
 
@@ -48,8 +51,9 @@ export class LocalArtifactClient implements ArtifactClient {
     return new LocalArtifactClient(app, app.get(Registry));
   }
 
-  createPackage(input: NewPackage): Promise<PackageRecord> {
-    return this.registry.createPackage(input, LOCAL_ACTOR);
+  async createPackage(input: NewPackage, idempotencyKey?: string): Promise<PackageRecord> {
+    if (idempotencyKey === undefined) return this.registry.createPackage(input, LOCAL_ACTOR);
+    return (await this.registry.createPackageIdempotently(input, LOCAL_ACTOR, idempotencyKey)).package;
   }
 
   getPackage(packageId: string): Promise<PackageRecord> {
@@ -138,6 +142,26 @@ export class LocalArtifactClient implements ArtifactClient {
 
   scrubStatus(): Promise<ScrubStatus> {
     return Promise.resolve(this.registry.scrubStatus());
+  }
+
+  moveTag(name: string, tag: string, packageRef: string): Promise<TagMoved> {
+    return this.registry.moveTag(name, tag, packageRef, LOCAL_ACTOR);
+  }
+
+  deleteTag(name: string, tag: string): Promise<void> {
+    return this.registry.deleteTag(name, tag, LOCAL_ACTOR);
+  }
+
+  getTag(name: string, tag: string): Promise<TagRecord> {
+    return this.registry.getTag(name, tag);
+  }
+
+  listTags(name: string, cursor?: string): Promise<Page<TagRecord>> {
+    return this.registry.listTags(name, { limit: 1000, cursor });
+  }
+
+  tagHistory(name: string, tag: string, cursor?: string): Promise<Page<TagMove>> {
+    return this.registry.tagHistory(name, tag, { limit: 1000, cursor });
   }
 
   async replay(): Promise<ReplayResult> {

@@ -1,10 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import mime from 'mime-types';
 import type { JsonValue } from '@artifactstore/codec';
-import type { FileRecord } from '@artifactstore/registry';
+import type { FileRecord, PackageRecord } from '@artifactstore/registry';
 import { DEFAULT_MEDIA_TYPE } from '@artifactstore/registry/rules';
 import type { ArtifactClient, Upload } from '../artifact-client.js';
 import { CliError } from '../cli.errors.js';
@@ -12,7 +13,7 @@ import { collectFiles, digestFile, READ_CHUNK, type LocalFile } from '../local-t
 import { note } from '../output.js';
 import { ProgressReporter } from '../progress-reporter.js';
 import { runConcurrently } from '../task-pool.js';
-import { listAllFiles } from './package-ref.js';
+import { checkTag, listAllFiles } from './package-ref.js';
 
 export interface PushOptions {
   readonly name?: string;
@@ -22,6 +23,8 @@ export interface PushOptions {
   readonly meta: readonly string[];
   readonly metaFile?: string;
   readonly resume?: string;
+  /** Tags of the package's name to point at it once it is finalized. */
+  readonly tag?: readonly string[];
   readonly concurrency: number;
   readonly json?: boolean;
 }
@@ -33,22 +36,28 @@ export interface PushResult {
   readonly uploaded: number;
   readonly skipped: number;
   readonly bytes: number;
+  /** The tags pointed at it, as `<name>:<tag>`. */
+  readonly tags: string[];
 }
 
 /**
  * Creates a package (or takes up `--resume`'s), uploads every file not already in it with identical digests,
  * several at once, and finalizes it. Each upload declares its size, SHA-256 and BLAKE3, computed by reading the
- * file first, so the receiver refuses bytes that changed on the way (or on disk in between).
+ * file first, so the receiver refuses bytes that changed on the way (or on disk in between). The create carries an
+ * Idempotency-Key of this invocation's own, so the HTTP client's retry of it cannot leave a second draft. Each
+ * `--tag` is then pointed at the finalized package, in the order given.
  */
 export async function push(
   client: ArtifactClient,
   sources: readonly string[],
   options: PushOptions,
 ): Promise<PushResult> {
+  const tags = [...new Set(options.tag ?? [])].map((tag) => checkTag(tag, `--tag ${tag}`));
   const files = await collectFiles(sources);
-  const packageId = options.resume ?? (await createPackage(client, options));
+  const resuming = options.resume === undefined ? undefined : await client.getPackage(options.resume);
+  const { id: packageId, name } = resuming ?? (await createPackage(client, options));
   const existing =
-    options.resume === undefined ? new Map<string, FileRecord>() : await resumable(client, packageId, files);
+    resuming === undefined ? new Map<string, FileRecord>() : await resumable(client, resuming, files);
   const totalBytes = files.reduce((sum, file) => sum + file.size, 0);
   const progress = new ProgressReporter('uploaded', files.length, totalBytes, process.stderr, options.json);
   let uploaded = 0;
@@ -89,10 +98,39 @@ export async function push(
     uploaded,
     skipped: files.length - uploaded,
     bytes: totalBytes,
+    tags: await tagPackage(client, packageId, content_address, name, tags),
   };
 }
 
-async function createPackage(client: ArtifactClient, options: PushOptions): Promise<string> {
+/** Points each tag at the finalized package; a failure says the package is done and how to tag it by hand. */
+async function tagPackage(
+  client: ArtifactClient,
+  packageId: string,
+  contentAddress: string,
+  name: string,
+  tags: readonly string[],
+): Promise<string[]> {
+  const done: string[] = [];
+  for (const tag of tags) {
+    const ref = `${name}:${tag}`;
+    try {
+      const { created } = await client.moveTag(name, tag, packageId);
+      note(`${created ? 'tagged' : 'moved'} ${ref} → ${packageId}`);
+    } catch (error) {
+      note(
+        `package ${packageId} is finalized as ${contentAddress}, but tagging ${ref} failed; tag it with \`artifactstore tag ${contentAddress} ${ref}\``,
+      );
+      throw error;
+    }
+    done.push(ref);
+  }
+  return done;
+}
+
+async function createPackage(
+  client: ArtifactClient,
+  options: PushOptions,
+): Promise<{ id: string; name: string }> {
   const missing = (['name', 'producer', 'subject', 'retention'] as const).filter(
     (key) => options[key] === undefined,
   );
@@ -102,24 +140,27 @@ async function createPackage(client: ArtifactClient, options: PushOptions): Prom
       `push needs ${missing.map((key) => `--${key}`).join(', ')} (or --resume <package-id>)`,
     );
   }
-  const created = await client.createPackage({
-    name: options.name ?? '',
-    producer: options.producer ?? '',
-    subject: options.subject ?? '',
-    retention_class: options.retention ?? '',
-    metadata: await metadataOf(options),
-  });
+  const created = await client.createPackage(
+    {
+      name: options.name ?? '',
+      producer: options.producer ?? '',
+      subject: options.subject ?? '',
+      retention_class: options.retention ?? '',
+      metadata: await metadataOf(options),
+    },
+    randomUUID(),
+  );
   note(`package ${created.id} created`);
-  return created.id;
+  return { id: created.id, name: created.name };
 }
 
 /** The package's files so far; the package must still take files, and hold nothing the tree does not. */
 async function resumable(
   client: ArtifactClient,
-  packageId: string,
+  pkg: PackageRecord,
   files: readonly LocalFile[],
 ): Promise<Map<string, FileRecord>> {
-  const pkg = await client.getPackage(packageId);
+  const packageId = pkg.id;
   if (pkg.status !== 'created') {
     throw new CliError(
       'illegal_package_state',

@@ -5,7 +5,7 @@ import type { ArtifactClient } from '../artifact-client.js';
 import { CliError } from '../cli.errors.js';
 import { digestFile, listTree } from '../local-tree.js';
 import { runConcurrently } from '../task-pool.js';
-import { checkManifestBytes, fetchVerifiedManifest } from './package-ref.js';
+import { checkManifestBytes, fetchVerifiedManifest, parseRef, resolvePackage } from './package-ref.js';
 
 export type Difference =
   | { readonly kind: 'missing'; readonly path: string }
@@ -19,31 +19,57 @@ export interface VerifyResult {
   readonly differences: Difference[];
 }
 
-/** The manifest to check against: from `--manifest` (offline) or from the server; checked against `ref` either way. */
+/**
+ * The manifest to check against: from `--manifest` (offline) or from the server; checked against `ref` either way.
+ * A tag can only be read where it is kept: with `--manifest`, the server is asked where the tag points, and the file
+ * must be that package's manifest.
+ */
 export async function manifestFor(
   client: () => Promise<ArtifactClient>,
   ref: string,
   manifestFile: string | undefined,
 ): Promise<{ manifest: Manifest; contentAddress: string }> {
+  const parsed = parseRef(ref);
   if (manifestFile === undefined) {
-    const connected = await client();
-    try {
-      return await fetchVerifiedManifest(connected, ref);
-    } finally {
-      await connected.close();
-    }
+    return withConnected(client, (connected) => fetchVerifiedManifest(connected, ref));
   }
   const bytes = await readFile(manifestFile).catch((error: unknown) => {
     throw new CliError('local_file_not_found', `--manifest ${manifestFile}: ${(error as Error).message}`);
   });
-  const checked = checkManifestBytes(bytes, ref.startsWith('blake3:') ? ref : undefined);
-  if (!ref.startsWith('blake3:') && checked.manifest.package.id !== ref) {
+  let expected: { address?: string; packageId?: string };
+  switch (parsed.kind) {
+    case 'address':
+      expected = { address: parsed.address };
+      break;
+    case 'id':
+      expected = { packageId: parsed.id };
+      break;
+    case 'tag': {
+      const tagged = await withConnected(client, (connected) => resolvePackage(connected, ref));
+      expected = { address: tagged.content_address ?? undefined, packageId: tagged.id };
+      break;
+    }
+  }
+  const checked = checkManifestBytes(bytes, expected.address);
+  if (expected.packageId !== undefined && checked.manifest.package.id !== expected.packageId) {
     throw new CliError(
       'manifest_mismatch',
-      `${manifestFile} is the manifest of package ${checked.manifest.package.id}, not ${ref}`,
+      `${manifestFile} is the manifest of package ${checked.manifest.package.id}, not ${parsed.kind === 'tag' ? `${expected.packageId} (${ref})` : ref}`,
     );
   }
   return checked;
+}
+
+async function withConnected<T>(
+  client: () => Promise<ArtifactClient>,
+  work: (connected: ArtifactClient) => Promise<T>,
+): Promise<T> {
+  const connected = await client();
+  try {
+    return await work(connected);
+  } finally {
+    await connected.close();
+  }
 }
 
 /** Compares a local tree with a manifest: every file present with its size, SHA-256 and BLAKE3; none extra. */
