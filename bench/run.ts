@@ -11,6 +11,7 @@ import {
 } from './dataplane.bench.js';
 import { benchAppend, benchReplay, benchTailFanOut, benchTailLatency } from './event-log.bench.js';
 import { benchCliSuite, cliTables } from './cli.bench.js';
+import { benchGarbageCollection, gcTable } from './gc.bench.js';
 import { benchFinalizeLatency, benchPackageFlow } from './registry.bench.js';
 import { benchHttpTransfer, type HttpTransferResult } from './http.bench.js';
 import { benchS3, type S3BenchResult } from './s3.bench.js';
@@ -47,7 +48,7 @@ import { HashWorkerPool } from './worker-hashing.js';
  * PostgreSQL is measured when --pg-url or ARTIFACTSTORE_TEST_PG_URL names a server.
  */
 const USAGE = `usage: npm run bench [-- options]
-  --suites LIST          eventlog,tails,dataplane,registry,http,distribution,s3,cli (the default), or hashing
+  --suites LIST          eventlog,tails,dataplane,registry,http,distribution,s3,cli (the default), hashing or gc
   --dialects LIST        sqlite,postgres
   --runs N               runs per figure, medians reported (3)
   --blob-mib N           size of the large transfers (1024)
@@ -58,6 +59,8 @@ const USAGE = `usage: npm run bench [-- options]
   --crowd-mib N          size of each crowd client's file (64)
   --fs-direct-io LIST    ARTIFACTSTORE_FS_DIRECT_IO of artifactstore in the distribution race: true, false, or
                          true,false for one artifactstore of each, all three servers taking turns (true)
+  --gc-packages N        packages in the gc suite's store, a tenth of them due (1000000)
+  --gc-uploads N         64 KiB uploads timed without the collector in the gc suite (1000)
   --pg-url URL           PostgreSQL to measure (default: ARTIFACTSTORE_TEST_PG_URL)`;
 
 const OPTIONS = {
@@ -72,6 +75,8 @@ const OPTIONS = {
   crowd: { type: 'string', default: '8' },
   'crowd-mib': { type: 'string', default: '64' },
   'fs-direct-io': { type: 'string', default: 'true' },
+  'gc-packages': { type: 'string', default: '1000000' },
+  'gc-uploads': { type: 'string', default: '1000' },
   'pg-url': { type: 'string', default: process.env.ARTIFACTSTORE_TEST_PG_URL ?? '' },
 } as const;
 
@@ -504,6 +509,20 @@ async function main(): Promise<void> {
   }
   if (suites.includes('tails')) {
     for (const dialect of dialects) process.stdout.write(`${await tailsReport(dialect)}\n`);
+  }
+  if (suites.includes('gc')) {
+    // One destructive run per dialect on a store built for it (issue #20); progress goes to stderr.
+    for (const dialect of dialects) {
+      const result = await benchGarbageCollection(
+        dialect === 'sqlite' ? 'sqlite' : 'postgres',
+        pgUrl,
+        { packages: Number(values['gc-packages']), uploads: Number(values['gc-uploads']) },
+        (line) => process.stderr.write(`gc ${dialect}: ${line}
+`),
+      );
+      process.stdout.write(`${gcTable(dialect, result)}
+`);
+    }
   }
   if (!suites.includes('eventlog')) return;
   for (const dialect of dialects) {

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { setImmediate } from 'node:timers/promises';
+import { setImmediate, setTimeout as sleep } from 'node:timers/promises';
 import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { formatTimestamp } from '@artifactstore/codec';
 import { AppConfig, Clock } from '@artifactstore/config';
@@ -52,7 +52,7 @@ const GC_LOCK_KEY = 7_021_802_725;
  * Packages expired per transaction. Every transaction of the collector holds the append lock, which uploads' commits
  * wait for: small batches keep that wait short (`npm run bench -- --suites gc`).
  */
-const EXPIRE_BATCH = 50;
+const EXPIRE_BATCH = 10;
 /** Removed packages read per page while looking for their blobs. */
 const PACKAGE_PAGE = 200;
 /** Blobs decided and deleted per transaction: the append lock is held meanwhile, so small. */
@@ -461,15 +461,20 @@ export class GarbageCollector implements OnModuleDestroy {
 
   /**
    * A write transaction holding the append lock, or for a dry run a read-only snapshot, after a turn of the event
-   * loop: SQLite's statements run on the main thread, and back-to-back transactions would starve every request.
+   * loop (SQLite's statements run on the main thread, and back-to-back transactions would starve every request);
+   * a write is followed by a pause as long as itself, so that the collector takes at most half of the lock.
    */
   private async unit<T>(dryRun: boolean, work: (tx: Tx) => Promise<T>): Promise<T> {
     await setImmediate();
     if (dryRun) return this.database.read(work);
-    return this.database.write(async (tx) => {
+    const started = performance.now();
+    const result = await this.database.write(async (tx) => {
       await this.eventLog.lockAppends(tx);
       return work(tx);
     });
+    // Half the time at most: as long again as the unit held the lock, uploads' commits have it to themselves.
+    await sleep(performance.now() - started);
+    return result;
   }
 }
 
