@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Response } from 'superagent';
 import { Clock } from '@artifactstore/config';
-import { sha256 } from '@artifactstore/codec';
 import { startApi, type ApiHarness } from '../support/api-harness.js';
 import { binary, expectProblem, type PackageBody } from '../support/http-helpers.js';
 import { dialectsUnderTest, type TestDatabase } from '../support/test-databases.js';
+import { tokensJson } from '../support/tokens-file.js';
 
 const TOKENS = { reader: 'reader-secret-1', producer: 'producer-secret-2', admin: 'admin-secret-3' } as const;
 type Role = keyof typeof TOKENS;
@@ -45,16 +45,7 @@ interface GcBody {
 async function writeTokensFile(): Promise<{ path: string; dispose: () => Promise<void> }> {
   const folder = await mkdtemp(join(tmpdir(), 'artifactstore-tokens-'));
   const path = join(folder, 'tokens.json');
-  await writeFile(
-    path,
-    JSON.stringify(
-      (Object.keys(TOKENS) as Role[]).map((role) => ({
-        name: `${role}-bot`,
-        token_sha256: sha256(TOKENS[role]).toString('hex'),
-        role,
-      })),
-    ),
-  );
+  await writeFile(path, tokensJson(TOKENS));
   return { path, dispose: () => rm(folder, { recursive: true, force: true }) };
 }
 

@@ -3,15 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
-import { blake3, sha256, toHex } from '@artifactstore/codec';
+import { blake3, toHex } from '@artifactstore/codec';
 import { BlobStore } from '@artifactstore/dataplane';
 import { startApi, type ApiHarness } from '../support/api-harness.js';
 import { createPackage, expectProblem } from '../support/http-helpers.js';
 import { dialectsUnderTest, type TestDatabase } from '../support/test-databases.js';
+import { tokensJson } from '../support/tokens-file.js';
 
 const TOKENS = { reader: 'reader-secret-1', producer: 'producer-secret-2', admin: 'admin-secret-3' } as const;
 type Role = keyof typeof TOKENS;
-const ROLES: readonly Role[] = ['reader', 'producer', 'admin'];
 const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 interface ScrubBody {
@@ -34,16 +34,7 @@ describe.each(dialectsUnderTest())('HTTP API: scrub on $dialect', (dialectUnderT
   beforeAll(async () => {
     tokensDir = await mkdtemp(join(tmpdir(), 'artifactstore-tokens-'));
     const tokensFile = join(tokensDir, 'tokens.json');
-    await writeFile(
-      tokensFile,
-      JSON.stringify(
-        ROLES.map((role) => ({
-          name: `${role}-bot`,
-          token_sha256: sha256(TOKENS[role]).toString('hex'),
-          role,
-        })),
-      ),
-    );
+    await writeFile(tokensFile, tokensJson(TOKENS));
     testDatabase = await dialectUnderTest.create({ ARTIFACTSTORE_TOKENS_FILE: tokensFile });
     api = await startApi(testDatabase);
   });

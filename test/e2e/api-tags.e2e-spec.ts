@@ -1,10 +1,10 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sha256 } from '@artifactstore/codec';
 import { startApi, type ApiHarness } from '../support/api-harness.js';
 import { binary, createPackage, expectProblem, type PackageBody } from '../support/http-helpers.js';
 import { dialectsUnderTest, type TestDatabase } from '../support/test-databases.js';
+import { tokensJson } from '../support/tokens-file.js';
 
 const TOKENS = { reader: 'reader-t', producer: 'producer-t', admin: 'admin-t' } as const;
 type Role = keyof typeof TOKENS;
@@ -32,16 +32,7 @@ describe.each(dialectsUnderTest())('tags over HTTP ($dialect)', (dialectUnderTes
   beforeAll(async () => {
     tokensDir = await mkdtemp(join(tmpdir(), 'artifactstore-tokens-'));
     const tokensFile = join(tokensDir, 'tokens.json');
-    await writeFile(
-      tokensFile,
-      JSON.stringify(
-        (Object.keys(TOKENS) as Role[]).map((role) => ({
-          name: `${role}-bot`,
-          token_sha256: sha256(TOKENS[role]).toString('hex'),
-          role,
-        })),
-      ),
-    );
+    await writeFile(tokensFile, tokensJson(TOKENS));
     testDatabase = await dialectUnderTest.create({
       ARTIFACTSTORE_TOKENS_FILE: tokensFile,
       ARTIFACTSTORE_IMMUTABLE_TAGS: 'v*,release-?',

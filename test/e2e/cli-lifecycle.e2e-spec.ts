@@ -2,15 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sha256 } from '@artifactstore/codec';
 import { Clock } from '@artifactstore/config';
 import { startApi, type ApiHarness } from '../support/api-harness.js';
 import { runCli, type CliRun } from '../support/cli-runner.js';
 import { createPackage } from '../support/http-helpers.js';
 import { dialectsUnderTest, type TestDatabase } from '../support/test-databases.js';
+import { tokensJson } from '../support/tokens-file.js';
 
 const TOKENS = { reader: 'life-reader-secret', producer: 'life-producer-secret', admin: 'life-admin-secret' };
-const ROLES = ['reader', 'producer', 'admin'] as const;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 interface PackageJson {
@@ -96,16 +95,7 @@ describe.each(dialectsUnderTest())('artifactstore CLI package lifecycle on $dial
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'artifactstore-cli-lifecycle-'));
     const tokensFile = join(work, 'tokens.json');
-    await writeFile(
-      tokensFile,
-      JSON.stringify(
-        ROLES.map((role) => ({
-          name: `${role}-bot`,
-          token_sha256: sha256(TOKENS[role]).toString('hex'),
-          role,
-        })),
-      ),
-    );
+    await writeFile(tokensFile, tokensJson(TOKENS));
     database = await dialectUnderTest.create({
       ARTIFACTSTORE_TOKENS_FILE: tokensFile,
       ARTIFACTSTORE_GC_INTERVAL_SECONDS: '0',

@@ -2,14 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sha256 } from '@artifactstore/codec';
 import { startApi, type ApiHarness } from '../support/api-harness.js';
 import { digestTree, runCli, type CliRun } from '../support/cli-runner.js';
 import { createPackage } from '../support/http-helpers.js';
 import { dialectsUnderTest, type TestDatabase } from '../support/test-databases.js';
+import { tokensJson } from '../support/tokens-file.js';
 
 const TOKENS = { reader: 'tags-reader-secret', producer: 'tags-producer-secret', admin: 'tags-admin-secret' };
-const ROLES = ['reader', 'producer', 'admin'] as const;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 interface PushJson {
@@ -123,16 +122,7 @@ describe.each(dialectsUnderTest())('artifactstore CLI tags on $dialect', (dialec
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'artifactstore-cli-tags-'));
     const tokensFile = join(work, 'tokens.json');
-    await writeFile(
-      tokensFile,
-      JSON.stringify(
-        ROLES.map((role) => ({
-          name: `${role}-bot`,
-          token_sha256: sha256(TOKENS[role]).toString('hex'),
-          role,
-        })),
-      ),
-    );
+    await writeFile(tokensFile, tokensJson(TOKENS));
     database = await dialectUnderTest.create({
       ARTIFACTSTORE_TOKENS_FILE: tokensFile,
       ARTIFACTSTORE_GC_INTERVAL_SECONDS: '0',
