@@ -517,7 +517,8 @@ async function main(): Promise<void> {
         dialect === 'sqlite' ? 'sqlite' : 'postgres',
         pgUrl,
         { packages: Number(values['gc-packages']), uploads: Number(values['gc-uploads']) },
-        (line) => process.stderr.write(`gc ${dialect}: ${line}
+        (line) =>
+          process.stderr.write(`gc ${dialect}: ${line}
 `),
       );
       process.stdout.write(`${gcTable(dialect, result)}

@@ -26,7 +26,11 @@ const DAY_MS = 86_400_000;
 const ADMIN = 'root';
 
 const cases = dialectsUnderTest().flatMap((dialect) =>
-  gcBackendsUnderTest('gc').map((backend) => ({ dialect, backend, label: `${dialect.dialect} + ${backend.name}` })),
+  gcBackendsUnderTest('gc').map((backend) => ({
+    dialect,
+    backend,
+    label: `${dialect.dialect} + ${backend.name}`,
+  })),
 );
 
 describe.each(cases)('garbage collection on $label', ({ dialect, backend }) => {
