@@ -12,8 +12,10 @@ import {
 import { benchAppend, benchReplay, benchTailFanOut, benchTailLatency } from './event-log.bench.js';
 import { benchCliSuite, cliTables } from './cli.bench.js';
 import { benchGarbageCollection, gcTable } from './gc.bench.js';
+import { benchTags, tagsTable } from './tags.bench.js';
 import { benchFinalizeLatency, benchPackageFlow } from './registry.bench.js';
 import { benchHttpTransfer, type HttpTransferResult } from './http.bench.js';
+import { benchTus, tusTable } from './tus.bench.js';
 import { benchS3, type S3BenchResult } from './s3.bench.js';
 import {
   artifactstoreContender,
@@ -48,7 +50,8 @@ import { HashWorkerPool } from './worker-hashing.js';
  * PostgreSQL is measured when --pg-url or ARTIFACTSTORE_TEST_PG_URL names a server.
  */
 const USAGE = `usage: npm run bench [-- options]
-  --suites LIST          eventlog,tails,dataplane,registry,http,distribution,s3,cli (the default), hashing or gc
+  --suites LIST          eventlog,tails,dataplane,registry,http,distribution,s3,cli (the default), hashing, gc, tus
+                         or tags
   --dialects LIST        sqlite,postgres
   --runs N               runs per figure, medians reported (3)
   --blob-mib N           size of the large transfers (1024)
@@ -61,6 +64,7 @@ const USAGE = `usage: npm run bench [-- options]
                          true,false for one artifactstore of each, all three servers taking turns (true)
   --gc-packages N        packages in the gc suite's store, a tenth of them due (1000000)
   --gc-uploads N         64 KiB uploads timed without the collector in the gc suite (1000)
+  --tags-packages LIST   package counts of the tags suite's store, the first the baseline (10000,1000000)
   --pg-url URL           PostgreSQL to measure (default: ARTIFACTSTORE_TEST_PG_URL)`;
 
 const OPTIONS = {
@@ -77,6 +81,7 @@ const OPTIONS = {
   'fs-direct-io': { type: 'string', default: 'true' },
   'gc-packages': { type: 'string', default: '1000000' },
   'gc-uploads': { type: 'string', default: '1000' },
+  'tags-packages': { type: 'string', default: '10000,1000000' },
   'pg-url': { type: 'string', default: process.env.ARTIFACTSTORE_TEST_PG_URL ?? '' },
 } as const;
 
@@ -510,6 +515,13 @@ async function main(): Promise<void> {
   if (suites.includes('tails')) {
     for (const dialect of dialects) process.stdout.write(`${await tailsReport(dialect)}\n`);
   }
+  if (suites.includes('tus')) {
+    // A --blob-mib file by tus in 8 MiB chunks against one PUT of it, taking turns (issue #21).
+    const result = await withScratch(createScratchSqlite, (s) =>
+      benchTus(s, Number(values['blob-mib']), 8, runs),
+    );
+    process.stdout.write(`${tusTable(result)}\n`);
+  }
   if (suites.includes('gc')) {
     // One destructive run per dialect on a store built for it (issue #20); progress goes to stderr.
     for (const dialect of dialects) {
@@ -517,11 +529,23 @@ async function main(): Promise<void> {
         dialect === 'sqlite' ? 'sqlite' : 'postgres',
         pgUrl,
         { packages: Number(values['gc-packages']), uploads: Number(values['gc-uploads']) },
+        (line) => process.stderr.write(`gc ${dialect}: ${line}\n`),
+      );
+      process.stdout.write(`${gcTable(dialect, result)}\n`);
+    }
+  }
+  if (suites.includes('tags')) {
+    // getTag and idempotent create against the store's size, one store per dialect grown in turn (issue #21).
+    for (const dialect of dialects) {
+      const results = await benchTags(
+        dialect === 'sqlite' ? 'sqlite' : 'postgres',
+        pgUrl,
+        { packages: values['tags-packages'].split(',').map(Number) },
         (line) =>
-          process.stderr.write(`gc ${dialect}: ${line}
+          process.stderr.write(`tags ${dialect}: ${line}
 `),
       );
-      process.stdout.write(`${gcTable(dialect, result)}
+      process.stdout.write(`${tagsTable(dialect, results)}
 `);
     }
   }

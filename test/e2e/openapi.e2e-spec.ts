@@ -67,6 +67,12 @@ describe('OpenAPI document and Swagger UI', () => {
         'GET /v1/tags/{name}',
         'GET /v1/tags/{name}/{tag}/history',
         'GET /v1/tags/{name}/{tag}/files/{path}',
+        'OPTIONS /v1/packages/{id}/uploads',
+        'POST /v1/packages/{id}/uploads',
+        'OPTIONS /v1/packages/{id}/uploads/{uploadId}',
+        'HEAD /v1/packages/{id}/uploads/{uploadId}',
+        'PATCH /v1/packages/{id}/uploads/{uploadId}',
+        'DELETE /v1/packages/{id}/uploads/{uploadId}',
       ].sort(),
     );
   });

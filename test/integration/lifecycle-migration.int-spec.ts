@@ -44,7 +44,7 @@ describe.each(dialectsUnderTest())(
       }
       const migrated = await Database.open(scratch.config);
       try {
-        expect(await migrated.migrate()).toEqual(['Lifecycle1764460800000', 'IdempotencyKeys1764547200000']);
+        expect(await migrated.migrate()).toEqual(MIGRATIONS.slice(before).map((migration) => migration.name));
         const [pkg] = await migrated.read((tx) =>
           tx.query(
             `SELECT status, file_count, total_size, manifest_digest, held, hold_reason, removed_at, created_by,

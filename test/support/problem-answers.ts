@@ -37,6 +37,13 @@ const KNOWN: Readonly<Record<ProblemCode, true>> = {
   integrity_error: true,
   internal_error: true,
   service_unavailable: true,
+  upload_not_found: true,
+  upload_expired: true,
+  upload_offset_mismatch: true,
+  upload_busy: true,
+  checksum_mismatch: true,
+  tus_version_unsupported: true,
+  unsupported_media_type: true,
 };
 
 export const KNOWN_PROBLEM_CODES: ReadonlySet<string> = new Set(Object.keys(KNOWN));

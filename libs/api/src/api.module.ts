@@ -12,6 +12,7 @@ import { MetricsController } from './metrics.controller.js';
 import { Metrics } from './metrics.service.js';
 import { PackagesController } from './packages.controller.js';
 import { TagsController } from './tags.controller.js';
+import { TusUploadsController } from './tus-uploads.controller.js';
 import { ProblemFilter } from './problem.filter.js';
 import { RequestDrain } from './request-drain.js';
 import { RequestDrainInterceptor } from './request-drain.interceptor.js';
@@ -24,6 +25,7 @@ import { WaitingClients } from './waiting-clients.js';
   controllers: [
     HealthController,
     PackagesController,
+    TusUploadsController,
     TagsController,
     FilesController,
     ManifestsController,

@@ -41,6 +41,7 @@ const ADMIN_PACKAGE_ROUTES = [
   'PUT PackagesController.hold',
   'DELETE PackagesController.release',
   'PATCH PackagesController.changeRetention',
+  'DELETE TagsController.remove',
 ];
 
 describe('route access', () => {

@@ -17,7 +17,9 @@ export type ProblemCode =
   | 'storage_error'
   | 'integrity_error'
   | 'internal_error'
-  | 'service_unavailable';
+  | 'service_unavailable'
+  | 'tus_version_unsupported'
+  | 'unsupported_media_type';
 
 /** The HTTP status of each code; the switch is exhaustive, so a new code cannot ship without its status. */
 export function statusOf(code: ProblemCode): number {
@@ -36,6 +38,7 @@ export function statusOf(code: ProblemCode): number {
     case 'manifest_not_found':
     case 'tag_not_found':
     case 'not_found':
+    case 'upload_not_found':
       return 404;
     case 'not_acceptable':
       return 406;
@@ -48,11 +51,17 @@ export function statusOf(code: ProblemCode): number {
     case 'collector_busy':
     case 'tag_name_mismatch':
     case 'tag_immutable':
+    case 'upload_offset_mismatch':
       return 409;
     case 'package_gone':
+    case 'upload_expired':
       return 410;
+    case 'tus_version_unsupported':
+      return 412;
     case 'size_limit_exceeded':
       return 413;
+    case 'unsupported_media_type':
+      return 415;
     case 'range_not_satisfiable':
       return 416;
     case 'expectation_failed':
@@ -61,8 +70,13 @@ export function statusOf(code: ProblemCode): number {
     case 'digest_mismatch':
     case 'idempotency_key_reused':
       return 422;
+    case 'upload_busy':
+      return 423;
     case 'headers_too_large':
       return 431;
+    case 'checksum_mismatch':
+      // tus checksum extension: "460 Checksum Mismatch".
+      return 460;
     case 'integrity_error':
     case 'internal_error':
       return 500;
@@ -106,6 +120,13 @@ const TITLES: Readonly<Record<ProblemCode, string>> = {
   internal_error: 'Internal error',
   storage_error: 'Insufficient storage',
   service_unavailable: 'Service unavailable',
+  upload_not_found: 'Upload not found',
+  upload_expired: 'Upload expired',
+  upload_offset_mismatch: 'Upload offset mismatch',
+  upload_busy: 'Upload busy',
+  checksum_mismatch: 'Checksum mismatch',
+  tus_version_unsupported: 'tus version not supported',
+  unsupported_media_type: 'Unsupported media type',
 };
 
 /** An RFC 9457 problem details object as artifactstore sends it. */

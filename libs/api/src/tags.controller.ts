@@ -13,7 +13,10 @@ import {
 import type { Response } from 'express';
 import { MAX_PAGE_LIMIT, Registry, type Page, type TagMove, type TagRecord } from '@artifactstore/registry';
 import { ApiProblems } from './api-problems.decorator.js';
-import { MoveTagDto, TagDto, TagHistoryPageDto, TagPageDto } from './dto/tag.dto.js';
+import { MoveTagDto } from './dto/move-tag.dto.js';
+import { TagHistoryPageDto } from './dto/tag-history-page.dto.js';
+import { TagPageDto } from './dto/tag-page.dto.js';
+import { TagDto } from './dto/tag.dto.js';
 import { sendFile } from './file-response.js';
 import { jsonFields } from './json-body.js';
 import { HttpProblem } from './problem.js';

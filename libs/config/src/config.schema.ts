@@ -190,6 +190,13 @@ export const SETTINGS = {
       'Hours after its last event that a package still `created` expires as `abandoned` (1–87600).',
     parse: integerIn(1, 87_600),
   }),
+  uploadExpiryHours: setting({
+    name: 'ARTIFACTSTORE_UPLOAD_EXPIRY_HOURS',
+    default: '24',
+    description:
+      'Hours after its last byte arrived that an unfinished resumable (tus) upload is removed with its staged bytes (1–8760).',
+    parse: integerIn(1, 8760),
+  }),
   keepLatestPerName: setting({
     name: 'ARTIFACTSTORE_KEEP_LATEST_PER_NAME',
     default: '1',

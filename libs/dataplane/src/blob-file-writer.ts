@@ -34,13 +34,23 @@ export class BlobFileWriter {
     private readonly direct: boolean,
   ) {}
 
-  /** Creates the file (it must not exist) and a writer for it; `openFile` is a seam for tests. */
-  static async create(path: string, direct: boolean, openFile: OpenFile = open): Promise<BlobFileWriter> {
+  /**
+   * Creates the file (it must not exist) and a writer for it; `openFile` is a seam for tests, and lets a resumable
+   * upload open its existing file instead, to write from `start` (aligned when `direct`) on.
+   */
+  static async create(
+    path: string,
+    direct: boolean,
+    openFile: OpenFile = open,
+    start = 0,
+  ): Promise<BlobFileWriter> {
     const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (direct ? (O_DIRECT ?? 0) : 0);
     const handle = await openFile(path, flags).catch((error: unknown) => {
       throw storageError('cannot create a temp file', error);
     });
-    return new BlobFileWriter(handle, direct);
+    const writer = new BlobFileWriter(handle, direct);
+    writer.position = start;
+    return writer;
   }
 
   async push(chunk: Uint8Array): Promise<void> {

@@ -24,6 +24,14 @@ export { createBlobStore } from './blob-store.factory.js';
 export type { S3BlobStore, S3BlobStoreOptions, S3Connection } from './s3-blob-store.js';
 export { openS3BlobStore } from './s3-blob-store.lazy.js';
 export { DataplaneModule } from './dataplane.module.js';
+/**
+ * Resumable (tus) uploads' bytes, staged in the blob storage beside the blobs but outside their keyspace, so that
+ * every process of a deployment sees them (ADR 0014). Inject `UploadStaging`.
+ */
+export { UploadStaging, type StagedUploadState, UPLOAD_ID } from './upload-staging.js';
+export { FsUploadStaging } from './fs-upload-staging.js';
+export { createUploadStaging, openS3UploadStaging } from './upload-staging.factory.js';
+export type { S3UploadStagingOptions } from './s3-upload-staging.js';
 export {
   DataplaneError,
   type DataplaneErrorCode,

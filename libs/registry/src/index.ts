@@ -38,6 +38,23 @@ export {
   type ScrubFinding,
   type ScrubFindingKind,
 } from './blob-scrubber.service.js';
+/**
+ * Resumable (tus) uploads: create, append at the offset, attach at the last byte exactly as a PUT attaches, expire
+ * (ADR 0014). Its refusals are RegistryErrors like the rest.
+ */
+export {
+  ResumableUploads,
+  type NewUpload,
+  type UploadStatus,
+  type ChunkChecksum,
+} from './resumable-uploads.service.js';
+export {
+  UploadNotFoundError,
+  UploadExpiredError,
+  UploadOffsetMismatchError,
+  UploadBusyError,
+  ChecksumMismatchError,
+} from './resumable-upload.errors.js';
 export { STORAGE_LOCATION_NAMESPACE, storageLocationId } from './storage-location.js';
 export { RegistryModule } from './registry.module.js';
 export { eventJson, type EventJson } from './event-json.js';

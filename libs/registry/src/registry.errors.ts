@@ -23,7 +23,12 @@ export type RegistryErrorCode =
   | 'duplicate_relative_path'
   | 'path_conflict'
   | 'file_not_found'
-  | 'manifest_not_found';
+  | 'manifest_not_found'
+  | 'upload_not_found'
+  | 'upload_expired'
+  | 'upload_offset_mismatch'
+  | 'upload_busy'
+  | 'checksum_mismatch';
 
 /** A field of a request breaks a rule. `field` names it, as the caller spelled it. */
 export class InvalidInputError extends RegistryError {

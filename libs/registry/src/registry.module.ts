@@ -9,6 +9,7 @@ import { PackageCommands } from './package-commands.service.js';
 import { PackageLifecycle } from './package-lifecycle.service.js';
 import { PackageQueries } from './package-queries.service.js';
 import { Registry } from './registry.service.js';
+import { ResumableUploads } from './resumable-uploads.service.js';
 import { Tags } from './tags.service.js';
 import { RuntimeStats } from './runtime-stats.service.js';
 import { UnreferencedBlobs } from './unreferenced-blobs.service.js';
@@ -28,7 +29,8 @@ import { UnreferencedBlobs } from './unreferenced-blobs.service.js';
     Tags,
     RuntimeStats,
     UnreferencedBlobs,
+    ResumableUploads,
   ],
-  exports: [Registry, RuntimeStats, UnreferencedBlobs, GarbageCollector, BlobScrubber],
+  exports: [Registry, RuntimeStats, UnreferencedBlobs, GarbageCollector, BlobScrubber, ResumableUploads],
 })
 export class RegistryModule {}
