@@ -35,6 +35,8 @@ export interface Upload {
   readonly blake3: string;
   /** A new stream of the bytes each call: a request cut before it was answered is sent again with a second one. */
   open(): Readable;
+  /** A new stream of the bytes from `offset` on, for a resumable upload that continues where the server stopped. */
+  openFrom?(offset: number): Readable;
 }
 
 export interface PackageQuery {

@@ -38,12 +38,23 @@ export function buildProgram(): Command {
     .option('--meta-file <file>', 'metadata from a JSON object file (--meta overrides its keys)')
     .option('--resume <package-id>', 'continue an interrupted push, skipping files already uploaded')
     .option('--tag <tag>', 'once finalized, point <name>:<tag> at it (repeatable)', collect, [])
+    .addOption(
+      new Option(
+        '--resumable-above <size>',
+        'upload files larger than this resumably (tus), continuing after a broken connection (bytes, or 64MiB, 1GiB)',
+      )
+        .argParser(byteSize)
+        .default(64 * 1024 * 1024, '64MiB'),
+    )
     .addOption(concurrencyOption())
     .action(
       act(async (globals, sources: string[], options: PushFlags) => {
         const { push } = await import('./commands/push.command.js');
-        const result = await withClient(globals, options.concurrency, (client) =>
-          push(client, sources, { ...options, json: globals.json }),
+        const result = await withClient(
+          globals,
+          options.concurrency,
+          (client) => push(client, sources, { ...options, json: globals.json }),
+          { resumableAbove: options.resumableAbove },
         );
         // The address alone on stdout (`addr=$(artifactstore push …)`); the tags were noted on stderr.
         printResult(globals.json, result, () => result.content_address);
@@ -329,6 +340,7 @@ interface PushFlags {
   metaFile?: string;
   resume?: string;
   tag: string[];
+  resumableAbove: number;
   concurrency: number;
 }
 
@@ -361,6 +373,18 @@ function concurrencyOption(): Option {
   return new Option('--concurrency <n>', 'transfers at once')
     .argParser(positiveInteger)
     .default(DEFAULT_CONCURRENCY);
+}
+
+const BYTE_UNITS: Readonly<Record<string, number>> = { '': 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
+
+/** A size in bytes: a whole number, optionally with KiB, MiB or GiB. */
+function byteSize(value: string): number {
+  const match = /^(\d+)\s*(kib|mib|gib)?$/i.exec(value.trim());
+  const bytes = match ? Number(match[1]) * (BYTE_UNITS[(match[2] ?? '').toLowerCase()] ?? NaN) : NaN;
+  if (!Number.isSafeInteger(bytes)) {
+    throw new InvalidArgumentError(`not a size: ${JSON.stringify(value)} (e.g. 67108864, 64MiB, 1GiB)`);
+  }
+  return bytes;
 }
 
 function collect(value: string, previous: string[]): string[] {

@@ -18,6 +18,7 @@ import type {
   Upload,
 } from './artifact-client.js';
 import { CliError, exitStatusOf } from './cli.errors.js';
+import { uploadResumably } from './resumable-upload.js';
 
 export interface HttpClientOptions {
   /** The server's base URL, e.g. `http://127.0.0.1:8080`. */
@@ -25,6 +26,8 @@ export interface HttpClientOptions {
   readonly token?: string;
   /** Connections kept open for reuse: as many as uploads or downloads run at once. */
   readonly maxSockets: number;
+  /** Files larger than this many bytes go up by the tus protocol, resuming after a broken connection. */
+  readonly resumableAbove?: number;
 }
 
 /** How long a `tail --follow` long-poll asks the server to wait (the server's limit is 60 s). */
@@ -121,6 +124,15 @@ export class HttpArtifactClient implements ArtifactClient {
   }
 
   async uploadFile(packageId: string, upload: Upload): Promise<FileRecord> {
+    const { resumableAbove } = this.options;
+    if (resumableAbove !== undefined && upload.size > resumableAbove && upload.openFrom) {
+      const openFrom = upload.openFrom.bind(upload);
+      return uploadResumably(
+        packageId,
+        { ...upload, openFrom },
+        { url: this.options.url, token: this.options.token, agent: this.agent },
+      );
+    }
     const path = upload.relativePath.split('/').map(encodeURIComponent).join('/');
     return this.json<FileRecord>('PUT', `/v1/packages/${encodeURIComponent(packageId)}/files/${path}`, {
       headers: {

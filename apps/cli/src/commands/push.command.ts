@@ -213,14 +213,20 @@ function uploadOf(
     relativePath: file.relativePath,
     mediaType: mediaTypeOf(file.relativePath),
     ...digests,
-    open: () => {
-      const counter = new ByteCounter(progress);
-      pipeline(createReadStream(file.absolutePath, { highWaterMark: READ_CHUNK }), counter).catch(() => {
-        // pipeline has destroyed the counter with the error; its reader sees it.
-      });
-      return counter;
-    },
+    open: () => countedFrom(file, 0, progress),
+    openFrom: (offset) => countedFrom(file, offset, progress),
   };
+}
+
+/** The file's bytes from `offset` on, counted into the progress as they are read. */
+function countedFrom(file: LocalFile, offset: number, progress: ProgressReporter): ByteCounter {
+  const counter = new ByteCounter(progress);
+  pipeline(createReadStream(file.absolutePath, { start: offset, highWaterMark: READ_CHUNK }), counter).catch(
+    () => {
+      // pipeline has destroyed the counter with the error; its reader sees it.
+    },
+  );
+  return counter;
 }
 
 /** The media type `mime-types` guesses from the extension, without a charset; octet-stream when unknown. */
