@@ -111,7 +111,11 @@ function independentStateDigest(dump: StateDump): string {
     hash.update(
       independentEncode([table.name, table.columns.map((column) => column.name)], cdeEncodeOptions),
     );
-    for (const row of dump[table.name] ?? []) hash.update(independentEncode(row, cdeEncodeOptions));
+    for (const row of dump[table.name] ?? []) {
+      // cbor2 writes a Node Buffer as its JSON form; the tree's hashes are byte strings.
+      const plain = row.map((value) => (Buffer.isBuffer(value) ? new Uint8Array(value) : value));
+      hash.update(independentEncode(plain, cdeEncodeOptions));
+    }
   }
   return hash.digest('hex');
 }

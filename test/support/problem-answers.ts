@@ -16,6 +16,7 @@ const KNOWN: Readonly<Record<ProblemCode, true>> = {
   collector_busy: true,
   idempotency_key_reused: true,
   tag_not_found: true,
+  log_range_not_available: true,
   tag_name_mismatch: true,
   tag_immutable: true,
   duplicate_relative_path: true,

@@ -12,6 +12,7 @@ import { MetricsController } from './metrics.controller.js';
 import { Metrics } from './metrics.service.js';
 import { PackagesController } from './packages.controller.js';
 import { TagsController } from './tags.controller.js';
+import { TransparencyLogController } from './transparency-log.controller.js';
 import { TusUploadsController } from './tus-uploads.controller.js';
 import { ProblemFilter } from './problem.filter.js';
 import { RequestDrain } from './request-drain.js';
@@ -31,6 +32,7 @@ import { WaitingClients } from './waiting-clients.js';
     ManifestsController,
     EventsController,
     EventsStreamController,
+    TransparencyLogController,
     AdminController,
     MetricsController,
   ],

@@ -8,6 +8,7 @@ import {
   IllegalPackageStateError,
   PackageGoneError,
   InvalidInputError,
+  LogRangeError,
   PathConflictError,
   RegistryError,
   UnknownRetentionClassError,
@@ -147,6 +148,7 @@ function registryExtras(error: RegistryError): object {
   if (error instanceof PackageGoneError) return { package_status: error.status };
   if (error instanceof DeletionForbiddenError) return { package_status: error.status };
   if (error instanceof PathConflictError) return { conflicts_with: error.conflictsWith };
+  if (error instanceof LogRangeError) return { tree_size: error.treeSize };
   return {};
 }
 

@@ -37,6 +37,7 @@ export function statusOf(code: ProblemCode): number {
     case 'file_not_found':
     case 'manifest_not_found':
     case 'tag_not_found':
+    case 'log_range_not_available':
     case 'not_found':
     case 'upload_not_found':
       return 404;
@@ -110,6 +111,7 @@ const TITLES: Readonly<Record<ProblemCode, string>> = {
   collector_busy: 'Garbage collector busy',
   idempotency_key_reused: 'Idempotency key reused',
   tag_not_found: 'Tag not found',
+  log_range_not_available: 'Not in the log yet',
   tag_name_mismatch: 'Tag name mismatch',
   tag_immutable: 'Tag immutable',
   size_limit_exceeded: 'Size limit exceeded',

@@ -27,3 +27,47 @@ export {
 } from './timestamp.js';
 export { uuidv7, uuidv5, isUuid } from './uuid.js';
 export { simpleCaseFold } from './simple-case-fold.js';
+// The transparency log: the RFC 9162 Merkle tree, C2SP signed notes and checkpoints, and tlog-tiles paths.
+export {
+  EMPTY_TREE_ROOT,
+  leafHash,
+  nodeHash,
+  type Subtree,
+  subtreesOfRange,
+  foldSubtrees,
+  rootOfLeaves,
+  rootPlan,
+  inclusionProofPlan,
+  consistencyProofPlan,
+  verifyInclusion,
+  verifyConsistency,
+} from './merkle-tree.js';
+export {
+  InvalidNoteError,
+  type NoteVerifier,
+  type ParsedVerifierKey,
+  type Checkpoint,
+  type ParsedCheckpoint,
+  noteKeyId,
+  formatVerifierKey,
+  parseVerifierKey,
+  rawEd25519PublicKey,
+  ed25519PublicKeyFromRaw,
+  signNote,
+  openNote,
+  formatCheckpoint,
+  parseCheckpoint,
+} from './signed-note.js';
+export {
+  TILE_HEIGHT,
+  TILE_WIDTH,
+  ENTRY_BUNDLE_WIDTH,
+  InvalidTilePathError,
+  InvalidEntryBundleError,
+  type TilePath,
+  formatTileIndex,
+  parseTilePath,
+  formatTilePath,
+  encodeEntryBundle,
+  decodeEntryBundle,
+} from './tile-path.js';

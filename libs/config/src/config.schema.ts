@@ -1,3 +1,4 @@
+import { createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
@@ -232,6 +233,22 @@ export const SETTINGS = {
     description: 'MiB per second a scrub reads at most, to leave the disk to users (1–100000).',
     parse: integerIn(1, 100_000),
   }),
+  logKeyFile: setting({
+    name: 'ARTIFACTSTORE_LOG_KEY_FILE',
+    default: '',
+    shown: '(`<DATA_DIR>/log-key.pem`, created on first start)',
+    description:
+      "Ed25519 private key (PKCS#8 PEM) that signs the transparency log's checkpoints. Set it, and the origin, when several servers share one database.",
+    parse: (text, { cwd }) => (text === '' ? '' : readLogKeyFile(resolve(cwd, text))),
+  }),
+  logOrigin: setting({
+    name: 'ARTIFACTSTORE_LOG_ORIGIN',
+    default: '',
+    shown: '(`artifactstore/<id>`, the id kept in `<DATA_DIR>/log-origin`)',
+    description:
+      "The transparency log's origin line, also the checkpoint key's name, e.g. `artifacts.example.com/log`: printable, no spaces, no `+`.",
+    parse: parseLogOrigin,
+  }),
 };
 
 /** ARTIFACTSTORE_S3_*: read, and required where the table says so, only when the storage is `s3`. */
@@ -446,6 +463,28 @@ function optionalText(text: string): string | undefined {
 }
 
 /** The tokens file: a JSON array of {name, token_sha256, role}; names are unique, since they become actors. */
+/** The key file's path, once it is known to hold an Ed25519 private key. */
+function readLogKeyFile(path: string): string {
+  let type: string | undefined;
+  try {
+    type = createPrivateKey(readFileSync(path, 'utf8')).asymmetricKeyType;
+  } catch (error) {
+    fail(
+      `cannot read ${path} as a PEM private key (${error instanceof Error ? error.message : String(error)})`,
+    );
+  }
+  if (type !== 'ed25519') fail(`${path} holds a ${type ?? 'non-asymmetric'} key, not an Ed25519 one`);
+  return path;
+}
+
+/** A C2SP signed-note key name: non-empty, no whitespace, no '+'. */
+function parseLogOrigin(text: string): string {
+  if (text !== '' && !/^[^\s+\p{Cc}\p{Z}]{1,256}$/u.test(text)) {
+    fail('expected 1 to 256 printable characters without spaces or "+"');
+  }
+  return text;
+}
+
 function readTokensFile(path: string): TokenEntry[] {
   let parsed: unknown;
   try {

@@ -12,6 +12,7 @@ export {
   InvalidEventError,
 } from './event.js';
 export { chainDigest, GENESIS_CHAIN_DIGEST } from './chain-digest.js';
+export { encodeLogEntry, type LogEntryFields } from './log-entry.js';
 export {
   EventLog,
   type TailOptions,

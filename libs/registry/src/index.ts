@@ -55,6 +55,17 @@ export {
   UploadBusyError,
   ChecksumMismatchError,
 } from './resumable-upload.errors.js';
+/**
+ * The transparency log: signed checkpoints, tlog-tiles tiles and entry bundles, consistency proofs and package
+ * receipts, over the Merkle tree the views keep of the event log.
+ */
+export {
+  TransparencyLog,
+  type Checkpoint,
+  type Receipt,
+  type ConsistencyProof,
+  type TileBytes,
+} from './transparency-log.service.js';
 export { STORAGE_LOCATION_NAMESPACE, storageLocationId } from './storage-location.js';
 export { RegistryModule } from './registry.module.js';
 export { eventJson, type EventJson } from './event-json.js';

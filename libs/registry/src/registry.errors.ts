@@ -28,7 +28,8 @@ export type RegistryErrorCode =
   | 'upload_expired'
   | 'upload_offset_mismatch'
   | 'upload_busy'
-  | 'checksum_mismatch';
+  | 'checksum_mismatch'
+  | 'log_range_not_available';
 
 /** A field of a request breaks a rule. `field` names it, as the caller spelled it. */
 export class InvalidInputError extends RegistryError {
@@ -234,5 +235,18 @@ export class ManifestNotFoundError extends RegistryError {
 
   constructor(readonly contentAddress: string) {
     super(`no package has the content address ${contentAddress}`);
+  }
+}
+
+/** A tile or entry bundle the log does not have yet (beyond its size), or a tree size it has not reached. */
+export class LogRangeError extends RegistryError {
+  readonly code = 'log_range_not_available';
+  override readonly name = 'LogRangeError';
+
+  constructor(
+    message: string,
+    readonly treeSize: number,
+  ) {
+    super(message);
   }
 }

@@ -12,6 +12,7 @@ import { Registry } from './registry.service.js';
 import { ResumableUploads } from './resumable-uploads.service.js';
 import { Tags } from './tags.service.js';
 import { RuntimeStats } from './runtime-stats.service.js';
+import { TransparencyLog } from './transparency-log.service.js';
 import { UnreferencedBlobs } from './unreferenced-blobs.service.js';
 
 /** The domain service. Needs the database (DbModule) and the config (ConfigModule) from the root module. */
@@ -30,7 +31,16 @@ import { UnreferencedBlobs } from './unreferenced-blobs.service.js';
     RuntimeStats,
     UnreferencedBlobs,
     ResumableUploads,
+    TransparencyLog,
   ],
-  exports: [Registry, RuntimeStats, UnreferencedBlobs, GarbageCollector, BlobScrubber, ResumableUploads],
+  exports: [
+    Registry,
+    RuntimeStats,
+    UnreferencedBlobs,
+    GarbageCollector,
+    BlobScrubber,
+    ResumableUploads,
+    TransparencyLog,
+  ],
 })
 export class RegistryModule {}

@@ -47,6 +47,7 @@ export {
   TagNotFoundError,
   TagNameMismatchError,
   TagImmutableError,
+  LogRangeError,
   PACKAGE_STATUSES,
   type RegistryErrorCode,
   type PackageStatus,

@@ -4,6 +4,7 @@
  * same handlers; `stateDigest(tx)` fingerprints the views so that replay can be proven byte-identical.
  */
 export { RegistryViewWriter } from './registry-view-writer.js';
+export { LogTreeWriter } from './log-tree-writer.js';
 export { ViewProjector } from './view-projector.service.js';
 export { ViewsModule } from './views.module.js';
 export { type ViewHandler, ProjectionError } from './view-handler.js';

@@ -12,6 +12,7 @@ import { PackageReleasedHandler } from './handlers/package-released.handler.js';
 import { PackageRetentionChangedHandler } from './handlers/package-retention-changed.handler.js';
 import { TagDeletedHandler } from './handlers/tag-deleted.handler.js';
 import { TagMovedHandler } from './handlers/tag-moved.handler.js';
+import { LogTreeWriter } from './log-tree-writer.js';
 import type { ViewHandler } from './view-handler.js';
 import { BatchingViewStore, ImmediateViewStore } from './view-store.js';
 import { VIEW_TABLES } from './view-tables.js';
@@ -31,12 +32,19 @@ const REGISTRY_HANDLERS: readonly ViewHandler[] = [
   new TagDeletedHandler(),
 ];
 
-/** Projects events into the registry views: one handler per event type; unknown types are skipped. */
+/**
+ * Projects events into the registry views: one handler per event type (unknown types are skipped), then every
+ * event into the transparency log's tree.
+ */
 @Injectable()
 export class RegistryViewWriter implements ViewWriter {
   private readonly handlers: ReadonlyMap<string, ViewHandler>;
 
-  constructor(handlers: readonly ViewHandler[] = REGISTRY_HANDLERS) {
+  /** `tree` null leaves the log tree out: only for measuring what it costs (`npm run bench -- --suites transparency`). */
+  constructor(
+    handlers: readonly ViewHandler[] = REGISTRY_HANDLERS,
+    private readonly tree: LogTreeWriter | null = new LogTreeWriter(),
+  ) {
     const byType = new Map<string, ViewHandler>();
     for (const handler of handlers) {
       if (byType.has(handler.eventType)) throw new Error(`two view handlers for ${handler.eventType}`);
@@ -51,6 +59,7 @@ export class RegistryViewWriter implements ViewWriter {
 
   async apply(tx: Tx, event: Event): Promise<void> {
     await this.handlers.get(event.event_type)?.apply(new ImmediateViewStore(tx), event);
+    await this.tree?.append(tx, [event]);
   }
 
   /** Replay's path: the same handlers, with inserts batched into multi-row statements. */
@@ -58,5 +67,11 @@ export class RegistryViewWriter implements ViewWriter {
     const store = new BatchingViewStore(tx);
     for (const event of events) await this.handlers.get(event.event_type)?.apply(store, event);
     await store.flush();
+    await this.tree?.append(tx, events);
+  }
+
+  /** Adds to the log tree up to `limit` committed events it lacks; returns how many (0: it is up to date). */
+  async catchUpTree(tx: Tx, limit: number): Promise<number> {
+    return (await this.tree?.catchUp(tx, limit)) ?? 0;
   }
 }

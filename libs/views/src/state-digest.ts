@@ -5,7 +5,7 @@ import {
   type CborValue,
   type JsonValue,
 } from '@artifactstore/codec';
-import { asNumber, asString, asTimestamp, type Row, type Tx } from '@artifactstore/db';
+import { asBytes, asNumber, asString, asTimestamp, type Row, type Tx } from '@artifactstore/db';
 import { VIEW_TABLES, type ViewColumn, type ViewTable } from './view-tables.js';
 
 const PAGE_SIZE = 1000;
@@ -40,14 +40,23 @@ export async function dumpState(tx: Tx): Promise<StateDump> {
 
 async function* tableRows(tx: Tx, table: ViewTable): AsyncGenerator<CborValue[]> {
   const columns = table.columns.map((column) => column.name).join(', ');
-  const first = `SELECT ${columns} FROM ${table.name} ORDER BY ${table.key} LIMIT ${PAGE_SIZE}`;
-  const next = `SELECT ${columns} FROM ${table.name} WHERE ${table.key} > ? ORDER BY ${table.key} LIMIT ${PAGE_SIZE}`;
-  let after: unknown;
+  const key = table.key.join(', ');
+  // A row-value comparison, so that a composite key pages through its index too (SQLite ≥ 3.15, PostgreSQL).
+  const after = table.key.length === 1 ? `${key} > ?` : `(${key}) > (${table.key.map(() => '?').join(', ')})`;
+  const first = `SELECT ${columns} FROM ${table.name} ORDER BY ${key} LIMIT ${PAGE_SIZE}`;
+  const next = `SELECT ${columns} FROM ${table.name} WHERE ${after} ORDER BY ${key} LIMIT ${PAGE_SIZE}`;
+  let last: Row | undefined;
   for (;;) {
-    const rows = after === undefined ? await tx.query(first) : await tx.query(next, [after]);
+    const rows =
+      last === undefined
+        ? await tx.query(first)
+        : await tx.query(
+            next,
+            table.key.map((k) => last?.[k]),
+          );
     for (const row of rows) yield table.columns.map((column) => normalize(row, column, table));
     if (rows.length < PAGE_SIZE) return;
-    after = rows[rows.length - 1]?.[table.key];
+    last = rows[rows.length - 1];
   }
 }
 
@@ -64,6 +73,8 @@ function normalize(row: Row, column: ViewColumn, table: ViewTable): CborValue {
       return asNumber(value);
     case 'timestamp':
       return asTimestamp(value);
+    case 'bytes':
+      return asBytes(value);
     case 'json':
       // SQLite stores the JCS text, PostgreSQL hands back the parsed jsonb: both become the JCS text.
       return canonicalJson((typeof value === 'string' ? JSON.parse(value) : value) as JsonValue);

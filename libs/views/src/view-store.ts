@@ -34,6 +34,13 @@ function tableOf(name: ViewTableName): ViewTable {
   return table;
 }
 
+/** The key column of a handler's table: handlers address rows by one text key. */
+function keyOf(table: ViewTable): string {
+  const [key, ...more] = table.key;
+  if (key === undefined || more.length > 0) throw new Error(`${table.name} has no single-column key`);
+  return key;
+}
+
 function valuesOf(table: ViewTable, row: ViewRow): (string | number | null)[] {
   return table.columns.map((column) => {
     const value = row[column.name];
@@ -65,7 +72,7 @@ function checkMatch(table: ViewTable, match: ViewRow): void {
 
 function updateSql(table: ViewTable, changes: ViewRow, expected: ViewRow): string {
   const set = Object.keys(changes).map((column) => `${column} = ?`);
-  const where = [table.key, ...Object.keys(expected)].map((column) => `${column} = ?`);
+  const where = [keyOf(table), ...Object.keys(expected)].map((column) => `${column} = ?`);
   return `UPDATE ${table.name} SET ${set.join(', ')} WHERE ${where.join(' AND ')}`;
 }
 
@@ -87,7 +94,7 @@ export class ImmediateViewStore implements ViewStore {
 
   async get(name: ViewTableName, key: string): Promise<Row | undefined> {
     const table = tableOf(name);
-    const [row] = await this.tx.query(`SELECT * FROM ${table.name} WHERE ${table.key} = ?`, [key]);
+    const [row] = await this.tx.query(`SELECT * FROM ${table.name} WHERE ${keyOf(table)} = ?`, [key]);
     return row;
   }
 
@@ -156,8 +163,8 @@ export class BatchingViewStore implements ViewStore {
 
   private hold(name: ViewTableName, row: ViewRow): void {
     const table = tableOf(name);
-    const key = row[table.key];
-    if (typeof key !== 'string') throw new ProjectionError(`${table.name}.${table.key} must be text`);
+    const key = row[keyOf(table)];
+    if (typeof key !== 'string') throw new ProjectionError(`${table.name}.${keyOf(table)} must be text`);
     let rows = this.pending.get(name);
     if (!rows) this.pending.set(name, (rows = new Map<string, Record<string, string | number | null>>()));
     if (rows.has(key)) throw new ProjectionError(`${table.name}: duplicate key ${key}`);

@@ -1,5 +1,5 @@
 /** How a view column is normalized for the state digest, so that both dialects dump the same bytes. */
-export type ColumnKind = 'text' | 'integer' | 'timestamp' | 'json';
+export type ColumnKind = 'text' | 'integer' | 'timestamp' | 'json' | 'bytes';
 
 export interface ViewColumn {
   readonly name: string;
@@ -9,8 +9,8 @@ export interface ViewColumn {
 
 export interface ViewTable {
   readonly name: string;
-  /** The single-column primary key; rows are dumped in its order. */
-  readonly key: string;
+  /** The primary key's columns; rows are dumped in its order. */
+  readonly key: readonly string[];
   readonly columns: readonly ViewColumn[];
 }
 
@@ -23,7 +23,7 @@ const column = (name: string, kind: ColumnKind, nullable = false): ViewColumn =>
 export const VIEW_TABLES: readonly ViewTable[] = [
   {
     name: 'artifact_packages',
-    key: 'id',
+    key: ['id'],
     columns: [
       column('id', 'text'),
       column('name', 'text'),
@@ -48,7 +48,7 @@ export const VIEW_TABLES: readonly ViewTable[] = [
   },
   {
     name: 'tags',
-    key: 'id',
+    key: ['id'],
     columns: [
       column('id', 'text'),
       column('name', 'text'),
@@ -61,7 +61,7 @@ export const VIEW_TABLES: readonly ViewTable[] = [
   },
   {
     name: 'artifact_files',
-    key: 'id',
+    key: ['id'],
     columns: [
       column('id', 'text'),
       column('package_id', 'text'),
@@ -77,7 +77,7 @@ export const VIEW_TABLES: readonly ViewTable[] = [
   },
   {
     name: 'storage_locations',
-    key: 'id',
+    key: ['id'],
     columns: [
       column('id', 'text'),
       column('file_id', 'text'),
@@ -88,7 +88,7 @@ export const VIEW_TABLES: readonly ViewTable[] = [
   },
   {
     name: 'retention_state',
-    key: 'package_id',
+    key: ['package_id'],
     columns: [
       column('package_id', 'text'),
       column('retention_class', 'text'),
@@ -96,5 +96,15 @@ export const VIEW_TABLES: readonly ViewTable[] = [
       column('expires_at', 'timestamp', true),
       column('created_at', 'timestamp'),
     ],
+  },
+  {
+    name: 'log_leaves',
+    key: ['leaf_index'],
+    columns: [column('leaf_index', 'integer'), column('sequence', 'integer'), column('hash', 'bytes')],
+  },
+  {
+    name: 'log_tile_hashes',
+    key: ['level', 'idx'],
+    columns: [column('level', 'integer'), column('idx', 'integer'), column('hash', 'bytes')],
   },
 ];

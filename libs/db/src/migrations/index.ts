@@ -4,6 +4,7 @@ import { FoldedPaths1764374400000 } from './1764374400000-folded-paths.js';
 import { Lifecycle1764460800000 } from './1764460800000-lifecycle.js';
 import { IdempotencyKeys1764547200000 } from './1764547200000-idempotency-keys.js';
 import { Tags1764633600000 } from './1764633600000-tags.js';
+import { LogTree1764720000000 } from './1764720000000-log-tree.js';
 
 /** Every migration, oldest first. Add new ones at the end; never edit one that has shipped. */
 export const MIGRATIONS = [
@@ -13,4 +14,5 @@ export const MIGRATIONS = [
   Lifecycle1764460800000,
   IdempotencyKeys1764547200000,
   Tags1764633600000,
+  LogTree1764720000000,
 ];
