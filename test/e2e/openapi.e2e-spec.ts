@@ -73,6 +73,11 @@ describe('OpenAPI document and Swagger UI', () => {
         'HEAD /v1/packages/{id}/uploads/{uploadId}',
         'PATCH /v1/packages/{id}/uploads/{uploadId}',
         'DELETE /v1/packages/{id}/uploads/{uploadId}',
+        'GET /v1/log/checkpoint',
+        'GET /v1/log/key',
+        'GET /v1/log/consistency',
+        'GET /v1/log/tile/{tile}',
+        'GET /v1/packages/{id}/receipt',
       ].sort(),
     );
   });
