@@ -144,10 +144,23 @@ describe.each(dialectsUnderTest())('HTTP API: events and admin on $dialect', (di
       identical: true,
       duration_ms: expect.any(Number) as number,
     });
+    const headSequence = await head();
+    const [last] = (
+      (
+        await api
+          .http()
+          .get(`/v1/events?since=${headSequence - 1}`)
+          .expect(200)
+      ).body as {
+        events: { chain_digest: string }[];
+      }
+    ).events;
     expect((await api.http().get('/v1/admin/verify').expect(200)).body).toEqual({
       ok: true,
-      events_checked: await head(),
+      events_checked: headSequence,
       first_bad_sequence: null,
+      head_sequence: headSequence,
+      head_chain_digest: last?.chain_digest,
     });
   });
 

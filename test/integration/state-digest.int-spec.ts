@@ -98,7 +98,7 @@ describe.each(dialectsUnderTest())('state digest of a fixed log on $dialect', (d
 
   it('keeps the golden chain digest of the log head', async () => {
     const verification = await core.eventLog.verifyChain();
-    expect(verification).toEqual({ ok: true, eventsChecked: 6, headSequence: 6 });
+    expect(verification).toMatchObject({ ok: true, eventsChecked: 6, headSequence: 6 });
     const [head] = await core.eventLog.fetchSince(5, 1);
     expect(head?.chain_digest.toString('hex')).toBe(golden.headChainDigest);
   });
@@ -134,7 +134,11 @@ describe.each(dialectsUnderTest())('replay of a contradictory log on $dialect', 
       const before = await core.database.read((tx) => stateDigest(tx));
       await expect(core.projector.replayAll()).rejects.toThrow(ProjectionError);
       expect((await core.database.read((tx) => stateDigest(tx))).equals(before)).toBe(true);
-      expect(await core.eventLog.verifyChain()).toEqual({ ok: true, eventsChecked: 7, headSequence: 7 });
+      expect(await core.eventLog.verifyChain()).toMatchObject({
+        ok: true,
+        eventsChecked: 7,
+        headSequence: 7,
+      });
     } finally {
       await core.close();
       await testDatabase.dispose();
@@ -178,6 +182,6 @@ describe.each(dialectsUnderTest())('importing a log on $dialect', (dialectUnderT
     await importLog(core, fixedLog());
     const next = await core.database.write((tx) => core.projector.appendAndApply(tx, packageCreated()));
     expect(next.sequence).toBe(7);
-    expect(await core.eventLog.verifyChain()).toEqual({ ok: true, eventsChecked: 7, headSequence: 7 });
+    expect(await core.eventLog.verifyChain()).toMatchObject({ ok: true, eventsChecked: 7, headSequence: 7 });
   });
 });

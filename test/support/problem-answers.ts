@@ -17,6 +17,8 @@ const KNOWN: Readonly<Record<ProblemCode, true>> = {
   idempotency_key_reused: true,
   tag_not_found: true,
   log_range_not_available: true,
+  read_only_mirror: true,
+  mirror_diverged: true,
   tag_name_mismatch: true,
   tag_immutable: true,
   duplicate_relative_path: true,

@@ -55,12 +55,14 @@ export class AdminController {
   @Get('verify')
   @ApiOperation({ summary: 'Verify the payload digests and the hash chain of the log' })
   @ApiOkResponse({ type: VerifyResultDto })
-  async verify(): Promise<{ ok: boolean; events_checked: number; first_bad_sequence: number | null }> {
+  async verify(): Promise<VerifyResultDto> {
     const result = await this.registry.verifyChain();
     return {
       ok: result.ok,
       events_checked: result.eventsChecked,
       first_bad_sequence: result.ok ? null : result.sequence,
+      head_sequence: result.ok ? result.headSequence : null,
+      head_chain_digest: result.ok ? result.headChainDigest.toString('hex') : null,
     };
   }
 

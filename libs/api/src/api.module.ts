@@ -15,6 +15,7 @@ import { TagsController } from './tags.controller.js';
 import { TransparencyLogController } from './transparency-log.controller.js';
 import { TusUploadsController } from './tus-uploads.controller.js';
 import { ProblemFilter } from './problem.filter.js';
+import { ReadOnlyMirrorGuard } from './read-only-mirror.guard.js';
 import { RequestDrain } from './request-drain.js';
 import { RequestDrainInterceptor } from './request-drain.interceptor.js';
 import { TrustedProxies } from './trusted-proxies.js';
@@ -38,6 +39,7 @@ import { WaitingClients } from './waiting-clients.js';
   ],
   providers: [
     { provide: APP_GUARD, useClass: AuthGuard },
+    { provide: APP_GUARD, useClass: ReadOnlyMirrorGuard },
     { provide: APP_FILTER, useClass: ProblemFilter },
     { provide: APP_INTERCEPTOR, useClass: RequestDrainInterceptor },
     TrustedProxies,

@@ -12,7 +12,8 @@ import {
 import { ApiProblems } from './api-problems.decorator.js';
 import { onClientGone } from './client-gone.js';
 import { EventsPageDto } from './dto/events-page.dto.js';
-import { onlyKnownParameters, queryInteger } from './query-values.js';
+import { HttpProblem } from './problem.js';
+import { onlyKnownParameters, queryInteger, queryText } from './query-values.js';
 import { WaitingClients } from './waiting-clients.js';
 import { ANY_ROLE, Roles } from './auth.guard.js';
 
@@ -40,6 +41,12 @@ export class EventsController {
   @ApiQuery({ name: 'since', required: false, type: Number, description: '≥ 0, default 0' })
   @ApiQuery({ name: 'limit', required: false, type: Number, description: '1–1000, default 100' })
   @ApiQuery({
+    name: 'include',
+    required: false,
+    enum: ['payload'],
+    description: "`payload`: each event's canonical CBOR payload too, base64 (`payload_cbor`), for mirrors",
+  })
+  @ApiQuery({
     name: 'wait',
     required: false,
     type: Number,
@@ -51,7 +58,11 @@ export class EventsController {
     @Query() query: Record<string, unknown>,
     @Res({ passthrough: true }) response: Response,
   ): Promise<{ events: EventJson[]; next_since: number }> {
-    onlyKnownParameters(query, ['since', 'limit', 'wait']);
+    onlyKnownParameters(query, ['since', 'limit', 'wait', 'include']);
+    const include = queryText(query, 'include');
+    if (include !== undefined && include !== 'payload') {
+      throw new HttpProblem('invalid_input', 'include must be payload', {}, { field: 'include' });
+    }
     const since = queryInteger(query, 'since', 0, Number.MAX_SAFE_INTEGER, 0);
     const limit = queryInteger(query, 'limit', 1, MAX_PAGE_LIMIT, DEFAULT_PAGE_LIMIT);
     const wait = queryInteger(query, 'wait', 0, MAX_WAIT_SECONDS, 0);
@@ -65,7 +76,11 @@ export class EventsController {
       if (events.length === 0 && wait > 0 && !gone.signal.aborted) {
         events = await this.waitForEvents(since, limit, wait * 1000, gone.signal);
       }
-      return { events: events.map(eventJson), next_since: events.at(-1)?.sequence ?? since };
+      const includePayload = include === 'payload';
+      return {
+        events: events.map((event) => eventJson(event, { includePayload })),
+        next_since: events.at(-1)?.sequence ?? since,
+      };
     } finally {
       stopListening();
     }

@@ -1,6 +1,12 @@
 import { Injectable, type OnApplicationBootstrap } from '@nestjs/common';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry as MetricRegistry } from 'prom-client';
-import { GarbageCollector, RuntimeStats, UnreferencedBlobs, type GcStats } from '@artifactstore/registry';
+import {
+  GarbageCollector,
+  MirrorFollower,
+  RuntimeStats,
+  UnreferencedBlobs,
+  type GcStats,
+} from '@artifactstore/registry';
 import type { RequestFacts } from './request-facts.js';
 import { WaitingClients, type WaitingClientKind } from './waiting-clients.js';
 
@@ -31,6 +37,7 @@ export class Metrics implements OnApplicationBootstrap {
     waitingClients: WaitingClients,
     private readonly unreferencedBlobs: UnreferencedBlobs,
     private readonly collector: GarbageCollector,
+    mirror: MirrorFollower,
   ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
@@ -197,6 +204,62 @@ export class Metrics implements OnApplicationBootstrap {
         this.inc({ kind: 'storage_full' }, failures.storage_full);
       },
     });
+    if (mirror.enabled) this.registerMirror(mirror);
+  }
+
+  /** A mirror's progress: how far behind its source it is, and whether it stopped on a diverged log. */
+  private registerMirror(mirror: MirrorFollower): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: 'artifactstore_mirror_lag_events',
+      help: "Events the source has that this mirror has not applied yet (NaN before the source's head is known)",
+      registers,
+      collect() {
+        this.set(mirror.status().lag_events ?? NaN);
+      },
+    });
+    new Gauge({
+      name: 'artifactstore_mirror_lag_seconds',
+      help: 'How long ago the source committed the oldest event this mirror has not applied yet (0: caught up)',
+      registers,
+      collect() {
+        this.set(mirror.status().lag_seconds);
+      },
+    });
+    new Gauge({
+      name: 'artifactstore_mirror_diverged',
+      help: "1 when the source's log does not extend this mirror's and the mirror stopped, else 0",
+      registers,
+      collect() {
+        this.set(mirror.status().state === 'diverged' ? 1 : 0);
+      },
+    });
+    const counter = (name: string, help: string, read: (mirror: MirrorFollower) => number): void => {
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(read(mirror));
+        },
+      });
+    };
+    counter(
+      'artifactstore_mirror_events_copied_total',
+      'Events copied from the source',
+      (m) => m.totals.eventsCopied,
+    );
+    counter(
+      'artifactstore_mirror_blobs_copied_total',
+      'Blobs copied from the source',
+      (m) => m.totals.blobsCopied,
+    );
+    counter(
+      'artifactstore_mirror_blob_bytes_copied_total',
+      'Bytes of the blobs copied from the source',
+      (m) => m.totals.blobBytesCopied,
+    );
   }
 
   onApplicationBootstrap(): void {

@@ -19,7 +19,9 @@ export type ProblemCode =
   | 'internal_error'
   | 'service_unavailable'
   | 'tus_version_unsupported'
-  | 'unsupported_media_type';
+  | 'unsupported_media_type'
+  | 'read_only_mirror'
+  | 'mirror_diverged';
 
 /** The HTTP status of each code; the switch is exhaustive, so a new code cannot ship without its status. */
 export function statusOf(code: ProblemCode): number {
@@ -52,6 +54,7 @@ export function statusOf(code: ProblemCode): number {
     case 'collector_busy':
     case 'tag_name_mismatch':
     case 'tag_immutable':
+    case 'read_only_mirror':
     case 'upload_offset_mismatch':
       return 409;
     case 'package_gone':
@@ -84,6 +87,7 @@ export function statusOf(code: ProblemCode): number {
     case 'storage_error':
       return 507;
     case 'service_unavailable':
+    case 'mirror_diverged':
       return 503;
   }
 }
@@ -111,6 +115,8 @@ const TITLES: Readonly<Record<ProblemCode, string>> = {
   collector_busy: 'Garbage collector busy',
   idempotency_key_reused: 'Idempotency key reused',
   tag_not_found: 'Tag not found',
+  read_only_mirror: 'Read-only mirror',
+  mirror_diverged: 'Mirror diverged from its source',
   log_range_not_available: 'Not in the log yet',
   tag_name_mismatch: 'Tag name mismatch',
   tag_immutable: 'Tag immutable',

@@ -233,6 +233,21 @@ export const SETTINGS = {
     description: 'MiB per second a scrub reads at most, to leave the disk to users (1–100000).',
     parse: integerIn(1, 100_000),
   }),
+  followUrl: setting({
+    name: 'ARTIFACTSTORE_FOLLOW_URL',
+    default: '',
+    shown: '(none: a primary)',
+    description:
+      'Makes this server a read-only mirror of the artifactstore at this URL: it copies its log event by event, and the blobs they name, and refuses writes.',
+    parse: parseFollowUrl,
+  }),
+  followToken: setting({
+    name: 'ARTIFACTSTORE_FOLLOW_TOKEN',
+    default: '',
+    shown: '(none)',
+    description: 'Bearer token (a reader is enough) that a mirror presents to the server it follows.',
+    parse: (text) => text,
+  }),
   logKeyFile: setting({
     name: 'ARTIFACTSTORE_LOG_KEY_FILE',
     default: '',
@@ -475,6 +490,21 @@ function readLogKeyFile(path: string): string {
   }
   if (type !== 'ed25519') fail(`${path} holds a ${type ?? 'non-asymmetric'} key, not an Ed25519 one`);
   return path;
+}
+
+/** The source of a mirror: an http(s) URL without query or fragment, kept without its trailing slash. */
+function parseFollowUrl(text: string): string {
+  if (text === '') return '';
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    fail('expected an http or https URL');
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search !== '' || url.hash !== '') {
+    fail('expected an http or https URL without query or fragment');
+  }
+  return url.toString().replace(/\/+$/, '');
 }
 
 /** A C2SP signed-note key name: non-empty, no whitespace, no '+'. */

@@ -45,7 +45,13 @@ export interface ReplayOptions {
 }
 
 export type ChainVerification =
-  | { readonly ok: true; readonly eventsChecked: number; readonly headSequence: number }
+  | {
+      readonly ok: true;
+      readonly eventsChecked: number;
+      readonly headSequence: number;
+      /** The chain digest of the last event checked (the genesis digest for an empty log). */
+      readonly headChainDigest: Buffer;
+    }
   | {
       readonly ok: false;
       readonly eventsChecked: number;
@@ -232,6 +238,14 @@ export class EventLog implements OnApplicationShutdown {
     return row === undefined ? undefined : toEvent(row);
   }
 
+  /** The last committed event, or undefined for an empty log. */
+  async headEvent(): Promise<Event | undefined> {
+    const [row] = await this.database.read((tx) =>
+      tx.query(`SELECT ${EVENT_COLUMNS} FROM events ORDER BY sequence DESC LIMIT 1`),
+    );
+    return row === undefined ? undefined : toEvent(row);
+  }
+
   /** The highest committed sequence (0 for an empty log). */
   async headSequence(): Promise<number> {
     const [row] = await this.database.read((tx) => tx.query('SELECT MAX(sequence) AS head FROM events'));
@@ -320,7 +334,9 @@ export class EventLog implements OnApplicationShutdown {
         cursor = event.sequence;
         eventsChecked++;
       }
-      if (batch.length < batchSize) return { ok: true, eventsChecked, headSequence: cursor };
+      if (batch.length < batchSize) {
+        return { ok: true, eventsChecked, headSequence: cursor, headChainDigest: previous };
+      }
     }
   }
 

@@ -12,10 +12,12 @@ export interface EventJson {
   readonly payload_digest: string;
   readonly chain_digest: string;
   readonly payload: JsonValue;
+  /** The payload's canonical CBOR bytes, base64, when asked for (`include=payload`): what a mirror copies. */
+  readonly payload_cbor?: string;
 }
 
-export function eventJson(event: Event): EventJson {
-  return {
+export function eventJson(event: Event, options: { readonly includePayload?: boolean } = {}): EventJson {
+  const json: EventJson = {
     sequence: event.sequence,
     event_type: event.event_type,
     subject_kind: event.subject_kind,
@@ -26,4 +28,5 @@ export function eventJson(event: Event): EventJson {
     chain_digest: toHex(event.chain_digest),
     payload: cborToJson(decodeCbor(event.payload)),
   };
+  return options.includePayload === true ? { ...json, payload_cbor: event.payload.toString('base64') } : json;
 }

@@ -135,10 +135,13 @@ export class GarbageCollector implements OnModuleDestroy {
     return next;
   }
 
-  /** Runs every ARTIFACTSTORE_GC_INTERVAL_SECONDS (never when 0), the first run one interval after the start. */
+  /**
+   * Runs every ARTIFACTSTORE_GC_INTERVAL_SECONDS (never when 0), the first run one interval after the start. A
+   * mirror never collects on its own: its removals are its source's, copied with the log.
+   */
   schedule(): void {
     const seconds = this.config.gcIntervalSeconds;
-    if (seconds === 0 || this.timer || this.stopping.signal.aborted) return;
+    if (seconds === 0 || this.config.followUrl !== '' || this.timer || this.stopping.signal.aborted) return;
     this.timer = setInterval(() => {
       this.run().then(
         (report) => {

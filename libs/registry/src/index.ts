@@ -66,6 +66,17 @@ export {
   type ConsistencyProof,
   type TileBytes,
 } from './transparency-log.service.js';
+/**
+ * A mirror (ARTIFACTSTORE_FOLLOW_URL): copies another server's log and blobs from its own head, the same events
+ * byte for byte; stops for good when the source's log does not extend its own.
+ */
+export {
+  MirrorFollower,
+  MirrorDivergedError,
+  type MirrorStatus,
+  type MirrorState,
+  type MirrorCounters,
+} from './mirror-follower.service.js';
 export { STORAGE_LOCATION_NAMESPACE, storageLocationId } from './storage-location.js';
 export { RegistryModule } from './registry.module.js';
 export { eventJson, type EventJson } from './event-json.js';

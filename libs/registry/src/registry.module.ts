@@ -12,6 +12,7 @@ import { Registry } from './registry.service.js';
 import { ResumableUploads } from './resumable-uploads.service.js';
 import { Tags } from './tags.service.js';
 import { RuntimeStats } from './runtime-stats.service.js';
+import { MirrorFollower } from './mirror-follower.service.js';
 import { TransparencyLog } from './transparency-log.service.js';
 import { UnreferencedBlobs } from './unreferenced-blobs.service.js';
 
@@ -32,6 +33,7 @@ import { UnreferencedBlobs } from './unreferenced-blobs.service.js';
     UnreferencedBlobs,
     ResumableUploads,
     TransparencyLog,
+    MirrorFollower,
   ],
   exports: [
     Registry,
@@ -41,6 +43,7 @@ import { UnreferencedBlobs } from './unreferenced-blobs.service.js';
     BlobScrubber,
     ResumableUploads,
     TransparencyLog,
+    MirrorFollower,
   ],
 })
 export class RegistryModule {}

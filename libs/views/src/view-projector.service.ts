@@ -21,6 +21,15 @@ export class ViewProjector {
     return event;
   }
 
+  /**
+   * Appends events stored by another log (a mirror copying its source), exactly as they were, after checking that
+   * they continue this log's chain (EventLog.importEvents), and applies their views in the same transaction.
+   */
+  async importAndApply(tx: Tx, events: readonly Event[]): Promise<void> {
+    await this.eventLog.importEvents(tx, events);
+    for (const event of events) await this.viewWriter.apply(tx, event);
+  }
+
   /** Rebuilds the views from the whole log; returns the highest sequence applied. */
   replayAll(options?: ReplayOptions): Promise<number> {
     return this.eventLog.replay(this.viewWriter, options);

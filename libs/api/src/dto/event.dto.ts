@@ -32,4 +32,10 @@ export class EventDto implements EventJson {
     description: 'The CBOR payload as JSON; bytes as hex.',
   })
   payload!: Record<string, never>;
+
+  @ApiProperty({
+    required: false,
+    description: 'With `include=payload`: the payload exactly as stored, canonical CBOR, base64.',
+  })
+  payload_cbor?: string;
 }

@@ -1,4 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
+import { MirrorStatusDto } from './mirror-status.dto.js';
 
 export class ReadyDto {
   @ApiProperty({ enum: ['ready'] })
@@ -6,4 +7,7 @@ export class ReadyDto {
 
   @ApiProperty()
   head_sequence!: number;
+
+  @ApiProperty({ type: MirrorStatusDto, required: false, description: 'On a mirror: its progress.' })
+  mirror?: MirrorStatusDto;
 }
