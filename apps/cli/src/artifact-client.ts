@@ -74,6 +74,31 @@ export type { GcReport } from '@artifactstore/registry';
 export type { ScrubStatus } from '@artifactstore/registry';
 
 /**
+ * A finalized package's receipt, as `GET /v1/packages/{id}/receipt` answers and `artifactstore receipt` saves it:
+ * enough to show offline that the package's `v1.package.finalized` entry is in the log a signed checkpoint covers.
+ * The bytes are base64; nothing in it is trusted until checkReceipt has checked it against a verifier key.
+ */
+export interface PackageReceipt {
+  readonly package_id: string;
+  readonly leaf_index: number;
+  /** The log entry: canonical CBOR of [sequence, event_type, subject_kind, subject_id, actor, created_at, digest]. */
+  readonly entry: string;
+  /** The manifest's canonical CBOR: its BLAKE3 is the entry's payload digest and the package's content address. */
+  readonly manifest: string;
+  /** The C2SP signed note of the checkpoint the inclusion proof leads to. */
+  readonly checkpoint: string;
+  /** RFC 9162 §2.1.3 inclusion proof, nearest the leaf first. */
+  readonly inclusion_proof: readonly string[];
+}
+
+/** An RFC 9162 §2.1.4 proof that the log's tree of size `to` extends the one of size `from` (hashes in base64). */
+export interface ConsistencyProofJson {
+  readonly from: number;
+  readonly to: number;
+  readonly proof: readonly string[];
+}
+
+/**
  * The registry as the CLI sees it. Two implementations: HttpArtifactClient (a server) and LocalArtifactClient
  * (the registry in this process, `--local`); every command is written once against this interface. Failures are
  * CliError with the problem's code, whichever side they come from.
@@ -123,5 +148,11 @@ export interface ArtifactClient {
   tagHistory(name: string, tag: string, cursor?: string): Promise<Page<TagMove>>;
   replay(): Promise<ReplayResult>;
   checkChain(): Promise<ChainCheckResult>;
+  /** The receipt of a finalized package, against the whole log or the tree of `size` entries (≥ its leaf). */
+  receipt(packageId: string, size?: number): Promise<PackageReceipt>;
+  /** The verifier key of the log's checkpoints: `<origin>+<key id>+<base64(0x01 ‖ public key)>`. */
+  logKey(): Promise<string>;
+  /** Proof that the log's tree of size `to` extends the one of size `from` (1 ≤ from ≤ to). */
+  consistency(from: number, to: number): Promise<ConsistencyProofJson>;
   close(): Promise<void>;
 }

@@ -67,35 +67,61 @@ export function buildProgram(): Command {
     .argument('<ref>', REF)
     .argument('<dir>', 'target directory (created when missing)')
     .addOption(concurrencyOption())
+    .addOption(logKeyOption())
     .action(
-      act(async (globals, ref: string, dir: string, options: { concurrency: number }) => {
+      act(async (globals, ref: string, dir: string, options: { concurrency: number; logKey?: string }) => {
         const { pull } = await import('./commands/pull.command.js');
+        const { describeLogProof, logCheckOf } = await import('./commands/log-proof.js');
+        const log = options.logKey === undefined ? undefined : logCheckOf(options.logKey, process.env);
         const result = await withClient(globals, options.concurrency, (client) =>
-          pull(client, ref, dir, { concurrency: options.concurrency, json: globals.json }),
+          pull(client, ref, dir, { concurrency: options.concurrency, json: globals.json, log }),
         );
-        printResult(globals.json, result, () => `${result.content_address}: ${result.files} files in ${dir}`);
+        printResult(
+          globals.json,
+          result,
+          () =>
+            `${result.content_address}: ${result.files} files in ${dir}` +
+            (result.log === undefined ? '' : `, ${describeLogProof(result.log)}`),
+        );
       }),
     );
 
   program
     .command('verify')
-    .description('check a local tree against a manifest: missing, extra and changed files (exit 4 on any)')
+    .description(
+      'check a local tree against a manifest: missing, extra and changed files (exit 4 on any); with --log-key, also that the log holds the package',
+    )
     .argument('<dir>', 'the local tree')
     .argument('<ref>', REF)
     .option('--manifest <file>', 'a manifest saved with `manifest --out` (offline, unless <ref> is a tag)')
+    .addOption(
+      new Option(
+        '--receipt <file>',
+        'a receipt saved with `receipt --out`, checked with --log-key: its manifest, entry, inclusion proof and signed checkpoint (offline, unless <ref> is a tag)',
+      ).conflicts('manifest'),
+    )
+    .addOption(logKeyOption())
     .addOption(concurrencyOption())
     .action(
-      act(async (globals, dir: string, ref: string, options: { manifest?: string; concurrency: number }) => {
-        const { describeDifference, manifestFor, verifyTree } = await import('./commands/verify.command.js');
-        const { manifest: found, contentAddress } = await manifestFor(
-          () => openClient(globals),
-          ref,
-          options.manifest,
-        );
-        const result = await verifyTree(dir, found, contentAddress, options.concurrency);
+      act(async (globals, dir: string, ref: string, options: VerifyFlags) => {
+        const { describeDifference, expectedManifest, verifyTree } =
+          await import('./commands/verify.command.js');
+        const { describeLogProof, logCheckOf } = await import('./commands/log-proof.js');
+        const log = options.logKey === undefined ? undefined : logCheckOf(options.logKey, process.env);
+        const expected = await expectedManifest(() => openClient(globals), ref, {
+          manifestFile: options.manifest,
+          receiptFile: options.receipt,
+          log,
+        });
+        const { contentAddress } = expected;
+        const result = {
+          ...(await verifyTree(dir, expected.manifest, contentAddress, options.concurrency)),
+          ...(expected.log === undefined ? {} : { log: expected.log }),
+        };
         printResult(globals.json, result, () =>
           result.ok
-            ? `${dir} matches ${contentAddress} (${result.files} files)`
+            ? `${dir} matches ${contentAddress} (${result.files} files)` +
+              (result.log === undefined ? '' : `, ${describeLogProof(result.log)}`)
             : result.differences.map(describeDifference).join('\n'),
         );
         if (!result.ok) {
@@ -104,6 +130,36 @@ export function buildProgram(): Command {
             `${result.differences.length} differences from ${contentAddress}`,
           );
         }
+      }),
+    );
+
+  program
+    .command('receipt')
+    .description(
+      "a finalized package's receipt: its log entry, an inclusion proof and the signed checkpoint (for `verify --receipt`)",
+    )
+    .argument('<ref>', REF)
+    .option('--out <file>', 'write it to this file instead of stdout')
+    .addOption(
+      new Option(
+        '--size <n>',
+        'prove it against the checkpoint of this tree size (default: the whole log)',
+      ).argParser(positiveInteger),
+    )
+    .action(
+      act(async (globals, ref: string, options: { out?: string; size?: number }) => {
+        const { receipt } = await import('./commands/log.commands.js');
+        await withClient(globals, 1, (client) => receipt(client, ref, { ...options, json: globals.json }));
+      }),
+    );
+
+  program
+    .command('log-key')
+    .description("the verifier key of the log's checkpoints, for --log-key (with --local, this store's)")
+    .action(
+      act(async (globals, _options: object) => {
+        const { logKey } = await import('./commands/log.commands.js');
+        await withClient(globals, 1, (client) => logKey(client, globals.json));
       }),
     );
 
@@ -331,6 +387,13 @@ export function buildProgram(): Command {
   return program;
 }
 
+interface VerifyFlags {
+  manifest?: string;
+  receipt?: string;
+  logKey?: string;
+  concurrency: number;
+}
+
 interface PushFlags {
   name?: string;
   producer?: string;
@@ -367,6 +430,14 @@ function act(
       if (exitOnFailure) process.exit();
     }
   };
+}
+
+/** `--log-key` of `pull` and `verify`; from ARTIFACTSTORE_LOG_KEY when not given. */
+function logKeyOption(): Option {
+  return new Option(
+    '--log-key <key>',
+    "the log's verifier key (`log-key` prints it): check the package's receipt, and that the log extends the one seen before",
+  ).env('ARTIFACTSTORE_LOG_KEY');
 }
 
 function concurrencyOption(): Option {

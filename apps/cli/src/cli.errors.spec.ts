@@ -14,6 +14,10 @@ describe('exitStatusOf', () => {
     ['tag_name_mismatch', EXIT.conflict],
     ['tag_immutable', EXIT.conflict],
     ['idempotency_key_reused', EXIT.conflict],
+    ['receipt_invalid', EXIT.integrity],
+    ['checkpoint_invalid', EXIT.integrity],
+    ['log_inconsistent', EXIT.integrity],
+    ['log_range_not_available', EXIT.notFound],
   ])('maps %s to exit %i', (code, status) => {
     expect(exitStatusOf(code)).toBe(status);
   });

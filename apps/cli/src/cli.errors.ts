@@ -45,6 +45,7 @@ export function exitStatusOf(code: string, httpStatus?: number): ExitStatus {
     case 'not_found':
     case 'local_file_not_found':
     case 'package_gone':
+    case 'log_range_not_available':
       return EXIT.notFound;
     // idempotency_key_reused: a key that one push generated, sent with another body; not the user's input, so not 1.
     case 'illegal_package_state':
@@ -66,6 +67,9 @@ export function exitStatusOf(code: string, httpStatus?: number): ExitStatus {
     case 'chain_broken':
     case 'unsafe_path':
     case 'scrub_found_damage':
+    case 'receipt_invalid':
+    case 'checkpoint_invalid':
+    case 'log_inconsistent':
       return EXIT.integrity;
     // Also the conditions to try again later: another process collecting garbage, a scrub pass that failed.
     case 'server_unreachable':

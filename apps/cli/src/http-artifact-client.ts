@@ -8,10 +8,12 @@ import { decodeManifest } from '@artifactstore/registry/rules';
 import type {
   ArtifactClient,
   ChainCheckResult,
+  ConsistencyProofJson,
   EventJson,
   GcReport,
   NewPackage,
   PackageQuery,
+  PackageReceipt,
   ReplayResult,
   ScrubStatus,
   TagMoved,
@@ -246,6 +248,20 @@ export class HttpArtifactClient implements ArtifactClient {
 
   async checkChain(): Promise<ChainCheckResult> {
     return this.json<ChainCheckResult>('GET', '/v1/admin/verify');
+  }
+
+  async receipt(packageId: string, size?: number): Promise<PackageReceipt> {
+    const query = size === undefined ? '' : `?size=${size}`;
+    return this.json<PackageReceipt>('GET', `/v1/packages/${encodeURIComponent(packageId)}/receipt${query}`);
+  }
+
+  async logKey(): Promise<string> {
+    const text = await this.bytes('GET', '/v1/log/key', { headers: { Accept: 'text/plain' } });
+    return text.toString('utf8').trim();
+  }
+
+  async consistency(from: number, to: number): Promise<ConsistencyProofJson> {
+    return this.json<ConsistencyProofJson>('GET', `/v1/log/consistency?from=${from}&to=${to}`);
   }
 
   close(): Promise<void> {

@@ -13,14 +13,17 @@ import {
   RegistryModule,
   type TagMove,
   type TagRecord,
+  TransparencyLog,
 } from '@artifactstore/registry';
 import type {
   ArtifactClient,
   ChainCheckResult,
+  ConsistencyProofJson,
   EventJson,
   GcReport,
   NewPackage,
   PackageQuery,
+  PackageReceipt,
   ReplayResult,
   ScrubStatus,
   TagMoved,
@@ -42,13 +45,14 @@ export class LocalArtifactClient implements ArtifactClient {
   private constructor(
     private readonly app: INestApplicationContext,
     private readonly registry: Registry,
+    private readonly log: TransparencyLog,
   ) {}
 
   static async open(config: AppConfig): Promise<LocalArtifactClient> {
     @Module({ imports: [ConfigModule.forRoot(config), DbModule, RegistryModule] })
     class LocalCliModule {}
     const app = await NestFactory.createApplicationContext(LocalCliModule, { logger: false });
-    return new LocalArtifactClient(app, app.get(Registry));
+    return new LocalArtifactClient(app, app.get(Registry), app.get(TransparencyLog));
   }
 
   async createPackage(input: NewPackage, idempotencyKey?: string): Promise<PackageRecord> {
@@ -110,7 +114,7 @@ export class LocalArtifactClient implements ArtifactClient {
     for (;;) {
       const batch = await this.registry.listEvents(cursor, 1000);
       if (batch.length === 0) return;
-      yield* batch.map(eventJson);
+      yield* batch.map((event) => eventJson(event));
       cursor = batch.at(-1)?.sequence ?? cursor;
     }
   }
@@ -181,6 +185,28 @@ export class LocalArtifactClient implements ArtifactClient {
       events_checked: result.eventsChecked,
       first_bad_sequence: result.ok ? null : result.sequence,
     };
+  }
+
+  /** The same fields as the HTTP API's receipt, bytes in base64, so a receipt reads the same from either side. */
+  async receipt(packageId: string, size?: number): Promise<PackageReceipt> {
+    const receipt = await this.log.receipt(packageId, size);
+    return {
+      package_id: receipt.package_id,
+      leaf_index: receipt.leaf_index,
+      entry: receipt.entry.toString('base64'),
+      manifest: receipt.manifest.toString('base64'),
+      checkpoint: receipt.checkpoint.note,
+      inclusion_proof: receipt.inclusion_proof.map((hash) => hash.toString('base64')),
+    };
+  }
+
+  logKey(): Promise<string> {
+    return Promise.resolve(this.log.verifierKey);
+  }
+
+  async consistency(from: number, to: number): Promise<ConsistencyProofJson> {
+    const proof = await this.log.consistency(from, to);
+    return { from: proof.from, to: proof.to, proof: proof.proof.map((hash) => hash.toString('base64')) };
   }
 
   close(): Promise<void> {

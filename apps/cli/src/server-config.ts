@@ -2,7 +2,11 @@ import { type AppConfig, ConfigError, loadConfig } from '@artifactstore/config';
 import { CliError } from './cli.errors.js';
 
 /** The variables only the CLI reads (through commander's `.env()`); the server's schema would call them typos. */
-export const CLIENT_VARIABLES = ['ARTIFACTSTORE_URL', 'ARTIFACTSTORE_TOKEN'] as const;
+export const CLIENT_VARIABLES = [
+  'ARTIFACTSTORE_URL',
+  'ARTIFACTSTORE_TOKEN',
+  'ARTIFACTSTORE_LOG_KEY',
+] as const;
 
 /**
  * The server's configuration from the environment, without the CLI's own variables: `loadConfig` refuses any

@@ -11,13 +11,17 @@ import { CliError } from '../cli.errors.js';
 import { HashingStream, ignoresLetterCase } from '../local-tree.js';
 import { ProgressReporter } from '../progress-reporter.js';
 import { runConcurrently } from '../task-pool.js';
+import { proveInLog, type LogCheck, type LogProof } from './log-proof.js';
 import { fetchVerifiedManifest, listAllFiles } from './package-ref.js';
+import { asReceipt } from './receipt-check.js';
 
 export interface PullOptions {
   readonly concurrency: number;
   readonly json?: boolean;
   /** Whether the filesystem of the target directory ignores letter case; probed there when not given. */
   readonly ignoresLetterCase?: (directory: string) => Promise<boolean>;
+  /** `--log-key`: the package's receipt is checked, and its checkpoint against the newest seen of the log. */
+  readonly log?: LogCheck;
 }
 
 export interface PullResult {
@@ -26,6 +30,8 @@ export interface PullResult {
   readonly directory: string;
   readonly files: number;
   readonly bytes: number;
+  /** With `--log-key`: where the log holds the package's finalization. */
+  readonly log?: LogProof;
 }
 
 /**
@@ -35,7 +41,9 @@ export interface PullResult {
  * refused before any byte is written, and so is a package two of whose paths would be one file there: on a
  * filesystem that ignores letter case, `A.txt` beside `a.txt` or `Dir/x` beside `dir/y` (which a store under the
  * posix path policy, or from before the portable one, may hold). An expired or deleted package is refused
- * (`package_gone`) before anything is written.
+ * (`package_gone`) before anything is written. With `log`, so is a package whose receipt does not prove its
+ * finalization, with this very manifest, in the signed log (`receipt_invalid`), or whose log does not extend the
+ * one this client saw before (`log_inconsistent`).
  */
 export async function pull(
   client: ArtifactClient,
@@ -48,6 +56,7 @@ export async function pull(
   if (pkg.status === 'expired' || pkg.status === 'deleted') {
     throw new CliError('package_gone', `package ${pkg.id} is ${pkg.status}: its files are no longer served`);
   }
+  const log = options.log && (await provePulled(client, pkg.id, contentAddress, options.log));
   await mkdir(directory, { recursive: true });
   const root = await realpath(directory);
   const targets = new Map(
@@ -92,7 +101,19 @@ export async function pull(
     directory,
     files: work.length,
     bytes: totalBytes,
+    ...(log === undefined ? {} : { log }),
   };
+}
+
+/** The package's receipt, checked against the manifest pull checked, and its checkpoint against the memory. */
+async function provePulled(
+  client: ArtifactClient,
+  packageId: string,
+  contentAddress: string,
+  log: LogCheck,
+): Promise<LogProof> {
+  const receipt = asReceipt(await client.receipt(packageId), `the receipt of ${packageId}`);
+  return (await proveInLog(receipt, { packageId, contentAddress }, log, client)).proof;
 }
 
 /** Where a manifest path goes under `root`, or a refusal when it would go anywhere else. */

@@ -1,11 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { toHex } from '@artifactstore/codec';
 import type { Manifest } from '@artifactstore/registry';
-import type { ArtifactClient } from '../artifact-client.js';
+import type { ArtifactClient, PackageReceipt } from '../artifact-client.js';
 import { CliError } from '../cli.errors.js';
 import { digestFile, listTree } from '../local-tree.js';
+import { note } from '../output.js';
 import { runConcurrently } from '../task-pool.js';
+import { proveInLog, type LogCheck, type LogProof } from './log-proof.js';
 import { checkManifestBytes, fetchVerifiedManifest, parseRef, resolvePackage } from './package-ref.js';
+import { asReceipt, parseReceiptText, type ReceiptExpectation } from './receipt-check.js';
 
 export type Difference =
   | { readonly kind: 'missing'; readonly path: string }
@@ -17,6 +20,109 @@ export interface VerifyResult {
   readonly content_address: string;
   readonly files: number;
   readonly differences: Difference[];
+  /** With `--log-key`: where the log holds the package's finalization. */
+  readonly log?: LogProof;
+}
+
+/** Where `verify` takes the manifest from, and whether the log is checked. */
+export interface ManifestSource {
+  /** `--manifest`: a manifest saved with `manifest --out`. */
+  readonly manifestFile?: string;
+  /** `--receipt`: a receipt saved with `receipt --out`, checked with `log`. */
+  readonly receiptFile?: string;
+  /** `--log-key` (or ARTIFACTSTORE_LOG_KEY). */
+  readonly log?: LogCheck;
+}
+
+/** The manifest to check a tree against, its address, and (with a log key) what the log showed of it. */
+export interface ExpectedManifest {
+  readonly manifest: Manifest;
+  readonly contentAddress: string;
+  readonly log?: LogProof;
+}
+
+/**
+ * The manifest `verify` checks against, by the options given: a receipt (checked against the log's key, offline
+ * unless `ref` is a tag), a manifest file, the server's receipt (a log key but neither file), or the server's
+ * manifest. A manifest file carries no proof of the log: with a log key too, a note says the log was not checked.
+ */
+export async function expectedManifest(
+  client: () => Promise<ArtifactClient>,
+  ref: string,
+  source: ManifestSource,
+): Promise<ExpectedManifest> {
+  const { manifestFile, receiptFile, log } = source;
+  if (receiptFile !== undefined) {
+    if (log === undefined) {
+      throw new CliError(
+        'usage',
+        "--receipt is checked against the log's verifier key: give --log-key (or set ARTIFACTSTORE_LOG_KEY)",
+      );
+    }
+    return manifestFromReceipt(client, ref, receiptFile, log);
+  }
+  if (manifestFile !== undefined && log !== undefined) {
+    note(
+      '--manifest carries no proof of the log, which was not checked (give a receipt with --receipt instead)',
+    );
+  }
+  if (manifestFile !== undefined || log === undefined) return manifestFor(client, ref, manifestFile);
+  return manifestFromLog(client, ref, log);
+}
+
+/**
+ * The manifest a saved receipt carries, once the receipt is checked against the log's key and against `ref`: a
+ * package id or a content address is compared with the receipt's, offline; a tag is asked of the server, which is
+ * then also asked to prove the checkpoint consistent with the newest seen before.
+ */
+async function manifestFromReceipt(
+  client: () => Promise<ArtifactClient>,
+  ref: string,
+  receiptFile: string,
+  log: LogCheck,
+): Promise<ExpectedManifest> {
+  const text = await readFile(receiptFile, 'utf8').catch((error: unknown) => {
+    throw new CliError('local_file_not_found', `--receipt ${receiptFile}: ${(error as Error).message}`);
+  });
+  const receipt = parseReceiptText(text, receiptFile);
+  const parsed = parseRef(ref);
+  switch (parsed.kind) {
+    case 'id':
+      return fromReceipt(receipt, { packageId: parsed.id, ref }, log);
+    case 'address':
+      return fromReceipt(receipt, { contentAddress: parsed.address, ref }, log);
+    case 'tag':
+      return withConnected(client, async (connected) => {
+        const tagged = await resolvePackage(connected, ref);
+        const expected = { packageId: tagged.id, contentAddress: tagged.content_address ?? undefined, ref };
+        return fromReceipt(receipt, expected, log, connected);
+      });
+  }
+}
+
+/** The manifest of the server's receipt for the package `ref` names, checked like a saved one. */
+async function manifestFromLog(
+  client: () => Promise<ArtifactClient>,
+  ref: string,
+  log: LogCheck,
+): Promise<ExpectedManifest> {
+  return withConnected(client, async (connected) => {
+    const pkg = await resolvePackage(connected, ref);
+    const parsed = parseRef(ref);
+    const address = parsed.kind === 'address' ? parsed.address : (pkg.content_address ?? undefined);
+    const receipt = asReceipt(await connected.receipt(pkg.id), `the receipt of ${pkg.id}`);
+    return fromReceipt(receipt, { packageId: pkg.id, contentAddress: address, ref }, log, connected);
+  });
+}
+
+async function fromReceipt(
+  receipt: PackageReceipt,
+  expected: ReceiptExpectation,
+  log: LogCheck,
+  connected?: ArtifactClient,
+): Promise<ExpectedManifest> {
+  const { checked, proof } = await proveInLog(receipt, expected, log, connected);
+  return { manifest: checked.manifest, contentAddress: checked.contentAddress, log: proof };
 }
 
 /**
