@@ -1,8 +1,17 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gcBackendsUnderTest } from '../support/gc-backends.js';
 import { ServerChild } from '../support/server-child.js';
 import { dialectsUnderTest, type DialectUnderTest, type TestDatabase } from '../support/test-databases.js';
+import { tokensJson } from '../support/tokens-file.js';
+
+/** The source of the chain takes tokens; its mirror reads it with the reader's. */
+const TOKENS = { reader: 'mirror-reader', admin: 'source-admin' } as const;
+/** The token each URL wants (the admin's where tokens are on). */
+const tokenOf = new Map<string, string>();
 
 /** One store: its database (and data folder), and the server process on it. */
 interface Site {
@@ -41,11 +50,14 @@ async function startSite(
 }
 
 async function call(url: string, method: string, path: string, body?: Buffer | object): Promise<Response> {
-  const init: RequestInit = { method };
+  const headers: Record<string, string> = {};
+  const token = tokenOf.get(url);
+  if (token !== undefined) headers.authorization = `Bearer ${token}`;
+  const init: RequestInit = { method, headers };
   if (Buffer.isBuffer(body)) init.body = body;
   else if (body !== undefined) {
     init.body = JSON.stringify(body);
-    init.headers = { 'content-type': 'application/json' };
+    headers['content-type'] = 'application/json';
   }
   return fetch(`${url}${path}`, init);
 }
@@ -129,17 +141,34 @@ describe('mirrors: a chain of three servers', () => {
   let b: Site;
   let c: Site;
   const published: Published[] = [];
+  let tokensDir: string;
+
+  afterAll(async () => {
+    await rm(tokensDir, { recursive: true, force: true });
+  });
 
   beforeAll(async () => {
     // The source on SQLite and fs; its mirror on PostgreSQL (and S3 when the test server runs); a mirror of the
     // mirror on SQLite and fs.
-    a = await startSite('a', byDialect('sqlite'), fs?.overrides);
+    tokensDir = await mkdtemp(join(tmpdir(), 'artifactstore-mirror-tokens-'));
+    const tokensFile = join(tokensDir, 'tokens.json');
+    await writeFile(tokensFile, tokensJson(TOKENS));
+    a = await startSite('a', byDialect('sqlite'), {
+      ...fs?.overrides,
+      ARTIFACTSTORE_TOKENS_FILE: tokensFile,
+    });
+    tokenOf.set(a.server.url, TOKENS.admin);
     published.push(
       await publish(a.server.url, { 'one.txt': Buffer.from('one'), 'bin/x': randomBytes(3000) }),
     );
+    // The mirror signs with the source's key and origin, so its checkpoints are the source's, byte for byte.
+    const keyDir = a.database.config.dataDir;
     b = await startSite('b', byDialect('postgres'), {
       ...(s3 ?? fs)?.overrides,
       ARTIFACTSTORE_FOLLOW_URL: a.server.url,
+      ARTIFACTSTORE_FOLLOW_TOKEN: TOKENS.reader,
+      ARTIFACTSTORE_LOG_KEY_FILE: join(keyDir, 'log-key.pem'),
+      ARTIFACTSTORE_LOG_ORIGIN: (await readFile(join(keyDir, 'log-origin'), 'utf8')).trim(),
     });
     c = await startSite('c', byDialect('sqlite'), { ARTIFACTSTORE_FOLLOW_URL: b.server.url });
   });
@@ -162,12 +191,16 @@ describe('mirrors: a chain of three servers', () => {
       await expectSameFiles(b.server.url, pkg);
       await expectSameFiles(c.server.url, pkg);
     }
-    const checkpoints = await Promise.all(
-      [a, b, c].map(
-        async (site) => (await call(site.server.url, 'GET', '/v1/log/tile/entries/000.p/3')).status,
+    const bundles = await Promise.all(
+      [a, b, c].map(async (site) =>
+        Buffer.from(await (await call(site.server.url, 'GET', '/v1/log/tile/entries/000.p/3')).arrayBuffer()),
       ),
     );
-    expect(checkpoints).toEqual([200, 200, 200]);
+    expect(bundles[1]).toEqual(bundles[0]);
+    expect(bundles[2]).toEqual(bundles[0]);
+    const checkpoint = async (site: Site): Promise<string> =>
+      (await call(site.server.url, 'GET', '/v1/log/checkpoint')).text();
+    expect(await checkpoint(b)).toBe(await checkpoint(a));
   });
 
   it('refuses writes with 409 read_only_mirror, and reports its progress in /readyz and /metrics', async () => {
