@@ -279,8 +279,13 @@ export class MirrorFollower implements OnApplicationBootstrap, OnModuleDestroy {
   /** After a committed `v1.blob.collected`: its bytes go here too, unless a file of this store still names them. */
   private async deleteCollected(event: Event): Promise<void> {
     const { storage } = readBlobCollected(event);
+    // Keys are the hex BLAKE3 on every backend, so the files index finds the locations that could name it.
     const [named] = await this.database.read((tx) =>
-      tx.query('SELECT 1 AS named FROM storage_locations WHERE key = ? LIMIT 1', [storage.key]),
+      tx.query(
+        `SELECT 1 AS named FROM artifact_files f JOIN storage_locations l ON l.file_id = f.id
+         WHERE f.blake3 = ? AND l.key = ? LIMIT 1`,
+        [storage.key, storage.key],
+      ),
     );
     if (named === undefined) await this.blobStore.delete(storage.key);
   }

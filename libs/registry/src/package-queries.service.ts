@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { isUuid, parseTimestamp } from '@artifactstore/codec';
-import { Database, asString } from '@artifactstore/db';
+import { Database, asString, type Dialect } from '@artifactstore/db';
 import { EventLog } from '@artifactstore/events';
 import { PACKAGE_FINALIZED } from '@artifactstore/views';
 import { checkContentAddress, checkFilterText, checkId, normalizeRelativePath } from './input-rules.js';
@@ -57,26 +57,39 @@ const PACKAGE_FILTERS = ['name', 'producer', 'subject', 'status'] as const;
 type PackageFilterField = (typeof PACKAGE_FILTERS)[number];
 
 /**
- * Every statement listPackages may run, one per set of filters with and without a cursor, written out once when
- * the module loads: fixed texts (prepared and cached as such), never SQL assembled from a request. The cursor is
- * a row-value comparison, which both dialects turn into a range of the (created_at, id) order.
+ * Every statement listPackages may run, per dialect and per set of filters, with and without a cursor, written out
+ * once when the module loads: fixed texts (prepared and cached as such), never SQL assembled from a request. Each
+ * reads one index in its order, (created_at, id) without a filter and (<first filter>, created_at, id) with one,
+ * and the cursor is a row-value comparison that each dialect's planner turns into a bound of that index range
+ * rather than a filter, so a page deep in the list costs what the first page costs (test/integration/
+ * keyset-plans.int-spec.ts asserts the plans). The dialects differ in which spelling they bound the range with:
+ * SQLite takes `name = ? AND (created_at, id) < (?, ?)`; PostgreSQL only a comparison over the whole index key,
+ * `(name, created_at, id) < (?, ?, ?)`, the filter's value repeated (PostgreSQL then also orders by the filter).
  */
-const LIST_PACKAGES: ReadonlyMap<string, string> = new Map(
-  Array.from({ length: 2 ** PACKAGE_FILTERS.length }, (_, mask) => {
-    const fields = PACKAGE_FILTERS.filter((_, bit) => (mask & (1 << bit)) !== 0);
-    return [false, true].map((cursor): [string, string] => {
-      const conditions = [
-        ...fields.map((field) => `p.${field} = ?`),
-        ...(cursor ? ['(p.created_at, p.id) < (?, ?)'] : []),
-      ];
-      const where = conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : '';
-      return [
-        listKey(fields, cursor),
-        `${PACKAGE_SELECT}${where} ORDER BY p.created_at DESC, p.id DESC LIMIT ?`,
-      ];
-    });
-  }).flat(),
-);
+const LIST_PACKAGES: Readonly<Record<Dialect, ReadonlyMap<string, string>>> = {
+  sqlite: listStatements('sqlite'),
+  postgres: listStatements('postgres'),
+};
+
+function listStatements(dialect: Dialect): ReadonlyMap<string, string> {
+  return new Map(
+    Array.from({ length: 2 ** PACKAGE_FILTERS.length }, (_, mask) => {
+      const fields = PACKAGE_FILTERS.filter((_, bit) => (mask & (1 << bit)) !== 0);
+      const key = [...(dialect === 'postgres' ? fields.slice(0, 1) : []), 'created_at', 'id'].map(
+        (column) => `p.${column}`,
+      );
+      return [false, true].map((cursor): [string, string] => {
+        const conditions = [
+          ...fields.map((field) => `p.${field} = ?`),
+          ...(cursor ? [`(${key.join(', ')}) < (${key.map(() => '?').join(', ')})`] : []),
+        ];
+        const where = conditions.length > 0 ? ` WHERE ${conditions.join(' AND ')}` : '';
+        const order = key.map((column) => `${column} DESC`).join(', ');
+        return [listKey(fields, cursor), `${PACKAGE_SELECT}${where} ORDER BY ${order} LIMIT ?`];
+      });
+    }).flat(),
+  );
+}
 
 function listKey(fields: readonly PackageFilterField[], cursor: boolean): string {
   return `${fields.join(',')}|${cursor ? 'cursor' : ''}`;
@@ -114,9 +127,11 @@ export class PackageQueries {
       if (!isUuid(id) || !isTimestamp(createdAt)) {
         throw new InvalidInputError('cursor', 'is not a cursor this server returned');
       }
-      params.push(createdAt, id);
+      // On PostgreSQL the cursor's key leads with the first filter's value (see LIST_PACKAGES).
+      const lead = this.database.dialect === 'postgres' ? params.slice(0, Math.min(1, fields.length)) : [];
+      params.push(...lead, createdAt, id);
     }
-    const sql = LIST_PACKAGES.get(listKey(fields, filter.cursor !== undefined));
+    const sql = LIST_PACKAGES[this.database.dialect].get(listKey(fields, filter.cursor !== undefined));
     if (sql === undefined) throw new Error('no statement for this filter');
     const rows = await this.database.read((tx) => tx.query(sql, [...params, limit + 1]));
     return toPage(rows, limit, toPackageRecord, (item) => [item.created_at, item.id]);

@@ -13,6 +13,18 @@ const SELECT_LAST_LEAF = 'SELECT leaf_index, sequence FROM log_leaves ORDER BY l
 const SELECT_EVENTS_BETWEEN = `SELECT ${ENTRY_COLUMNS} FROM events
   WHERE sequence > ? AND sequence < ? ORDER BY sequence LIMIT ${CATCH_UP_BATCH}`;
 
+/**
+ * The common case in one statement: the event follows the tree's last leaf and no committed event lies between
+ * them, so it becomes the next leaf; RETURNING says which. No row: the tree is behind or the event out of order.
+ */
+const INSERT_NEXT_LEAF = `INSERT INTO log_leaves (leaf_index, sequence, hash)
+  SELECT COALESCE(last.leaf_index, -1) + 1, ?, ?
+  FROM (SELECT 1 AS one) AS here
+  LEFT JOIN (SELECT leaf_index, sequence FROM log_leaves ORDER BY leaf_index DESC LIMIT 1) AS last ON 1 = 1
+  WHERE COALESCE(last.sequence, 0) < ?
+    AND NOT EXISTS (SELECT 1 FROM events e WHERE e.sequence > COALESCE(last.sequence, 0) AND e.sequence < ?)
+  RETURNING leaf_index`;
+
 /** The tree's last leaf: its index and the sequence of its event. */
 interface LastLeaf {
   readonly index: number;
@@ -34,6 +46,15 @@ export class LogTreeWriter {
   async append(tx: Tx, events: readonly LogEntryFields[]): Promise<void> {
     const first = events[0];
     if (first === undefined) return;
+    if (events.length === 1) {
+      // The write path appends one event at a time: one round trip, plus a tile's read every 256 leaves.
+      const hash = leafHash(encodeLogEntry(first));
+      const [row] = await tx.query(INSERT_NEXT_LEAF, [first.sequence, hash, first.sequence, first.sequence]);
+      if (row !== undefined) {
+        await completeTiles(tx, 0, asNumber(row.leaf_index), [hash]);
+        return;
+      }
+    }
     let last = await lastLeaf(tx);
     if (last !== undefined && first.sequence <= last.sequence) {
       throw new ProjectionError(`event ${first.sequence} is already in the log tree (leaf ${last.index})`);
