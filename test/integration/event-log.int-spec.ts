@@ -303,6 +303,27 @@ describe.each(dialectsUnderTest())('event log and views on $dialect', (dialectUn
     expect(fresh.digest.equals(live.digest)).toBe(true);
   });
 
+  it('verify and replay give the event loop a turn between batches, so the server keeps answering', async () => {
+    for (let i = 0; i < 30; i++) await appendPackage();
+    for (const job of [
+      () => core.eventLog.verifyChain(5),
+      () => core.eventLog.replay(core.viewWriter, { batchSize: 5 }),
+    ]) {
+      let turns = 0;
+      let running = true;
+      const turn = (): void => {
+        if (!running) return;
+        turns++;
+        setImmediate(turn);
+      };
+      setImmediate(turn);
+      await job();
+      running = false;
+      // 30 events in batches of 5: at least a turn after each full batch.
+      expect(turns).toBeGreaterThanOrEqual(5);
+    }
+  });
+
   it('verifyChain names the first altered payload or chain row', async () => {
     for (let i = 0; i < 6; i++) await appendPackage();
     expect(await core.eventLog.verifyChain()).toMatchObject({ ok: true, eventsChecked: 6, headSequence: 6 });

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { blake3, formatTimestamp, type Timestamp } from '@artifactstore/codec';
 import { AppConfig, Clock } from '@artifactstore/config';
@@ -306,6 +307,9 @@ export class EventLog implements OnApplicationShutdown {
         }
         cursor = batch.at(-1)?.sequence ?? cursor;
         if (batch.length < batchSize) break;
+        // SQLite's driver is synchronous: without a turn of the event loop between batches, nothing else (health
+        // checks, reads) would be served until the whole log had been replayed.
+        await nextTurn();
       }
       await after?.(tx);
       return cursor;
@@ -337,6 +341,7 @@ export class EventLog implements OnApplicationShutdown {
       if (batch.length < batchSize) {
         return { ok: true, eventsChecked, headSequence: cursor, headChainDigest: previous };
       }
+      await nextTurn(); // as in replay: let the server answer between batches
     }
   }
 
