@@ -119,7 +119,7 @@ describe.each(dialectsUnderTest())('the transparency log over HTTP ($dialect)', 
       .parse(binary)
       .expect(200);
     expect(tile.headers['content-type']).toBe('application/octet-stream');
-    expect(tile.headers['cache-control']).toBe('public, max-age=60');
+    expect(tile.headers['cache-control']).toBe('public, max-age=60'); // no tokens: anyone may read it
     const hashes = tile.body as Buffer;
     expect(hashes.length).toBe(32 * head.size);
     const bundle = await api

@@ -18,6 +18,8 @@ interface Site {
   readonly name: string;
   readonly database: TestDatabase;
   readonly server: ServerChild;
+  /** The variables it was started with. */
+  readonly env: Readonly<Record<string, string>>;
 }
 
 interface Published {
@@ -30,7 +32,11 @@ const sites: Site[] = [];
 const dialects = dialectsUnderTest();
 const byDialect = (name: 'sqlite' | 'postgres'): DialectUnderTest =>
   dialects.find((dialect) => dialect.dialect === name) ?? (dialects[0] as DialectUnderTest);
-const [fs, s3] = gcBackendsUnderTest('mirror');
+/** A storage backend for one store: S3 (a fresh prefix) when the test server runs, else fs. */
+const backendOf = (label: string): Readonly<Record<string, string>> => {
+  const [fs, s3] = gcBackendsUnderTest(label);
+  return (s3 ?? fs)?.overrides ?? {};
+};
 
 async function startSite(
   name: string,
@@ -44,7 +50,7 @@ async function startSite(
     ...(target.dialect === 'postgres' ? { databaseUrl: target.url } : {}),
     env: { ARTIFACTSTORE_GC_GRACE_SECONDS: '0', ARTIFACTSTORE_GC_INTERVAL_SECONDS: '0', ...env },
   });
-  const site = { name, database, server };
+  const site = { name, database, server, env };
   sites.push(site);
   return site;
 }
@@ -148,13 +154,13 @@ describe('mirrors: a chain of three servers', () => {
   });
 
   beforeAll(async () => {
-    // The source on SQLite and fs; its mirror on PostgreSQL (and S3 when the test server runs); a mirror of the
-    // mirror on SQLite and fs.
+    // The source on SQLite, its mirror on PostgreSQL, a mirror of the mirror on SQLite; all on S3 when the test
+    // server runs (a mirror uses its source's backend), on fs otherwise, as in the test of a diverged source.
     tokensDir = await mkdtemp(join(tmpdir(), 'artifactstore-mirror-tokens-'));
     const tokensFile = join(tokensDir, 'tokens.json');
     await writeFile(tokensFile, tokensJson(TOKENS));
     a = await startSite('a', byDialect('sqlite'), {
-      ...fs?.overrides,
+      ...backendOf('mirror-a'),
       ARTIFACTSTORE_TOKENS_FILE: tokensFile,
     });
     tokenOf.set(a.server.url, TOKENS.admin);
@@ -164,13 +170,16 @@ describe('mirrors: a chain of three servers', () => {
     // The mirror signs with the source's key and origin, so its checkpoints are the source's, byte for byte.
     const keyDir = a.database.config.dataDir;
     b = await startSite('b', byDialect('postgres'), {
-      ...(s3 ?? fs)?.overrides,
+      ...backendOf('mirror-b'),
       ARTIFACTSTORE_FOLLOW_URL: a.server.url,
       ARTIFACTSTORE_FOLLOW_TOKEN: TOKENS.reader,
       ARTIFACTSTORE_LOG_KEY_FILE: join(keyDir, 'log-key.pem'),
       ARTIFACTSTORE_LOG_ORIGIN: (await readFile(join(keyDir, 'log-origin'), 'utf8')).trim(),
     });
-    c = await startSite('c', byDialect('sqlite'), { ARTIFACTSTORE_FOLLOW_URL: b.server.url });
+    c = await startSite('c', byDialect('sqlite'), {
+      ...backendOf('mirror-c'),
+      ARTIFACTSTORE_FOLLOW_URL: b.server.url,
+    });
   });
 
   it('copies the log byte for byte: the same head chain digest and the same replayed state', async () => {
@@ -265,9 +274,11 @@ describe('mirrors: a chain of three servers', () => {
     const before = await headOf(c.server.url);
     await c.server.stop();
     const target = c.database.config.database;
+    const { ARTIFACTSTORE_FOLLOW_URL: _source, ...env } = c.env;
     const promoted = await ServerChild.start({
       dataDir: c.database.config.dataDir,
       ...(target.dialect === 'postgres' ? { databaseUrl: target.url } : {}),
+      env,
     });
     try {
       const pkg = await publish(promoted.url, { 'new.txt': Buffer.from('after promotion') });

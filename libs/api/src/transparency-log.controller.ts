@@ -10,6 +10,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { parseTilePath } from '@artifactstore/codec';
+import { AppConfig } from '@artifactstore/config';
 import { TransparencyLog, type TileBytes } from '@artifactstore/registry';
 import { ApiProblems } from './api-problems.decorator.js';
 import { ANY_ROLE, Roles } from './auth.guard.js';
@@ -20,9 +21,9 @@ import { HttpProblem } from './problem.js';
 import { onlyKnownParameters, queryInteger } from './query-values.js';
 
 /** Full tiles and bundles never change: caches may keep them for a year without asking again. */
-const IMMUTABLE = 'public, max-age=31536000, immutable';
+const IMMUTABLE = 'max-age=31536000, immutable';
 /** A partial tile's bytes never change either, but a client should move on to the full tile once it exists. */
-const PARTIAL = 'public, max-age=60';
+const PARTIAL = 'max-age=60';
 const TILE_PREFIX = '/v1/log/tile/';
 const TEXT = 'text/plain; charset=utf-8';
 
@@ -37,7 +38,15 @@ const TEXT = 'text/plain; charset=utf-8';
 @Roles(...ANY_ROLE)
 @Controller('v1')
 export class TransparencyLogController {
-  constructor(private readonly log: TransparencyLog) {}
+  /** `public` only when anyone may read the log; behind tokens a shared cache must not keep what one reader got. */
+  private readonly visibility: 'public' | 'private';
+
+  constructor(
+    private readonly log: TransparencyLog,
+    config: AppConfig,
+  ) {
+    this.visibility = config.tokens.length === 0 ? 'public' : 'private';
+  }
 
   @Get('log/checkpoint')
   @Header('Content-Type', TEXT)
@@ -107,7 +116,7 @@ export class TransparencyLogController {
         ? await this.log.entryBundle(tile.index, tile.width)
         : await this.log.tile(tile.level, tile.index, tile.width);
     response.setHeader('Content-Type', 'application/octet-stream');
-    response.setHeader('Cache-Control', found.full ? IMMUTABLE : PARTIAL);
+    response.setHeader('Cache-Control', `${this.visibility}, ${found.full ? IMMUTABLE : PARTIAL}`);
     response.end(found.bytes);
   }
 

@@ -42,8 +42,7 @@ export class FileDelivery {
     return this.database.read(async (tx) => {
       await checkNotGone(tx, file.package_id);
       const rows = await tx.query('SELECT backend, key FROM storage_locations WHERE file_id = ?', [file.id]);
-      // A mirror keeps its source's locations, whatever its own backend: keys are the hex BLAKE3 on every backend.
-      const here = rows.find((row) => row.backend === this.blobStore.backend) ?? rows[0];
+      const here = rows.find((row) => row.backend === this.blobStore.backend);
       if (!here) throw new FileNotFoundError(`${file.id} on the ${this.blobStore.backend} backend`);
       return asString(here.key);
     });

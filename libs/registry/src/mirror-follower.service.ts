@@ -16,11 +16,12 @@ import {
 } from '@artifactstore/views';
 
 /**
- * `following`: copying (or caught up); `retrying`: the last attempt failed (the source unreachable, a blob that did
+ * `following`: copying (or caught up); `standby`: another process on this database follows (PostgreSQL), this one
+ * takes over when it stops; `retrying`: the last attempt failed (the source unreachable or behind, a blob that did
  * not verify, …) and the mirror tries again; `diverged`: the source's log does not extend this one, so the mirror
  * stopped for good and never overwrites its own log.
  */
-export type MirrorState = 'starting' | 'following' | 'retrying' | 'diverged';
+export type MirrorState = 'starting' | 'following' | 'standby' | 'retrying' | 'diverged';
 
 export interface MirrorStatus {
   readonly source: string;
@@ -51,6 +52,10 @@ const LONG_POLL_SECONDS = 20;
 /** Blobs fetched at once while a page is copied. */
 const BLOB_FETCHES = 4;
 const MAX_BACKOFF_MS = 30_000;
+/** PostgreSQL advisory lock held by the one process of a mirror's database that follows. */
+const MIRROR_LOCK_KEY = 7_021_802_726;
+/** How often a standby process tries to become the follower. */
+const STANDBY_RETRY_MS = 5_000;
 
 /** The source's log does not extend this mirror's. */
 export class MirrorDivergedError extends Error {
@@ -88,6 +93,8 @@ export class MirrorFollower implements OnApplicationBootstrap, OnModuleDestroy {
   private headSequence = 0;
   private sourceHead: number | null = null;
   private pendingSince: number | null = null;
+  /** When the source last answered, for the lag while it does not. */
+  private lastContact: number | null = null;
   private counters = { eventsCopied: 0, blobsCopied: 0, blobBytesCopied: 0, blobsUnavailable: 0 };
 
   constructor(
@@ -123,12 +130,20 @@ export class MirrorFollower implements OnApplicationBootstrap, OnModuleDestroy {
       head_sequence: this.headSequence,
       source_head_sequence: this.sourceHead,
       lag_events: lagEvents,
-      lag_seconds:
-        this.pendingSince === null || lagEvents === 0
-          ? 0
-          : Math.max(0, (this.clock.now() - this.pendingSince) / 1000),
+      lag_seconds: this.lagSeconds(lagEvents),
       detail: this.detail,
     };
+  }
+
+  /**
+   * How long ago the source committed the oldest event not applied here; while the source does not answer, at
+   * least how long ago it last did (a mirror cut off is as far behind as it has been out of touch).
+   */
+  private lagSeconds(lagEvents: number | null): number {
+    const now = this.clock.now();
+    const pending = this.pendingSince === null || lagEvents === 0 ? 0 : now - this.pendingSince;
+    const silent = this.state === 'retrying' && this.lastContact !== null ? now - this.lastContact : 0;
+    return Math.max(0, pending, silent) / 1000;
   }
 
   get totals(): MirrorCounters {
@@ -140,11 +155,29 @@ export class MirrorFollower implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private async run(): Promise<void> {
+    while (!this.stopped()) {
+      // One process per database follows (PostgreSQL: an advisory lock; SQLite has one process); the others wait.
+      const outcome = await this.database
+        .exclusively(MIRROR_LOCK_KEY, () => this.followWithRetries())
+        .catch((error: unknown) => {
+          this.state = 'retrying';
+          this.detail = error instanceof Error ? error.message : String(error);
+          return { ran: false as const };
+        });
+      if (outcome.ran || this.stopped()) return;
+      if (this.state !== 'retrying') this.state = 'standby';
+      await sleep(STANDBY_RETRY_MS, undefined, { signal: this.stopping.signal }).catch(() => undefined);
+    }
+  }
+
+  /** Follows until stopped or diverged, starting again after every failure with a growing pause. */
+  private async followWithRetries(): Promise<void> {
     let backoffMs = 0;
     while (!this.stopped()) {
       try {
         await this.follow(() => {
           backoffMs = 0;
+          this.lastContact = this.clock.now();
         });
       } catch (error) {
         if (this.stopped()) return;
@@ -194,9 +227,13 @@ export class MirrorFollower implements OnApplicationBootstrap, OnModuleDestroy {
   /** Divergence: the source must hold this mirror's head event, with the same chain digest. */
   private async checkSourceHas(head: Event): Promise<void> {
     const [theirs] = await this.fetchEvents(head.sequence - 1, 1, 0);
-    if (theirs === undefined || theirs.sequence !== head.sequence) {
+    if (theirs === undefined) {
+      // Behind, not different (a mirror upstream catching up, a restored source): wait for it.
+      throw new Error(`the source has no event ${head.sequence} yet, this mirror's head: waiting for it`);
+    }
+    if (theirs.sequence !== head.sequence) {
       throw new MirrorDivergedError(
-        `the source has no event ${head.sequence}, this mirror's head (its log ends before, or skips it)`,
+        `the source skips event ${head.sequence}, this mirror's head, and has ${theirs.sequence} after it`,
       );
     }
     if (!theirs.chain_digest.equals(head.chain_digest)) {
@@ -231,10 +268,15 @@ export class MirrorFollower implements OnApplicationBootstrap, OnModuleDestroy {
     try {
       const ingested = events.filter((event) => event.event_type === FILE_INGESTED);
       for (let at = 0; at < ingested.length; at += BLOB_FETCHES) {
-        const fetched = await Promise.all(
+        const fetched = await Promise.allSettled(
           ingested.slice(at, at + BLOB_FETCHES).map((event) => this.fetchBlob(event)),
         );
-        for (const receipt of fetched) if (receipt !== undefined) receipts.push(receipt);
+        // Every stored blob's staging copy is released below, even when one of its neighbours failed.
+        for (const outcome of fetched) {
+          if (outcome.status === 'fulfilled' && outcome.value !== undefined) receipts.push(outcome.value);
+        }
+        const failed = fetched.find((outcome) => outcome.status === 'rejected');
+        if (failed !== undefined) throw failed.reason;
       }
       await this.database
         .write((tx) => this.projector.importAndApply(tx, events))
@@ -251,6 +293,14 @@ export class MirrorFollower implements OnApplicationBootstrap, OnModuleDestroy {
   /** Stores the blob of a `v1.file.ingested` unless it is here already; undefined when nothing was stored. */
   private async fetchBlob(event: Event): Promise<IngestReceipt | undefined> {
     const file = readFileIngested(event);
+    if (file.storage.backend !== this.blobStore.backend) {
+      // The views name blobs by the backend that stored them, and the collector, the scrub and the blob count match
+      // on it: a mirror on another backend would, once promoted, take its blobs for orphans.
+      throw new MirrorDivergedError(
+        `the source stores blobs on ${file.storage.backend} and this mirror on ${this.blobStore.backend}: ` +
+          `a mirror must use its source's storage backend (ARTIFACTSTORE_STORAGE)`,
+      );
+    }
     if (await this.blobStore.exists(file.storage.key)) return undefined;
     const response = await this.request(`/v1/files/${file.file_id}`);
     if (response.status === 410) {

@@ -67,7 +67,7 @@ const SIGNED_CHECKPOINTS_KEPT = 8;
 export class TransparencyLog implements OnApplicationBootstrap {
   private readonly logger = new Logger('transparency');
   private readonly key: LogSigningKey;
-  private readonly signed = new Map<number, Checkpoint>();
+  private readonly signed = new Map<string, Checkpoint>();
 
   constructor(
     private readonly database: Database,
@@ -207,17 +207,22 @@ export class TransparencyLog implements OnApplicationBootstrap {
     });
   }
 
+  /**
+   * The checkpoint of the tree `reader` reads. The root is computed every time (a few tile reads) and only the
+   * signature is remembered, by size and root: a database restored under a running server never gets an old note.
+   */
   private async checkpointAt(reader: TreeReader): Promise<Checkpoint> {
-    const known = this.signed.get(reader.size);
-    if (known) return known;
     const plan = rootPlan(reader.size);
     const root = plan.length === 0 ? EMPTY_TREE_ROOT : await reader.rangeHash(plan);
+    const key = `${reader.size}:${root.toString('hex')}`;
+    const known = this.signed.get(key);
+    if (known) return known;
     const note = this.key.sign(formatCheckpoint({ origin: this.key.origin, size: reader.size, root }));
     const checkpoint = { size: reader.size, root, note };
-    this.signed.set(reader.size, checkpoint);
-    for (const size of this.signed.keys()) {
+    this.signed.set(key, checkpoint);
+    for (const old of this.signed.keys()) {
       if (this.signed.size <= SIGNED_CHECKPOINTS_KEPT) break;
-      this.signed.delete(size);
+      this.signed.delete(old);
     }
     return checkpoint;
   }
