@@ -6,9 +6,9 @@ export class MirrorStatusDto implements MirrorStatus {
   source!: string;
 
   @ApiProperty({
-    enum: ['starting', 'following', 'retrying', 'diverged'],
+    enum: ['starting', 'following', 'standby', 'retrying', 'diverged'],
     description:
-      "`retrying`: the last attempt failed (see `detail`); `diverged`: the source's log does not extend this one.",
+      "`standby`: another process of this database follows; `retrying`: the last attempt failed (see `detail`); `diverged`: the source's log does not extend this one.",
   })
   state!: MirrorState;
 
