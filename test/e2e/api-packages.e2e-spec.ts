@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -126,6 +126,41 @@ describe.each(dialectsUnderTest())(
         expect(response.body).toMatchObject({
           known_retention_classes: ['ephemeral', 'long_term', 'permanent', 'standard'],
         });
+      });
+
+      it('creates a package with the id it is given; a taken id is 409 package_conflict, with or without a key', async () => {
+        const id = randomUUID();
+        const body = { id, name: 'app', producer: 'ci', subject: 'git:id', retention_class: 'standard' };
+        const created = await api.http().post('/v1/packages').send(body).expect(201);
+        expect(created.headers.location).toBe(`/v1/packages/${id}`);
+        expect(created.body).toMatchObject({ id, status: 'created' });
+        const before = await headSequence();
+        const again = await api
+          .http()
+          .post('/v1/packages')
+          .send({ ...body, subject: 'git:other' });
+        expectProblem(again, 409, 'package_conflict');
+        expect(again.body).toMatchObject({ detail: expect.stringContaining(id) as string });
+        const keyed = await api.http().post('/v1/packages').set('Idempotency-Key', `import-${id}`).send(body);
+        expectProblem(keyed, 409, 'package_conflict');
+        expect(await headSequence()).toBe(before);
+        expectProblem(
+          await api
+            .http()
+            .post('/v1/packages')
+            .send({ ...body, id: id.toUpperCase() }),
+          400,
+          'invalid_input',
+        );
+      });
+
+      it('answers the retry of a keyed create that named its id with that package (200), not a conflict', async () => {
+        const id = randomUUID();
+        const body = { id, name: 'app', producer: 'ci', subject: 'git:id', retention_class: 'standard' };
+        const send = () => api.http().post('/v1/packages').set('Idempotency-Key', `import-${id}`).send(body);
+        const first = await send().expect(201);
+        const retry = await send().expect(200);
+        expect(retry.body).toEqual(first.body);
       });
 
       it('refuses a JSON body over 1 MB: 413', async () => {

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -11,10 +11,12 @@ import type { Event } from '@artifactstore/events';
 import {
   DuplicateRelativePathError,
   FileNotFoundError,
+  IdempotencyKeyReusedError,
   IllegalPackageStateError,
   InvalidInputError,
   InvalidRelativePathError,
   ManifestNotFoundError,
+  PackageConflictError,
   PackageNotFoundError,
   PathConflictError,
   UnknownRetentionClassError,
@@ -170,6 +172,70 @@ describe.each(dialectsUnderTest())('Registry on $dialect', (dialectUnderTest) =>
 
     it('refuses an empty actor', async () => {
       await expect(registry.createPackage(input(), '')).rejects.toThrow(InvalidInputError);
+    });
+
+    it('creates a package with the id it is given; a taken id is PackageConflictError and writes nothing', async () => {
+      const id = randomUUID();
+      const pkg = await registry.createPackage(input({ id }), ACTOR);
+      expect(pkg).toMatchObject({ id, status: 'created' });
+      expect(decodeCbor((await eventsOf(id))[0]!.payload)).toMatchObject({ package_id: id });
+
+      const before = await head();
+      const attempt = registry.createPackage(input({ id }), 'bob');
+      await expect(attempt).rejects.toThrow(PackageConflictError);
+      await expect(attempt).rejects.toMatchObject({ code: 'package_conflict', packageId: id });
+      // A deleted package keeps its id.
+      await registry.deletePackage(id, 'gone', ACTOR, 'created');
+      const afterDelete = await head();
+      await expect(registry.createPackage(input({ id }), ACTOR)).rejects.toThrow(PackageConflictError);
+      expect(await head()).toBe(afterDelete);
+      expect(afterDelete).toBe(before + 1);
+      expect(await rowCount('artifact_packages', 'id = ?', [id])).toBe(1);
+    });
+
+    it.each([
+      ['upper case', '01890A5D-AC96-774B-BCCE-B302099A8057'],
+      ['not a UUID', 'webapp-1'],
+      ['not text', 7],
+    ])('refuses an id that is %s as invalid input', async (_case, id) => {
+      const before = await head();
+      await expect(
+        registry.createPackage(input({ id: id as unknown as string }), ACTOR),
+      ).rejects.toMatchObject({ code: 'invalid_input', field: 'id' });
+      expect(await head()).toBe(before);
+    });
+
+    it('of two concurrent creates with one id, exactly one wins', async () => {
+      const id = randomUUID();
+      const results = await Promise.allSettled([
+        registry.createPackage(input({ id }), ACTOR),
+        registry.createPackage(input({ id }), 'bob'),
+      ]);
+      expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1);
+      const [refused] = results.filter((result) => result.status === 'rejected');
+      expect(refused?.reason).toBeInstanceOf(PackageConflictError);
+      expect(await eventsOf(id)).toHaveLength(1);
+    });
+
+    it('with an Idempotency-Key: a retry naming the same id answers its package, another id reuses the key', async () => {
+      const id = randomUUID();
+      const key = `import-${randomBytes(4).toString('hex')}`;
+      const fields = input({ id });
+      const first = await registry.createPackageIdempotently(fields, ACTOR, key);
+      expect(first).toMatchObject({ created: true, package: { id } });
+      const before = await head();
+      const retry = await registry.createPackageIdempotently(fields, ACTOR, key);
+      expect(retry).toEqual({ created: false, package: first.package });
+      await expect(
+        registry.createPackageIdempotently({ ...fields, id: randomUUID() }, ACTOR, key),
+      ).rejects.toThrow(IdempotencyKeyReusedError);
+      // The key without an id still answers the package; another key for the taken id is a conflict.
+      const { id: _id, ...withoutId } = fields;
+      expect((await registry.createPackageIdempotently(withoutId, ACTOR, key)).package.id).toBe(id);
+      await expect(registry.createPackageIdempotently(fields, ACTOR, `${key}-2`)).rejects.toThrow(
+        PackageConflictError,
+      );
+      expect(await head()).toBe(before);
     });
 
     it('keeps metadata numbers exactly through the views, on every dialect', async () => {
@@ -855,7 +921,7 @@ describe.each(dialectsUnderTest())('Registry on $dialect', (dialectUnderTest) =>
     const manifest = await registry.getManifestBytes(result.content_address);
     expect(manifest.bytes).toHaveLength(vectors.tenThousandFiles.size);
     expect(decodeManifest(manifest.bytes).files).toHaveLength(10_000);
-  });
+  }, 180_000); // 10,000 appends in one transaction: PostgreSQL's round trips under a busy CI machine
 
   it('end to end: create, ingest three files, finalize, manifests, downloads, tail, replay', async () => {
     const since = await head();

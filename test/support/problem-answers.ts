@@ -15,6 +15,7 @@ const KNOWN: Readonly<Record<ProblemCode, true>> = {
   deletion_forbidden: true,
   collector_busy: true,
   idempotency_key_reused: true,
+  package_conflict: true,
   tag_not_found: true,
   log_range_not_available: true,
   read_only_mirror: true,

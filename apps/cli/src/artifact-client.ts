@@ -13,6 +13,8 @@ import type {
 
 /** What `push` sends to create a package: the wire's field names, as the registry and the HTTP API take them. */
 export interface NewPackage {
+  /** The package id to use (`import` keeps a bundle's); the server makes one when absent. */
+  readonly id?: string;
   readonly name: string;
   readonly producer: string;
   readonly subject: string;

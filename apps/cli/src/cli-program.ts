@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type { PackageQuery } from './artifact-client.js';
 import { asCliError, CliError } from './cli.errors.js';
 import { DEFAULT_URL, openClient, withClient, type GlobalOptions } from './client-options.js';
-import { printResult } from './output.js';
+import { note, printResult } from './output.js';
 
 const DEFAULT_CONCURRENCY = 4;
 const REF = 'package id, content address (blake3:…) or <name>:<tag>';
@@ -38,14 +38,7 @@ export function buildProgram(): Command {
     .option('--meta-file <file>', 'metadata from a JSON object file (--meta overrides its keys)')
     .option('--resume <package-id>', 'continue an interrupted push, skipping files already uploaded')
     .option('--tag <tag>', 'once finalized, point <name>:<tag> at it (repeatable)', collect, [])
-    .addOption(
-      new Option(
-        '--resumable-above <size>',
-        'upload files larger than this resumably (tus), continuing after a broken connection (bytes, or 64MiB, 1GiB)',
-      )
-        .argParser(byteSize)
-        .default(64 * 1024 * 1024, '64MiB'),
-    )
+    .addOption(resumableAboveOption())
     .addOption(concurrencyOption())
     .action(
       act(async (globals, sources: string[], options: PushFlags) => {
@@ -160,6 +153,77 @@ export function buildProgram(): Command {
       act(async (globals, _options: object) => {
         const { logKey } = await import('./commands/log.commands.js');
         await withClient(globals, 1, (client) => logKey(client, globals.json));
+      }),
+    );
+
+  program
+    .command('export')
+    .description(
+      'write finalized packages as a bundle, a tar stream of their manifests, receipts and each distinct blob once (stdout unless --out)',
+    )
+    .argument('<refs...>', REF)
+    .option('--out <file>', 'write the bundle to this file (whole or not at all) instead of stdout')
+    .addOption(concurrencyOption())
+    .action(
+      act(async (globals, refs: string[], options: { out?: string; concurrency: number }) => {
+        const { exportBundle } = await import('./commands/bundle-export.command.js');
+        const result = await withClient(globals, options.concurrency, (client) =>
+          exportBundle(client, refs, { ...options, json: globals.json }),
+        );
+        const summary =
+          `exported ${result.packages.length} packages (${result.files} files, ${result.blobs} blobs, ${result.bytes} bytes)` +
+          (result.out === null ? '' : ` to ${result.out}`);
+        // On stdout the bundle is the result; the summary goes to stderr.
+        if (result.out !== null) printResult(globals.json, result, () => summary);
+        else if (!globals.json) note(summary);
+      }),
+    );
+
+  program
+    .command('import')
+    .description(
+      'create the packages of a bundle with the same ids and content addresses, after checking all of it (ones already here are skipped)',
+    )
+    .argument('<file>', 'the bundle, or - to read it from stdin')
+    .addOption(resumableAboveOption())
+    .addOption(concurrencyOption())
+    .action(
+      act(async (globals, file: string, options: { resumableAbove: number; concurrency: number }) => {
+        const { importBundle } = await import('./commands/bundle-import.command.js');
+        const result = await withClient(
+          globals,
+          options.concurrency,
+          (client) => importBundle(client, file, { concurrency: options.concurrency, json: globals.json }),
+          { resumableAbove: options.resumableAbove },
+        );
+        printResult(globals.json, result, () =>
+          result.packages
+            .map(
+              (pkg) =>
+                `${pkg.result} ${pkg.id} ${pkg.content_address} (${pkg.name}, ${pkg.files} files${pkg.result === 'skipped' ? ', already here' : ''})`,
+            )
+            .join('\n'),
+        );
+      }),
+    );
+
+  program
+    .command('verify-bundle')
+    .description(
+      'check a bundle offline: index, manifests, receipts and every blob against each other (exit 4 on any problem); with --log-key, each receipt in the signed log',
+    )
+    .argument('<file>', 'the bundle, or - to read it from stdin')
+    .addOption(
+      new Option(
+        '--log-key <key>',
+        "the exporting server's verifier key (`log-key` prints it): prove each package's receipt in its signed log",
+      ).env('ARTIFACTSTORE_LOG_KEY'),
+    )
+    .action(
+      act(async (globals, file: string, options: { logKey?: string }) => {
+        const { describeVerifiedBundle, verifyBundle } = await import('./commands/bundle-verify.command.js');
+        const result = await verifyBundle(file, { logKey: options.logKey });
+        printResult(globals.json, result, () => describeVerifiedBundle(file, result));
       }),
     );
 
@@ -438,6 +502,16 @@ function logKeyOption(): Option {
     '--log-key <key>',
     "the log's verifier key (`log-key` prints it): check the package's receipt, and that the log extends the one seen before",
   ).env('ARTIFACTSTORE_LOG_KEY');
+}
+
+/** `--resumable-above` of `push` and `import`. */
+function resumableAboveOption(): Option {
+  return new Option(
+    '--resumable-above <size>',
+    'upload files larger than this resumably (tus), continuing after a broken connection (bytes, or 64MiB, 1GiB)',
+  )
+    .argParser(byteSize)
+    .default(64 * 1024 * 1024, '64MiB');
 }
 
 function concurrencyOption(): Option {

@@ -18,6 +18,8 @@ describe('exitStatusOf', () => {
     ['checkpoint_invalid', EXIT.integrity],
     ['log_inconsistent', EXIT.integrity],
     ['log_range_not_available', EXIT.notFound],
+    ['package_conflict', EXIT.conflict],
+    ['bundle_invalid', EXIT.integrity],
   ])('maps %s to exit %i', (code, status) => {
     expect(exitStatusOf(code)).toBe(status);
   });

@@ -56,6 +56,7 @@ export function exitStatusOf(code: string, httpStatus?: number): ExitStatus {
     case 'tag_name_mismatch':
     case 'tag_immutable':
     case 'idempotency_key_reused':
+    case 'package_conflict':
       return EXIT.conflict;
     case 'digest_mismatch':
     case 'incomplete_stream':
@@ -70,6 +71,7 @@ export function exitStatusOf(code: string, httpStatus?: number): ExitStatus {
     case 'receipt_invalid':
     case 'checkpoint_invalid':
     case 'log_inconsistent':
+    case 'bundle_invalid':
       return EXIT.integrity;
     // Also the conditions to try again later: another process collecting garbage, a scrub pass that failed.
     case 'server_unreachable':

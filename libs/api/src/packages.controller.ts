@@ -58,7 +58,7 @@ import { receiveMultipartFile } from './multipart-upload.js';
 import { relativePathOf } from './request-path.js';
 import { ANY_ROLE, Roles, WRITERS } from './auth.guard.js';
 
-const CREATE_FIELDS = ['name', 'producer', 'subject', 'retention_class', 'metadata'];
+const CREATE_FIELDS = ['id', 'name', 'producer', 'subject', 'retention_class', 'metadata'];
 
 const PATH_PARAM = {
   name: 'path',
@@ -95,7 +95,13 @@ export class PackagesController {
     type: PackageDto,
     description: 'Created earlier by a request with the same Idempotency-Key.',
   })
-  @ApiProblems('invalid_input', 'unknown_retention_class', 'size_limit_exceeded', 'idempotency_key_reused')
+  @ApiProblems(
+    'invalid_input',
+    'unknown_retention_class',
+    'size_limit_exceeded',
+    'idempotency_key_reused',
+    'package_conflict',
+  )
   async create(
     @Body() body: unknown,
     @Actor() actor: string,

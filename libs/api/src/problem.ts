@@ -54,6 +54,7 @@ export function statusOf(code: ProblemCode): number {
     case 'collector_busy':
     case 'tag_name_mismatch':
     case 'tag_immutable':
+    case 'package_conflict':
     case 'read_only_mirror':
     case 'upload_offset_mismatch':
       return 409;
@@ -114,6 +115,7 @@ const TITLES: Readonly<Record<ProblemCode, string>> = {
   deletion_forbidden: 'Deletion forbidden',
   collector_busy: 'Garbage collector busy',
   idempotency_key_reused: 'Idempotency key reused',
+  package_conflict: 'Package id taken',
   tag_not_found: 'Tag not found',
   read_only_mirror: 'Read-only mirror',
   mirror_diverged: 'Mirror diverged from its source',

@@ -30,6 +30,7 @@ import { asJsonObject, asStatus, type FileRecord, type PackageRecord } from './r
 import {
   IdempotencyKeyReusedError,
   IllegalPackageStateError,
+  PackageConflictError,
   PackageNotFoundError,
   UnknownRetentionClassError,
   type PackageStatus,
@@ -38,6 +39,12 @@ import { storageLocationId } from './storage-location.js';
 import { requireFile, requirePackage } from './view-reads.js';
 
 export interface CreatePackageInput {
+  /**
+   * The package id to use, a lowercase hyphenated UUID (a bundle's import keeps the source's ids, so that the
+   * manifest and the content address come out the same); a new UUIDv7 when absent. One already taken, by a
+   * package of any state, is PackageConflictError.
+   */
+  readonly id?: string;
   readonly name: string;
   readonly producer: string;
   readonly subject: string;
@@ -99,9 +106,10 @@ export class PackageCommands {
   }
 
   /**
-   * Creates the package once per actor and `idempotencyKey`: a retry with the same key and the same fields answers
-   * the package the first try created (`created` false); the same key with other fields is
-   * IdempotencyKeyReusedError. The key travels in the event, so replay keeps it and every process agrees.
+   * Creates the package once per actor and `idempotencyKey`: a retry with the same key and the same fields (and
+   * the same `id`, when the create names one) answers the package the first try created (`created` false); the
+   * same key with other fields is IdempotencyKeyReusedError. The key is looked up before the id, so the retry of a
+   * create that named its id gets its package, not PackageConflictError. The key travels in the event, so replay keeps it and every process agrees.
    */
   createPackageIdempotently(
     input: CreatePackageInput,
@@ -124,14 +132,19 @@ export class PackageCommands {
     };
     const retentionClass = checkFilterText('retention_class', input.retention_class);
     checkLabel('actor', actor);
-    const id = uuidv7();
+    const givenId = input.id === undefined ? undefined : checkId('id', input.id);
+    const id = givenId ?? uuidv7();
     return this.database.write(async (tx) => {
-      if (idempotencyKey !== undefined) {
-        // Under the append lock, so that of two tries racing with one key exactly one creates.
+      if (idempotencyKey !== undefined || givenId !== undefined) {
+        // Under the append lock, so that of two tries racing with one key (or for one id) exactly one creates.
         await this.eventLog.lockAppends(tx);
+      }
+      if (idempotencyKey !== undefined) {
         const earlier = await this.createdWithKey(tx, actor, idempotencyKey);
         if (earlier) {
+          // A retry of a create that named its id answers that package; the key with another id is another body.
           const same =
+            (givenId === undefined || givenId === earlier.package_id) &&
             earlier.name === fields.name &&
             earlier.producer === fields.producer &&
             earlier.subject === fields.subject &&
@@ -140,6 +153,10 @@ export class PackageCommands {
           if (!same) throw new IdempotencyKeyReusedError(idempotencyKey);
           return { package: await requirePackage(tx, earlier.package_id), created: false };
         }
+      }
+      if (givenId !== undefined) {
+        const [taken] = await tx.query('SELECT id FROM artifact_packages WHERE id = ?', [givenId]);
+        if (taken) throw new PackageConflictError(givenId);
       }
       const [retention] = await tx.query('SELECT ttl_days FROM retention_classes WHERE name = ?', [
         retentionClass,

@@ -16,6 +16,7 @@ export type RegistryErrorCode =
   | 'deletion_forbidden'
   | 'collector_busy'
   | 'idempotency_key_reused'
+  | 'package_conflict'
   | 'tag_not_found'
   | 'tag_name_mismatch'
   | 'tag_immutable'
@@ -166,6 +167,18 @@ export class IdempotencyKeyReusedError extends RegistryError {
     super(
       `the Idempotency-Key ${JSON.stringify(key)} was used for a package with other fields; use a new key`,
     );
+  }
+}
+
+/**
+ * A create that names its package id (a bundle's import keeps the source's ids) found that id taken: by a package
+ * of any state, since a deleted or expired package keeps its id, its events and its manifest.
+ */
+export class PackageConflictError extends RegistryError {
+  readonly code = 'package_conflict';
+  override readonly name = 'PackageConflictError';
+  constructor(readonly packageId: string) {
+    super(`package ${packageId} already exists; a package id is used once`);
   }
 }
 

@@ -44,6 +44,7 @@ export {
   DeletionForbiddenError,
   CollectorBusyError,
   IdempotencyKeyReusedError,
+  PackageConflictError,
   TagNotFoundError,
   TagNameMismatchError,
   TagImmutableError,
