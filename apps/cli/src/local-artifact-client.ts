@@ -6,6 +6,7 @@ import { type AppConfig, ConfigModule } from '@artifactstore/config';
 import { DbModule } from '@artifactstore/db';
 import {
   eventJson,
+  receiptJson,
   type FileRecord,
   type PackageRecord,
   type Page,
@@ -189,15 +190,7 @@ export class LocalArtifactClient implements ArtifactClient {
 
   /** The same fields as the HTTP API's receipt, bytes in base64, so a receipt reads the same from either side. */
   async receipt(packageId: string, size?: number): Promise<PackageReceipt> {
-    const receipt = await this.log.receipt(packageId, size);
-    return {
-      package_id: receipt.package_id,
-      leaf_index: receipt.leaf_index,
-      entry: receipt.entry.toString('base64'),
-      manifest: receipt.manifest.toString('base64'),
-      checkpoint: receipt.checkpoint.note,
-      inclusion_proof: receipt.inclusion_proof.map((hash) => hash.toString('base64')),
-    };
+    return receiptJson(await this.log.receipt(packageId, size));
   }
 
   logKey(): Promise<string> {

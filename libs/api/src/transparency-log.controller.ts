@@ -11,7 +11,7 @@ import {
 } from '@nestjs/swagger';
 import { parseTilePath } from '@artifactstore/codec';
 import { AppConfig } from '@artifactstore/config';
-import { TransparencyLog, type TileBytes } from '@artifactstore/registry';
+import { TransparencyLog, receiptJson, type TileBytes } from '@artifactstore/registry';
 import { ApiProblems } from './api-problems.decorator.js';
 import { ANY_ROLE, Roles } from './auth.guard.js';
 import { ConsistencyProofDto } from './dto/consistency-proof.dto.js';
@@ -137,14 +137,6 @@ export class TransparencyLogController {
   async receipt(@Param('id') id: string, @Query() query: Record<string, unknown>): Promise<ReceiptDto> {
     onlyKnownParameters(query, ['size']);
     const size = queryInteger(query, 'size', 1, Number.MAX_SAFE_INTEGER);
-    const receipt = await this.log.receipt(id, size);
-    return {
-      package_id: receipt.package_id,
-      leaf_index: receipt.leaf_index,
-      entry: receipt.entry.toString('base64'),
-      manifest: receipt.manifest.toString('base64'),
-      checkpoint: receipt.checkpoint.note,
-      inclusion_proof: receipt.inclusion_proof.map((hash) => hash.toString('base64')),
-    };
+    return receiptJson(await this.log.receipt(id, size));
   }
 }

@@ -61,8 +61,10 @@ export {
  */
 export {
   TransparencyLog,
+  receiptJson,
   type Checkpoint,
   type Receipt,
+  type ReceiptJson,
   type ConsistencyProof,
   type TileBytes,
 } from './transparency-log.service.js';

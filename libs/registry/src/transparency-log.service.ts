@@ -41,6 +41,27 @@ export interface Receipt {
   readonly inclusion_proof: readonly Buffer[];
 }
 
+/** A receipt as the API and the CLI write it: bytes in base64, the checkpoint as its note text. */
+export interface ReceiptJson {
+  readonly package_id: string;
+  readonly leaf_index: number;
+  readonly entry: string;
+  readonly manifest: string;
+  readonly checkpoint: string;
+  readonly inclusion_proof: string[];
+}
+
+export function receiptJson(receipt: Receipt): ReceiptJson {
+  return {
+    package_id: receipt.package_id,
+    leaf_index: receipt.leaf_index,
+    entry: receipt.entry.toString('base64'),
+    manifest: receipt.manifest.toString('base64'),
+    checkpoint: receipt.checkpoint.note,
+    inclusion_proof: receipt.inclusion_proof.map((hash) => hash.toString('base64')),
+  };
+}
+
 export interface ConsistencyProof {
   readonly from: number;
   readonly to: number;
