@@ -158,12 +158,21 @@ export class TransparencyLog implements OnApplicationBootstrap {
         );
       }
       const start = index * TILE_WIDTH;
-      const rows = await tx.query(
-        `SELECT e.sequence, e.event_type, e.subject_kind, e.subject_id, e.actor, e.created_at, e.payload_digest
-         FROM log_leaves l JOIN events e ON e.sequence = l.sequence
-         WHERE l.leaf_index >= ? AND l.leaf_index < ? ORDER BY l.leaf_index`,
-        [start, start + width],
+      // Leaves are consecutive events, so the sequences of a bundle's first and last leaf bound its events: a range
+      // of the log's primary key, whatever the planner knows of the tables' sizes.
+      const bounds = await tx.query(
+        'SELECT leaf_index, sequence FROM log_leaves WHERE leaf_index IN (?, ?)',
+        [start, start + width - 1],
       );
+      const sequenceOf = (leaf: number): number =>
+        asNumber(bounds.find((row) => asNumber(row.leaf_index) === leaf)?.sequence);
+      const rows = await tx.query(
+        `SELECT sequence, event_type, subject_kind, subject_id, actor, created_at, payload_digest
+         FROM events WHERE sequence >= ? AND sequence <= ? ORDER BY sequence`,
+        [sequenceOf(start), sequenceOf(start + width - 1)],
+      );
+      if (rows.length !== width)
+        throw new Error(`entry bundle ${index} has ${rows.length} of ${width} events`);
       const entries = rows.map((row) =>
         encodeLogEntry({
           sequence: asNumber(row.sequence),
