@@ -13,6 +13,8 @@ import { benchAppend, benchReplay, benchTailFanOut, benchTailLatency } from './e
 import { benchCliSuite, cliTables } from './cli.bench.js';
 import { benchGarbageCollection, gcTable } from './gc.bench.js';
 import { benchTags, tagsTable } from './tags.bench.js';
+import { benchMirror, mirrorTables } from './mirror.bench.js';
+import { benchTransparency, transparencyTable } from './transparency.bench.js';
 import { benchFinalizeLatency, benchPackageFlow } from './registry.bench.js';
 import { benchHttpTransfer, type HttpTransferResult } from './http.bench.js';
 import { benchTus, tusTable } from './tus.bench.js';
@@ -50,8 +52,8 @@ import { HashWorkerPool } from './worker-hashing.js';
  * PostgreSQL is measured when --pg-url or ARTIFACTSTORE_TEST_PG_URL names a server.
  */
 const USAGE = `usage: npm run bench [-- options]
-  --suites LIST          eventlog,tails,dataplane,registry,http,distribution,s3,cli (the default), hashing, gc, tus
-                         or tags
+  --suites LIST          eventlog,tails,dataplane,registry,http,distribution,s3,cli (the default), hashing, gc, tus,
+                         tags, transparency or mirror
   --dialects LIST        sqlite,postgres
   --runs N               runs per figure, medians reported (3)
   --blob-mib N           size of the large transfers (1024)
@@ -65,6 +67,16 @@ const USAGE = `usage: npm run bench [-- options]
   --gc-packages N        packages in the gc suite's store, a tenth of them due (1000000)
   --gc-uploads N         64 KiB uploads timed without the collector in the gc suite (1000)
   --tags-packages LIST   package counts of the tags suite's store, the first the baseline (10000,1000000)
+  --transparency-packages N
+                         packages (5 events each) per append run of the transparency suite (1000); its replays
+                         use --replay-events, its pairs at least 5 runs
+  --transparency-events N
+                         events of the transparency suite's large SQLite log (5000000; 0: none)
+  --transparency-pg-events N
+                         events of its large PostgreSQL log (1000000; 0: none)
+  --mirror-packages N    small packages (3 files each) a mirror catches up on in the mirror suite (10000); its
+                         large catch-up is one --blob-mib file
+  --mirror-lag-seconds N how long the mirror suite writes 100 events/s for its lag (30; 0: none)
   --pg-url URL           PostgreSQL to measure (default: ARTIFACTSTORE_TEST_PG_URL)`;
 
 const OPTIONS = {
@@ -82,6 +94,11 @@ const OPTIONS = {
   'gc-packages': { type: 'string', default: '1000000' },
   'gc-uploads': { type: 'string', default: '1000' },
   'tags-packages': { type: 'string', default: '10000,1000000' },
+  'transparency-packages': { type: 'string', default: '1000' },
+  'transparency-events': { type: 'string', default: '5000000' },
+  'transparency-pg-events': { type: 'string', default: '1000000' },
+  'mirror-packages': { type: 'string', default: '10000' },
+  'mirror-lag-seconds': { type: 'string', default: '30' },
   'pg-url': { type: 'string', default: process.env.ARTIFACTSTORE_TEST_PG_URL ?? '' },
 } as const;
 
@@ -548,6 +565,39 @@ async function main(): Promise<void> {
       process.stdout.write(`${tagsTable(dialect, results)}
 `);
     }
+  }
+  if (suites.includes('transparency')) {
+    // The log tree's cost on appends and replay against the code without it, then reads of a large log.
+    for (const dialect of dialects) {
+      const result = await benchTransparency(
+        dialect === 'sqlite' ? 'sqlite' : 'postgres',
+        pgUrl,
+        {
+          runs: Math.max(5, runs),
+          appendPackages: Number(values['transparency-packages']),
+          replayEvents,
+          largeEvents: Number(
+            values[dialect === 'sqlite' ? 'transparency-events' : 'transparency-pg-events'],
+          ),
+        },
+        (line) => process.stderr.write(`transparency ${dialect}: ${line}\n`),
+      );
+      process.stdout.write(`${transparencyTable(dialect, result)}\n`);
+    }
+  }
+  if (suites.includes('mirror')) {
+    // A mirror's catch-up against `pull` of the same packages, then its lag under steady writes (ADR 0016).
+    const result = await benchMirror(
+      {
+        runs,
+        packages: Number(values['mirror-packages']),
+        bigMiB: Number(values['blob-mib']),
+        lagSeconds: Number(values['mirror-lag-seconds']),
+        lagEventsPerSecond: 100,
+      },
+      (line) => process.stderr.write(`mirror: ${line}\n`),
+    );
+    process.stdout.write(`${mirrorTables(result)}\n`);
   }
   if (!suites.includes('eventlog')) return;
   for (const dialect of dialects) {
