@@ -180,7 +180,7 @@ describe('mirrors: a chain of three servers', () => {
       ...backendOf('mirror-c'),
       ARTIFACTSTORE_FOLLOW_URL: b.server.url,
     });
-  });
+  }, 180_000);
 
   it('copies the log byte for byte: the same head chain digest and the same replayed state', async () => {
     published.push(
@@ -252,12 +252,12 @@ describe('mirrors: a chain of three servers', () => {
   });
 
   it('resumes with nothing lost or doubled when the source dies mid-transfer and the mirror dies mid-blob', async () => {
-    const big = await publish(a.server.url, { 'big.bin': randomBytes(48 * 1024 * 1024) });
+    const big = await publish(a.server.url, { 'big.bin': randomBytes(24 * 1024 * 1024) });
     await sleep(150);
     await a.server.kill('SIGKILL');
     await sleep(500);
     await a.server.restart();
-    const bigger = await publish(a.server.url, { 'bigger.bin': randomBytes(48 * 1024 * 1024) });
+    const bigger = await publish(a.server.url, { 'bigger.bin': randomBytes(24 * 1024 * 1024) });
     await sleep(150);
     await b.server.kill('SIGKILL');
     await b.server.restart();
@@ -268,7 +268,7 @@ describe('mirrors: a chain of three servers', () => {
     await expectSameFiles(c.server.url, big);
     await expectSameFiles(b.server.url, bigger);
     expect(b.server.unexpectedExits).toEqual([]);
-  });
+  }, 300_000); // two 24 MiB copies through three stores, with kills and restarts, on a busy CI machine
 
   it('becomes a primary that continues the same log when restarted without a source', async () => {
     const before = await headOf(c.server.url);
@@ -340,5 +340,5 @@ describe('mirrors: a source that does not extend the mirror', () => {
     } finally {
       await repointed.stop();
     }
-  });
+  }, 180_000); // four server starts and a wait for the mirror to stop
 });
