@@ -150,7 +150,7 @@ export async function benchMirror(
   const cliConcurrency = await cliDefaultConcurrency();
   const smallSource = await startSource(
     (core) => loadSmallPackages(core, options.packages, progress),
-    `${options.packages} packages`,
+    `${options.packages.toLocaleString('en-US')} packages of 3 files`,
     progress,
   );
   let small: CatchUpWorkload;
@@ -179,7 +179,7 @@ export async function benchMirror(
   if (options.bigMiB > 0) {
     const bigSource = await startSource(
       (core) => loadBigFile(core, options.bigMiB),
-      `one ${options.bigMiB} MiB file`,
+      `one ${options.bigMiB.toLocaleString('en-US')} MiB file`,
       progress,
     );
     try {
