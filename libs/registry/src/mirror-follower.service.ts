@@ -54,6 +54,8 @@ const BLOB_FETCHES = 4;
 const MAX_BACKOFF_MS = 30_000;
 /** PostgreSQL advisory lock held by the one process of a mirror's database that follows. */
 const MIRROR_LOCK_KEY = 7_021_802_726;
+/** A page whose copy took longer than this may have been overtaken by the source: its head is asked again. */
+const SLOW_PAGE_MS = 1_000;
 /** How often a standby process tries to become the follower. */
 const STANDBY_RETRY_MS = 5_000;
 
@@ -213,13 +215,19 @@ export class MirrorFollower implements OnApplicationBootstrap, OnModuleDestroy {
         continue;
       }
       this.pendingSince = parseTimestamp(first.created_at);
+      const copyStarted = this.clock.now();
       head = await this.copy(page);
       this.headSequence = head.sequence;
-      if (page.length < PAGE_SIZE) {
-        this.sourceHead = Math.max(this.sourceHead ?? 0, head.sequence);
+      // A short page reached the source's head as it was when asked; a full page, or one whose blobs took long,
+      // may have been overtaken meanwhile, so the source is asked where it is now.
+      if (page.length === PAGE_SIZE || this.clock.now() - copyStarted > SLOW_PAGE_MS)
+        await this.refreshSourceHead();
+      if ((this.sourceHead ?? 0) <= head.sequence) {
+        this.sourceHead = head.sequence;
         this.pendingSince = null;
       } else {
-        await this.refreshSourceHead();
+        // The next event was committed after the last one applied: its time bounds the lag from above.
+        this.pendingSince = parseTimestamp(head.created_at);
       }
     }
   }
