@@ -139,6 +139,8 @@ describe.each(dialectsUnderTest())(
       const liveKeys = new Set(live.map((pkg) => pkg.key));
       /** Files a racing client got a 201 for during the rounds: live, so they must survive too. */
       const raced: { id: string; path: string; sha256: string; key: string }[] = [];
+      /** Racing uploads the kill left unanswered: each landed whole or not at all, and the end tells which. */
+      const unanswered: { id: string; path: string; sha256: string; key: string }[] = [];
 
       const rounds = scaled(ROUNDS);
       let killedMidRun = 0;
@@ -167,7 +169,10 @@ describe.each(dialectsUnderTest())(
             const pkg = slice[nth] as Planted;
             const path = `r-${nth}.bin`;
             const reply = await answerOrNone(put(racer, path, pkg.bytes));
-            if (reply instanceof NoAnswer) return;
+            if (reply instanceof NoAnswer) {
+              unanswered.push({ id: racer, path, sha256: pkg.sha256, key: pkg.key });
+              return;
+            }
             expectStatus(reply, 201, 'racing upload');
             raced.push({ id: racer, path, sha256: pkg.sha256, key: pkg.key });
             liveKeys.add(pkg.key);
@@ -203,6 +208,15 @@ describe.each(dialectsUnderTest())(
       );
 
       const problems: string[] = [];
+      // An unanswered upload that committed is as live as an acknowledged one; one that did not left nothing.
+      let landedUnanswered = 0;
+      for (const file of unanswered) {
+        const reply = await client.call('GET', `/v1/packages/${file.id}/files/${file.path}`, { hash: true });
+        if (reply.status === 404) continue;
+        landedUnanswered++;
+        raced.push(file);
+        liveKeys.add(file.key);
+      }
       const files = [...live.map((pkg) => ({ id: pkg.id, path: 'f.bin', sha256: pkg.sha256 })), ...raced];
       for (const file of files) {
         const reply = await client.call('GET', `/v1/packages/${file.id}/files/${file.path}`, { hash: true });
@@ -228,7 +242,8 @@ describe.each(dialectsUnderTest())(
 
       console.log(
         `gc crash on ${dialectUnderTest.dialect}: ${killedMidRun} of ${rounds} runs killed mid-run, ` +
-          `${raced.length} racing uploads acknowledged`,
+          `${raced.length - landedUnanswered} racing uploads acknowledged, ${landedUnanswered} of ` +
+          `${unanswered.length} unanswered ones landed`,
       );
       // The run did what it is for: kills landed while the collector was deleting.
       expect(killedMidRun).toBeGreaterThan(0);
