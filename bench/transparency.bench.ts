@@ -247,6 +247,9 @@ async function insertRawEvents(core: CoreContext, events: number): Promise<void>
     await core.database.write(async (tx) => {
       // Appends are serialized by this lock on PostgreSQL; the bench holds it as any writer of the log must.
       await core.eventLog.lockAppends(tx);
+      // Sequences are the writer's to give (the identity column's own generator is not used).
+      const [head] = await tx.query('SELECT COALESCE(MAX(sequence), 0) AS head FROM events');
+      let sequence = Number(head?.head ?? 0);
       const perInsert = ROWS_PER_INSERT[tx.dialect];
       const createdAt = formatTimestamp(new Date());
       for (let at = 0; at < inTransaction; at += perInsert) {
@@ -254,6 +257,7 @@ async function insertRawEvents(core: CoreContext, events: number): Promise<void>
         const params: unknown[] = [];
         for (let i = 0; i < rows; i++) {
           params.push(
+            ++sequence,
             draft.event_type,
             draft.subject_kind,
             uuidv7(),
@@ -265,8 +269,8 @@ async function insertRawEvents(core: CoreContext, events: number): Promise<void>
           );
         }
         await tx.run(
-          `INSERT INTO events (event_type, subject_kind, subject_id, actor, payload, payload_digest,
-            chain_digest, created_at) VALUES ${Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+          `INSERT INTO events (sequence, event_type, subject_kind, subject_id, actor, payload, payload_digest,
+            chain_digest, created_at) ${tx.dialect === 'postgres' ? 'OVERRIDING SYSTEM VALUE ' : ''}VALUES ${Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
           params,
         );
       }

@@ -8,10 +8,12 @@ import { MIGRATIONS } from './migrations/index.js';
  * (a restart, 57P01) can emit 'error' more than once; TypeORM listens while a query runner holds the client and
  * lets go when it releases it, which it does at the first error, so a second one would have no listener and crash
  * the process. The failure still reaches whoever was using the connection, through its query.
+ *
+ * It pipelines (ADR 0017): statements issued before the answers to earlier ones are written at once.
  */
 class ListeningClient extends pg.Client {
   constructor(config?: string | pg.ClientConfig) {
-    super(config);
+    super({ ...(typeof config === 'string' ? { connectionString: config } : config), pipeline: true });
     this.on('error', () => undefined);
   }
 }

@@ -152,6 +152,7 @@ export class Database implements OnApplicationShutdown {
     const runner = this.writer.createQueryRunner();
     const executor = new QueryRunnerExecutor(runner);
     try {
+      await executor.connect();
       const [row] = await executor.query(`SELECT pg_try_advisory_lock(${Math.trunc(key)}) AS locked`, []);
       if (row?.locked !== true) return { ran: false };
       try {
@@ -224,6 +225,7 @@ export class Database implements OnApplicationShutdown {
     const runner = this.writer.createQueryRunner();
     const executor = new QueryRunnerExecutor(runner);
     try {
+      await executor.connect();
       return await this.inTransaction(executor, begin, work);
     } finally {
       await releaseRunner(runner, executor.broken);
@@ -245,7 +247,8 @@ export class Database implements OnApplicationShutdown {
     let result: T;
     try {
       result = await work(tx);
-      await executor.run('COMMIT', []);
+      await tx.runChecks();
+      await executor.commit();
     } catch (error) {
       await this.rollBack(executor, error);
       throw error;

@@ -1,4 +1,5 @@
 import type BetterSqlite3 from 'better-sqlite3';
+import type pg from 'pg';
 import type { DataSource, QueryRunner } from 'typeorm';
 import { DatabaseError } from './database.errors.js';
 import type { Row } from './tx.js';
@@ -11,14 +12,42 @@ export interface SqlExecutor {
   inTransaction(): boolean;
   /** Records that the connection's state is unknown (a rollback failed): it must not be used again. */
   markBroken(): void;
+  /**
+   * Issues a write whose outcome the unit does not read. On PostgreSQL it is pipelined: written now, answered
+   * later; a failure fails the next awaited statement and `settle`. SQLite runs it at once.
+   */
+  send(sql: string, params: readonly unknown[]): void;
+  /** Waits for every statement sent; throws the first failure among them. */
+  settle(): Promise<void> | void;
+  /** Commits the transaction, or throws (it is then rolled back) when any of its statements failed. */
+  commit(): Promise<void> | void;
 }
 
-/** PostgreSQL: through the TypeORM query runner that holds the transaction's pooled connection. */
+/**
+ * PostgreSQL: on the pooled connection that the transaction's TypeORM query runner holds, through node-postgres
+ * itself. The pool's clients pipeline (`pipeline: true`): a statement is written as soon as it is issued, without
+ * waiting for the answers to the ones before it, and the server runs them in order. `send` uses that for writes
+ * whose outcome the unit does not read; their answers are collected before the next statement that is awaited.
+ */
 export class QueryRunnerExecutor implements SqlExecutor {
   /** Set when the connection must be closed rather than returned to the pool. */
   broken = false;
+  private client: pg.ClientBase | undefined;
+  /** Statements sent and not yet answered. */
+  private readonly inFlight = new Set<Promise<unknown>>();
+  /** The first failure of a sent statement: every later statement of the transaction fails because of it. */
+  private failure: DatabaseError | undefined;
 
   constructor(private readonly runner: QueryRunner) {}
+
+  /** Takes the runner's connection from the pool; call once, before the first statement. */
+  async connect(): Promise<void> {
+    try {
+      this.client = (await this.runner.connect()) as pg.ClientBase;
+    } catch (error) {
+      throw DatabaseError.from(error, '(connect)');
+    }
+  }
 
   /** PostgreSQL aborts a failed transaction but keeps it open until ROLLBACK; a lost connection fails that too. */
   inTransaction(): boolean {
@@ -30,17 +59,67 @@ export class QueryRunnerExecutor implements SqlExecutor {
   }
 
   async query(sql: string, params: readonly unknown[]): Promise<Row[]> {
-    const result = await this.runner.query(sql, [...params], true).catch((error: unknown) => {
-      throw DatabaseError.from(error, sql);
-    });
-    return (result.records as Row[] | undefined) ?? [];
+    return (await this.statement(sql, params)).rows as Row[];
   }
 
   async run(sql: string, params: readonly unknown[]): Promise<number> {
-    const result = await this.runner.query(sql, [...params], true).catch((error: unknown) => {
-      throw DatabaseError.from(error, sql);
+    return (await this.statement(sql, params)).rowCount ?? 0;
+  }
+
+  send(sql: string, params: readonly unknown[]): void {
+    const answer: Promise<unknown> = this.issue(sql, params).then(
+      () => this.inFlight.delete(answer),
+      (error: unknown) => {
+        this.inFlight.delete(answer);
+        this.failure ??= DatabaseError.from(error, sql);
+      },
+    );
+    this.inFlight.add(answer);
+  }
+
+  async settle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
+    if (this.failure) throw this.failure;
+  }
+
+  /**
+   * COMMIT goes out behind the statements still in flight, in the same round trip. PostgreSQL answers the COMMIT
+   * of a transaction that a failed statement aborted with ROLLBACK (no error), so the sent statements' failure is
+   * the one reported, and a COMMIT that did not commit is never taken for one that did.
+   */
+  async commit(): Promise<void> {
+    const committing = this.issue('COMMIT', []);
+    committing.catch(() => undefined); // awaited below, after the statements ahead of it
+    await this.settle();
+    const result = await committing.catch((error: unknown) => {
+      throw DatabaseError.from(error, 'COMMIT');
     });
-    return result.affected ?? 0;
+    if (result.command !== 'COMMIT') {
+      throw new DatabaseError(
+        `COMMIT answered ${result.command}: the transaction was rolled back`,
+        'other',
+        undefined,
+      );
+    }
+  }
+
+  /** Issues a statement now, behind those already sent, and waits for its answer. */
+  private async statement(sql: string, params: readonly unknown[]): Promise<pg.QueryResult> {
+    const answer = this.issue(sql, params);
+    try {
+      return await answer;
+    } catch (error) {
+      // The first failure of the transaction is the one to report: PostgreSQL answers everything after it with
+      // "current transaction is aborted".
+      this.failure ??= DatabaseError.from(error, sql);
+      await this.settle();
+      throw this.failure;
+    }
+  }
+
+  private issue(sql: string, params: readonly unknown[]): Promise<pg.QueryResult> {
+    if (!this.client) throw new Error('the connection was not taken from the pool');
+    return this.client.query(sql, [...params]);
   }
 }
 
@@ -79,6 +158,16 @@ export class SqliteExecutor implements SqlExecutor {
     } catch (error) {
       throw DatabaseError.from(error, sql);
     }
+  }
+
+  send(sql: string, params: readonly unknown[]): void {
+    this.run(sql, params);
+  }
+
+  settle(): void {}
+
+  commit(): void {
+    this.run('COMMIT', []);
   }
 
   run(sql: string, params: readonly unknown[]): number {

@@ -93,6 +93,7 @@ function closingDollar(sql: string, from: number): number {
  */
 export class Tx {
   private readonly commitHooks: (() => void)[] = [];
+  private readonly checks: (() => Promise<void>)[] = [];
 
   constructor(
     readonly dialect: Dialect,
@@ -110,11 +111,34 @@ export class Tx {
   }
 
   /**
+   * Issues a write whose outcome the unit does not read (no rows, no count). On PostgreSQL it is pipelined: sent
+   * at once behind the statements before it, without waiting for its answer, so a unit's writes cost one round
+   * trip between them rather than one each. Its failure fails the next statement the unit awaits, and the commit.
+   * SQLite runs it at once.
+   */
+  send(sql: string, params: readonly unknown[] = []): void {
+    this.executor.send(dialectSql(sql, this.dialect), params);
+  }
+
+  /**
    * Calls `hook` once the transaction has committed (never if it rolls back). For wake-ups only (a tail that
    * should look again); anything with an effect must be driven by the log itself.
    */
   afterCommit(hook: () => void): void {
     this.commitHooks.push(hook);
+  }
+
+  /**
+   * Runs `check` after the unit's work and before COMMIT, in the transaction, in the order registered: for what a
+   * unit sent early and must still confirm (its answer has usually arrived by then). A throw rolls the unit back.
+   */
+  beforeCommit(check: () => Promise<void>): void {
+    this.checks.push(check);
+  }
+
+  /** @internal Called by Database after the unit's work, before COMMIT. */
+  async runChecks(): Promise<void> {
+    for (const check of this.checks.splice(0)) await check();
   }
 
   /** @internal Called by Database after COMMIT. */

@@ -68,7 +68,6 @@ const SELECT_SINCE = `SELECT ${EVENT_COLUMNS} FROM events WHERE sequence > ? ORD
 const SELECT_FIRST_OF_SUBJECT = `SELECT ${EVENT_COLUMNS} FROM events
   WHERE subject_kind = ? AND subject_id = ? AND event_type = ? ORDER BY sequence LIMIT 1`;
 const SELECT_HEAD = 'SELECT sequence, chain_digest, created_at FROM events ORDER BY sequence DESC LIMIT 1';
-const NEXT_SEQUENCE_POSTGRES = "SELECT nextval(pg_get_serial_sequence('events', 'sequence')) AS next";
 
 /**
  * The append-only event log. Appends are serialized so that commit order equals sequence order (a reader that has
@@ -116,7 +115,9 @@ export class EventLog implements OnApplicationShutdown {
     const known = this.heads.get(tx);
     if (known) return known;
     if (tx.dialect === 'postgres') {
-      await tx.query(`SELECT pg_advisory_xact_lock(${APPEND_LOCK_KEY}), pg_notify('${EVENTS_CHANNEL}', '')`);
+      // Pipelined with the head's read: the server runs that only once the lock is held, in a snapshot of its own
+      // (READ COMMITTED), so it sees the previous holder's commit; one round trip for both.
+      tx.send(`SELECT pg_advisory_xact_lock(${APPEND_LOCK_KEY}), pg_notify('${EVENTS_CHANNEL}', '')`);
     }
     // Read the head only once the lock is held, so it includes the previous holder's commit.
     const [row] = await tx.query(SELECT_HEAD);
@@ -144,10 +145,8 @@ export class EventLog implements OnApplicationShutdown {
       throw new InvalidEventError('payload_digest does not match the payload');
     }
     const head = await this.headOf(tx);
-    const sequence =
-      tx.dialect === 'postgres'
-        ? asNumber((await tx.query(NEXT_SEQUENCE_POSTGRES))[0]?.next)
-        : head.sequence + 1;
+    // Under the append lock the head is the last committed event, so the next sequence is known without asking.
+    const sequence = head.sequence + 1;
     const now = formatTimestamp(new Date(this.clock.now()));
     const created_at = now > head.created_at ? now : head.created_at;
     const event: Event = {
@@ -161,7 +160,7 @@ export class EventLog implements OnApplicationShutdown {
       created_at,
       chain_digest: chainDigest(head.chain_digest, { ...draft, sequence, created_at }),
     };
-    await this.insert(tx, event);
+    this.insert(tx, event);
     tx.afterCommit(() => {
       this.committedAppends++;
     });
@@ -189,17 +188,12 @@ export class EventLog implements OnApplicationShutdown {
                 ? 'chain_digest does not continue the chain'
                 : undefined;
       if (problem) throw new InvalidEventError(`cannot import event ${event.sequence}: ${problem}`);
-      await this.insert(tx, event);
-    }
-    if (tx.dialect === 'postgres' && events.length > 0) {
-      // Later appends draw from the identity sequence: move it past the imported events.
-      const { sequence } = await this.headOf(tx);
-      await tx.query("SELECT setval(pg_get_serial_sequence('events', 'sequence'), ?)", [sequence]);
+      this.insert(tx, event);
     }
   }
 
-  private async insert(tx: Tx, event: Event): Promise<void> {
-    await tx.run(tx.dialect === 'postgres' ? INSERT_POSTGRES : INSERT_SQLITE, [
+  private insert(tx: Tx, event: Event): void {
+    tx.send(tx.dialect === 'postgres' ? INSERT_POSTGRES : INSERT_SQLITE, [
       event.sequence,
       event.event_type,
       event.subject_kind,

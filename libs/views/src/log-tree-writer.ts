@@ -47,14 +47,26 @@ export class LogTreeWriter {
     const first = events[0];
     if (first === undefined) return;
     if (events.length === 1) {
-      // The write path appends one event at a time: one round trip, plus a tile's read every 256 leaves.
+      // The write path appends one event at a time. Its leaf goes out pipelined, and whether it took is looked at
+      // before the commit, when the answer has usually come back with those of later statements: no round trip of
+      // its own, plus a tile's read every 256 leaves. When it did not take (the tree is behind the log), the
+      // catch-up path runs then, in order with the checks of any later appends of the same transaction.
       const hash = leafHash(encodeLogEntry(first));
-      const [row] = await tx.query(INSERT_NEXT_LEAF, [first.sequence, hash, first.sequence, first.sequence]);
-      if (row !== undefined) {
-        await completeTiles(tx, 0, asNumber(row.leaf_index), [hash]);
-        return;
-      }
+      const inserting = tx.query(INSERT_NEXT_LEAF, [first.sequence, hash, first.sequence, first.sequence]);
+      inserting.catch(() => undefined); // awaited before the commit; the unit's next statement reports a failure
+      tx.beforeCommit(async () => {
+        const [row] = await inserting;
+        if (row !== undefined) await completeTiles(tx, 0, asNumber(row.leaf_index), [hash]);
+        else await this.appendSlowly(tx, events);
+      });
+      return;
     }
+    await this.appendSlowly(tx, events);
+  }
+
+  private async appendSlowly(tx: Tx, events: readonly LogEntryFields[]): Promise<void> {
+    const first = events[0];
+    if (first === undefined) return;
     let last = await lastLeaf(tx);
     if (last !== undefined && first.sequence <= last.sequence) {
       throw new ProjectionError(`event ${first.sequence} is already in the log tree (leaf ${last.index})`);
