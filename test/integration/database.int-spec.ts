@@ -179,6 +179,72 @@ describe.each(dialectsUnderTest())('Database on $dialect', (dialectUnderTest) =>
     });
   });
 
+  describe('statements sent without waiting (Tx.send)', () => {
+    const insertClass = 'INSERT INTO retention_classes (name, ttl_days, description) VALUES (?, ?, ?)';
+    const namesLike = (prefix: string): Promise<string[]> =>
+      database
+        .read((tx) =>
+          tx.query('SELECT name FROM retention_classes WHERE name LIKE ? ORDER BY name', [`${prefix}%`]),
+        )
+        .then((rows) => rows.map((row) => String(row.name)));
+
+    it('commits sent writes, which later statements of the unit see', async () => {
+      const seen = await database.write(async (tx) => {
+        tx.send(insertClass, ['sent-a', 1, 'x']);
+        tx.send(insertClass, ['sent-b', 2, 'x']);
+        return tx.query("SELECT name FROM retention_classes WHERE name LIKE 'sent-%' ORDER BY name");
+      });
+      expect(seen.map((row) => row.name)).toEqual(['sent-a', 'sent-b']);
+      expect(await namesLike('sent-')).toEqual(['sent-a', 'sent-b']);
+    });
+
+    it("fails the unit's next awaited statement with the sent statement's own failure, and keeps nothing", async () => {
+      const unit = database.write(async (tx) => {
+        tx.send(insertClass, ['dup-a', 1, 'x']);
+        tx.send(insertClass, ['standard', 1, 'x']); // taken: a unique violation
+        tx.send(insertClass, ['dup-b', 1, 'x']);
+        await tx.query('SELECT 1 AS one');
+        return 'went on';
+      });
+      await expect(unit).rejects.toMatchObject({ kind: 'unique_violation' });
+      expect(await namesLike('dup-')).toEqual([]);
+    });
+
+    it('fails the commit when the last statements were sent and one of them failed', async () => {
+      const unit = database.write(async (tx) => {
+        tx.send(insertClass, ['last-a', 1, 'x']);
+        tx.send(insertClass, ['last-b', 0, 'x']); // ttl_days must be positive: a check violation
+        return Promise.resolve('returned');
+      });
+      await expect(unit).rejects.toMatchObject({ kind: 'check_violation' });
+      expect(await namesLike('last-')).toEqual([]);
+    });
+
+    it('runs before-commit checks in order after the work, and rolls back when one throws', async () => {
+      const order: string[] = [];
+      await database.write(async (tx) => {
+        tx.beforeCommit(async () => {
+          order.push(
+            `first sees ${(await tx.query("SELECT name FROM retention_classes WHERE name = 'chk'")).length}`,
+          );
+        });
+        tx.beforeCommit(() => Promise.resolve(void order.push('second')));
+        tx.send(insertClass, ['chk', 1, 'x']);
+        order.push('work done');
+        return Promise.resolve();
+      });
+      expect(order).toEqual(['work done', 'first sees 1', 'second']);
+      await expect(
+        database.write(async (tx) => {
+          tx.send(insertClass, ['chk-undone', 1, 'x']);
+          tx.beforeCommit(() => Promise.reject(new Error('check failed')));
+          return Promise.resolve();
+        }),
+      ).rejects.toThrow('check failed');
+      expect(await namesLike('chk-')).toEqual([]);
+    });
+  });
+
   it('runs after-commit hooks only on commit', async () => {
     const calls: string[] = [];
     await database.write(async (tx) => {
