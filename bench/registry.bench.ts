@@ -66,6 +66,41 @@ export async function benchPackageFlow(
   }
 }
 
+/**
+ * Packages/s through the registry (create → `files` × 4 KiB → finalize) with each of `writers` packages in flight
+ * at once, in one store: how the write rate scales with more writers (issue 24: on PostgreSQL they queue on the
+ * append lock, so the figure is the inverse of how long a transaction holds it).
+ */
+export async function benchWriters(
+  scratch: ScratchDatabase,
+  packages: number,
+  files: number,
+  writers: readonly number[],
+): Promise<number[]> {
+  const core = await openCore(scratch.config);
+  try {
+    for (let i = 0; i < 10; i++) await onePackage(core, files, 4096, -1 - i); // warm-up
+    const rates: number[] = [];
+    let index = 0;
+    for (const inFlight of writers) {
+      const start = performance.now();
+      let started = 0;
+      await Promise.all(
+        Array.from({ length: inFlight }, async () => {
+          while (started < packages) {
+            started++;
+            await onePackage(core, files, 4096, index++);
+          }
+        }),
+      );
+      rates.push(packages / ((performance.now() - start) / 1000));
+    }
+    return rates;
+  } finally {
+    await core.app.close();
+  }
+}
+
 export interface FinalizeLatencyResult {
   readonly files: number;
   /** Median over the runs of finalizePackage's wall time. */

@@ -15,7 +15,7 @@ import { benchGarbageCollection, gcTable } from './gc.bench.js';
 import { benchTags, tagsTable } from './tags.bench.js';
 import { benchMirror, mirrorTables } from './mirror.bench.js';
 import { benchTransparency, transparencyTable } from './transparency.bench.js';
-import { benchFinalizeLatency, benchPackageFlow } from './registry.bench.js';
+import { benchFinalizeLatency, benchPackageFlow, benchWriters } from './registry.bench.js';
 import { benchHttpTransfer, type HttpTransferResult } from './http.bench.js';
 import { benchTus, tusTable } from './tus.bench.js';
 import { benchS3, type S3BenchResult } from './s3.bench.js';
@@ -53,7 +53,7 @@ import { HashWorkerPool } from './worker-hashing.js';
  */
 const USAGE = `usage: npm run bench [-- options]
   --suites LIST          eventlog,tails,dataplane,registry,http,distribution,s3,cli (the default), hashing, gc, tus,
-                         tags, transparency or mirror
+                         tags, transparency, mirror or writers
   --dialects LIST        sqlite,postgres
   --runs N               runs per figure, medians reported (3)
   --blob-mib N           size of the large transfers (1024)
@@ -77,6 +77,7 @@ const USAGE = `usage: npm run bench [-- options]
   --mirror-packages N    small packages (3 files each) a mirror catches up on in the mirror suite (10000); its
                          large catch-up is one --blob-mib file
   --mirror-lag-seconds N how long the mirror suite writes 100 events/s for its lag (30; 0: none)
+  --writers-packages N   packages per figure of the writers suite (300), with 1, 2 and 16 in flight
   --pg-url URL           PostgreSQL to measure (default: ARTIFACTSTORE_TEST_PG_URL)`;
 
 const OPTIONS = {
@@ -99,6 +100,7 @@ const OPTIONS = {
   'transparency-pg-events': { type: 'string', default: '1000000' },
   'mirror-packages': { type: 'string', default: '10000' },
   'mirror-lag-seconds': { type: 'string', default: '30' },
+  'writers-packages': { type: 'string', default: '300' },
   'pg-url': { type: 'string', default: process.env.ARTIFACTSTORE_TEST_PG_URL ?? '' },
 } as const;
 
@@ -193,7 +195,6 @@ function scratchOf(dialect: string): () => Promise<ScratchDatabase> {
   return () => (dialect === 'sqlite' ? createScratchSqlite() : createScratchPostgres(pgUrl));
 }
 
-/** Packages/s through the registry beside the plain append rate (1 event per transaction) of the same run. */
 /** A PUT and a full GET through the server beside the dataplane alone, each run in one process. */
 async function httpReport(): Promise<string> {
   const sizeMiB = Number(values['blob-mib']);
@@ -427,6 +428,7 @@ async function s3Report(): Promise<string> {
   ].join('\n');
 }
 
+/** Packages/s through the registry beside the plain append rate (1 event per transaction) of the same run. */
 async function registryReport(dialect: string): Promise<string> {
   const create = scratchOf(dialect);
   const flows = [];
@@ -451,6 +453,41 @@ async function registryReport(dialect: string): Promise<string> {
     `| create → ingest 10 × 4 KiB → finalize, one at a time | ${flow.toFixed(1)} packages/s | ${parts.toFixed(1)} packages/s: 12 × EventLog.append (${fmt(append)} ev/s, 1 per transaction) + 10 × FsBlobStore.ingest (${blobMs.toFixed(2)} ms each) | ${ratio(flow, parts)} |`,
     `| the same, 4 packages at once | ${concurrent.toFixed(1)} packages/s | | ${ratio(concurrent, parts)} |`,
     `| finalize of a ${fmt(finalize.files)}-file package (manifest ${fmt(finalize.manifestBytes)} bytes) | ${finalize.finalizeMs.toFixed(0)} ms | | |`,
+    '',
+  ].join('\n');
+}
+
+const WRITERS = [1, 2, 16] as const;
+
+/**
+ * Packages/s (create → 3 × 4 KiB → finalize) with 1, 2 and 16 in flight, on every dialect, the dialects taking
+ * turns run by run; PostgreSQL against SQLite and 16 writers against 2 in the same runs.
+ */
+async function writersReport(dialects: readonly string[]): Promise<string> {
+  const packages = Number(values['writers-packages']);
+  const rates = new Map<string, number[][]>(dialects.map((dialect) => [dialect, []]));
+  for (let run = 0; run < runs; run++) {
+    for (const dialect of run % 2 === 0 ? dialects : [...dialects].reverse()) {
+      const measured = await withScratch(scratchOf(dialect), (s) => benchWriters(s, packages, 3, WRITERS));
+      rates.get(dialect)?.push(measured);
+    }
+  }
+  const at = (dialect: string, column: number): number =>
+    median((rates.get(dialect) ?? []).map((measured) => measured[column] ?? 0));
+  const sqlite = dialects.includes('sqlite') ? at('sqlite', WRITERS.length - 1) : undefined;
+  const rows = dialects.map((dialect) => {
+    const cells = WRITERS.map((_, column) => at(dialect, column).toFixed(1));
+    const last = at(dialect, WRITERS.length - 1);
+    const scaling = ratio(last, at(dialect, 1));
+    const against = sqlite === undefined ? '' : ratio(last, sqlite);
+    return `| ${dialect} | ${cells.join(' | ')} | ${scaling} | ${against} |`;
+  });
+  return [
+    `## writers (${fmt(packages)} packages per figure: create → 3 × 4 KiB → finalize, packages/s)`,
+    '',
+    `| dialect | ${WRITERS.map((n) => `${n} in flight`).join(' | ')} | 16 against 2 | 16 against SQLite's 16 |`,
+    `| --- | ${WRITERS.map(() => '---').join(' | ')} | --- | --- |`,
+    ...rows,
     '',
   ].join('\n');
 }
@@ -529,6 +566,7 @@ async function main(): Promise<void> {
   if (suites.includes('registry')) {
     for (const dialect of dialects) process.stdout.write(`${await registryReport(dialect)}\n`);
   }
+  if (suites.includes('writers')) process.stdout.write(`${await writersReport(dialects)}\n`);
   if (suites.includes('tails')) {
     for (const dialect of dialects) process.stdout.write(`${await tailsReport(dialect)}\n`);
   }
