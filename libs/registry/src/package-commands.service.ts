@@ -291,8 +291,12 @@ export class PackageCommands {
     actor: string,
   ): Promise<FileRecord> {
     return this.database.write(async (tx) => {
-      await this.eventLog.lockAppends(tx);
-      await checkCanAdd(tx, packageId, path, this.portablePaths);
+      // The checks go out right behind the lock's statement, so they run once it is held: one round trip for both
+      // on PostgreSQL (ADR 0017).
+      await Promise.all([
+        this.eventLog.lockAppends(tx),
+        checkCanAdd(tx, packageId, path, this.portablePaths),
+      ]);
       // The collector deletes blobs only under the append lock, so a blob found here stays until after the commit;
       // one it took since the bytes were stored comes back from the staging copy (ADR 0013).
       await this.blobStore.ensureStored(staged);
@@ -326,18 +330,20 @@ export class PackageCommands {
     checkId('package_id', packageId);
     checkLabel('actor', actor);
     return this.database.write(async (tx) => {
-      await this.eventLog.lockAppends(tx);
-      const [row] = await tx.query(
-        'SELECT id, name, producer, subject, status, metadata FROM artifact_packages WHERE id = ?',
-        [packageId],
-      );
+      // The lock, the package and its files in one round trip on PostgreSQL: the reads run once the lock is held.
+      const [, [row], files] = await Promise.all([
+        this.eventLog.lockAppends(tx),
+        tx.query('SELECT id, name, producer, subject, status, metadata FROM artifact_packages WHERE id = ?', [
+          packageId,
+        ]),
+        tx.query(
+          'SELECT relative_path, media_type, size, blake3, sha256 FROM artifact_files WHERE package_id = ?',
+          [packageId],
+        ),
+      ]);
       if (!row) throw new PackageNotFoundError(packageId);
       const status = asStatus(row.status);
       if (status !== 'created') throw new IllegalPackageStateError(packageId, status, 'finalize');
-      const files = await tx.query(
-        'SELECT relative_path, media_type, size, blake3, sha256 FROM artifact_files WHERE package_id = ?',
-        [packageId],
-      );
       const manifest = buildManifest(
         {
           id: packageId,
