@@ -111,7 +111,7 @@ export class LogTreeWriter {
         event.sequence,
         hashes[start + offset],
       ]);
-      await tx.run(
+      tx.send(
         `INSERT INTO log_leaves (leaf_index, sequence, hash) VALUES ${chunk.map(() => '(?, ?, ?)').join(', ')}`,
         params,
       );
@@ -143,7 +143,7 @@ async function completeTiles(tx: Tx, level: number, before: number, added: reado
     const from = (tile - firstTile) * TILE_WIDTH;
     const root = rootOfLeaves(hashes.slice(from, from + TILE_WIDTH));
     roots.push(root);
-    await tx.run('INSERT INTO log_tile_hashes (level, idx, hash) VALUES (?, ?, ?)', [level + 1, tile, root]);
+    tx.send('INSERT INTO log_tile_hashes (level, idx, hash) VALUES (?, ?, ?)', [level + 1, tile, root]);
   }
   await completeTiles(tx, level + 1, firstTile, roots);
 }

@@ -66,7 +66,7 @@ export class RegistryViewWriter implements ViewWriter {
   async applyBatch(tx: Tx, events: readonly Event[]): Promise<void> {
     const store = new BatchingViewStore(tx);
     for (const event of events) await this.handlers.get(event.event_type)?.apply(store, event);
-    await store.flush();
+    store.flush();
     await this.tree?.append(tx, events);
   }
 

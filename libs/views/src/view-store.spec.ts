@@ -18,6 +18,9 @@ function recordingTx(dialect: 'sqlite' | 'postgres' = 'postgres'): {
       statements.push({ sql, params });
       return Promise.resolve(0);
     },
+    send: (sql: string, params: readonly unknown[] = []) => {
+      statements.push({ sql, params });
+    },
   } as unknown as Tx;
   return { tx, statements };
 }
@@ -40,7 +43,7 @@ describe('BatchingViewStore', () => {
     expect(await store.update('retention_state', 'p2', { expires_at: 'y' }, { ttl_days: 7 })).toBe(false);
     expect((await store.get('retention_state', 'p1'))?.expires_at).toBe('x');
     expect(statements).toEqual([]);
-    await store.flush();
+    store.flush();
     expect(statements).toHaveLength(1);
     expect(statements[0]?.sql).toMatch(/^INSERT INTO retention_state .* VALUES \(.*\), \(.*\)$/s);
     expect(statements[0]?.params).toEqual([
@@ -54,7 +57,7 @@ describe('BatchingViewStore', () => {
     const store = new BatchingViewStore(tx);
     await store.insert('retention_state', retention('p1'));
     await store.insert('retention_state', retention('p2'));
-    await store.flush();
+    store.flush();
     expect(statements.map((statement) => statement.params[0])).toEqual(['p1', 'p2']);
   });
 
@@ -92,7 +95,7 @@ describe('BatchingViewStore', () => {
     expect(statements).toEqual([
       { sql: 'DELETE FROM storage_locations WHERE backend = ? AND key = ?', params: ['fs', 'k1'] },
     ]);
-    await store.flush();
+    store.flush();
     expect(statements[1]?.params[0]).toBe('l2');
     expect(statements).toHaveLength(2);
     await expect(store.deleteWhere('storage_locations', {})).rejects.toThrow(ProjectionError);
