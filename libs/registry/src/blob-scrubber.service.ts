@@ -48,16 +48,19 @@ const MIB = 1024 * 1024;
 const BLOB_KEY = /^[0-9a-f]{64}$/;
 const LIVE = `('created', 'finalized')`;
 
-/** Keys of this backend's live files after a key, in key order: one row per key (DISTINCT), so a pass sees each once. */
+/**
+ * Keys of live files after a key, in key order: one row per key (GROUP BY), so a pass sees each once. Locations are
+ * matched by key alone: a store keeps each blob once, in its own backend, whichever backend its log names (ADR 0018).
+ */
 const LIVE_BLOBS = `SELECT s.key, MIN(f.size) AS size FROM storage_locations s
   JOIN artifact_files f ON f.id = s.file_id
   JOIN artifact_packages p ON p.id = f.package_id
-  WHERE s.backend = ? AND s.key > ? AND p.status IN ${LIVE}
+  WHERE s.key > ? AND p.status IN ${LIVE}
   GROUP BY s.key ORDER BY s.key LIMIT ?`;
 const IS_LIVE = `SELECT 1 AS live FROM storage_locations s
   JOIN artifact_files f ON f.id = s.file_id
   JOIN artifact_packages p ON p.id = f.package_id
-  WHERE s.backend = ? AND s.key = ? AND p.status IN ${LIVE} LIMIT 1`;
+  WHERE s.key = ? AND p.status IN ${LIVE} LIMIT 1`;
 
 const IDLE: ScrubStatus = {
   state: 'idle',
@@ -162,9 +165,7 @@ export class BlobScrubber implements OnModuleDestroy {
     let after = '';
     for (;;) {
       this.stopping.signal.throwIfAborted();
-      const rows = await this.database.read((tx) =>
-        tx.query(LIVE_BLOBS, [this.blobStore.backend, after, LIVE_PAGE]),
-      );
+      const rows = await this.database.read((tx) => tx.query(LIVE_BLOBS, [after, LIVE_PAGE]));
       for (const row of rows) {
         const key = asString(row.key);
         const size = asNumber(row.size);
@@ -229,7 +230,7 @@ export class BlobScrubber implements OnModuleDestroy {
   }
 
   private async isLive(tx: Tx, key: string): Promise<boolean> {
-    const rows = await tx.query(IS_LIVE, [this.blobStore.backend, key]);
+    const rows = await tx.query(IS_LIVE, [key]);
     return rows.length > 0;
   }
 
@@ -255,8 +256,8 @@ export class BlobScrubber implements OnModuleDestroy {
 
   private async namedKeys(tx: Tx, keys: readonly string[]): Promise<Set<string>> {
     const rows = await tx.query(
-      `SELECT DISTINCT key FROM storage_locations WHERE backend = ? AND key IN (${keys.map(() => '?').join(', ')})`,
-      [this.blobStore.backend, ...keys],
+      `SELECT DISTINCT key FROM storage_locations WHERE key IN (${keys.map(() => '?').join(', ')})`,
+      keys,
     );
     return new Set(rows.map((row) => asString(row.key)));
   }

@@ -35,16 +35,18 @@ export class FileDelivery {
   }
 
   /**
-   * Where this server's blob store keeps a file's bytes. The file of a package that expired or was deleted is
-   * PackageGoneError, even while its bytes are still stored (another package may share them).
+   * The key under which this server's blob store keeps a file's bytes: the key of its storage location, whichever
+   * backend the log names there (a mirror may store on another, ADR 0018). The file of a package that expired or was
+   * deleted is PackageGoneError, even while its bytes are still stored (another package may share them).
    */
   private async storageKey(file: FileRecord): Promise<string> {
     return this.database.read(async (tx) => {
       await checkNotGone(tx, file.package_id);
-      const rows = await tx.query('SELECT backend, key FROM storage_locations WHERE file_id = ?', [file.id]);
-      const here = rows.find((row) => row.backend === this.blobStore.backend);
-      if (!here) throw new FileNotFoundError(`${file.id} on the ${this.blobStore.backend} backend`);
-      return asString(here.key);
+      const [location] = await tx.query('SELECT key FROM storage_locations WHERE file_id = ? LIMIT 1', [
+        file.id,
+      ]);
+      if (!location) throw new FileNotFoundError(`${file.id}: its bytes were collected`);
+      return asString(location.key);
     });
   }
 }

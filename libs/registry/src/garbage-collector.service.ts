@@ -305,8 +305,8 @@ export class GarbageCollector implements OnModuleDestroy {
   }
 
   /**
-   * Blobs of removed packages: the removed packages are walked a page at a time (by id), and their blobs in this
-   * backend collected when no live package uses them and every package that did was removed before the cutoff.
+   * Blobs of removed packages: the removed packages are walked a page at a time (by id), and their blobs (by key,
+   * ADR 0018) collected when no live package uses them and every package that did was removed before the cutoff.
    * A dry run counts each blob once (`counted`).
    */
   private async collectRemoved(
@@ -331,11 +331,9 @@ export class GarbageCollector implements OnModuleDestroy {
           ids.length === 0
             ? []
             : await tx.query(
-                // `(s.backend || '')`: no index on backend, so that the files of the page drive the join (SQLite
-                // otherwise walks every storage location of the backend).
                 `SELECT DISTINCT s.key, f.size FROM artifact_files f JOIN storage_locations s ON s.file_id = f.id
-                  WHERE f.package_id IN (${ids.map(() => '?').join(', ')}) AND (s.backend || '') = ?`,
-                [...ids, this.blobStore.backend],
+                  WHERE f.package_id IN (${ids.map(() => '?').join(', ')})`,
+                ids,
               );
         return { last: ids.at(-1), blobs: rows.map(toCandidate) };
       });
@@ -437,9 +435,9 @@ export class GarbageCollector implements OnModuleDestroy {
         FROM storage_locations s
         JOIN artifact_files f ON f.id = s.file_id
         JOIN artifact_packages p ON p.id = f.package_id
-        WHERE s.backend = ? AND s.key IN (${keys.map(() => '?').join(', ')})
+        WHERE s.key IN (${keys.map(() => '?').join(', ')})
         GROUP BY s.key`,
-      [cutoff, this.blobStore.backend, ...keys],
+      [cutoff, ...keys],
     );
     return new Set(rows.filter((row) => asNumber(row.used) === 0).map((row) => asString(row.key)));
   }
@@ -456,8 +454,8 @@ export class GarbageCollector implements OnModuleDestroy {
   private async namedKeys(tx: Tx, keys: readonly string[]): Promise<Set<string>> {
     if (keys.length === 0) return new Set();
     const rows = await tx.query(
-      `SELECT DISTINCT key FROM storage_locations WHERE backend = ? AND key IN (${keys.map(() => '?').join(', ')})`,
-      [this.blobStore.backend, ...keys],
+      `SELECT DISTINCT key FROM storage_locations WHERE key IN (${keys.map(() => '?').join(', ')})`,
+      keys,
     );
     return new Set(rows.map((row) => asString(row.key)));
   }

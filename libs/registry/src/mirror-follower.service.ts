@@ -301,14 +301,7 @@ export class MirrorFollower implements OnApplicationBootstrap, OnModuleDestroy {
   /** Stores the blob of a `v1.file.ingested` unless it is here already; undefined when nothing was stored. */
   private async fetchBlob(event: Event): Promise<IngestReceipt | undefined> {
     const file = readFileIngested(event);
-    if (file.storage.backend !== this.blobStore.backend) {
-      // The views name blobs by the backend that stored them, and the collector, the scrub and the blob count match
-      // on it: a mirror on another backend would, once promoted, take its blobs for orphans.
-      throw new MirrorDivergedError(
-        `the source stores blobs on ${file.storage.backend} and this mirror on ${this.blobStore.backend}: ` +
-          `a mirror must use its source's storage backend (ARTIFACTSTORE_STORAGE)`,
-      );
-    }
+    // Stored under the same key in this store's own backend, whichever the source uses (ADR 0018).
     if (await this.blobStore.exists(file.storage.key)) return undefined;
     const response = await this.request(`/v1/files/${file.file_id}`);
     if (response.status === 410) {
@@ -337,13 +330,8 @@ export class MirrorFollower implements OnApplicationBootstrap, OnModuleDestroy {
   /** After a committed `v1.blob.collected`: its bytes go here too, unless a file of this store still names them. */
   private async deleteCollected(event: Event): Promise<void> {
     const { storage } = readBlobCollected(event);
-    // Keys are the hex BLAKE3 on every backend, so the files index finds the locations that could name it.
     const [named] = await this.database.read((tx) =>
-      tx.query(
-        `SELECT 1 AS named FROM artifact_files f JOIN storage_locations l ON l.file_id = f.id
-         WHERE f.blake3 = ? AND l.key = ? LIMIT 1`,
-        [storage.key, storage.key],
-      ),
+      tx.query('SELECT 1 AS named FROM storage_locations WHERE key = ? LIMIT 1', [storage.key]),
     );
     if (named === undefined) await this.blobStore.delete(storage.key);
   }

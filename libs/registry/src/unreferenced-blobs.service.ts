@@ -4,7 +4,7 @@ import { Database, asString } from '@artifactstore/db';
 
 /** What one scan of the blob store found. */
 export interface UnreferencedBlobsScan {
-  /** Blobs in storage that no storage location of this backend names. */
+  /** Blobs in storage that no storage location names (by key, ADR 0018). */
   readonly blobs: number;
   readonly bytes: number;
   /** When the scan finished, in milliseconds since the epoch. */
@@ -15,7 +15,7 @@ export interface UnreferencedBlobsScan {
 const BATCH_SIZE = 500;
 /** Always BATCH_SIZE keys (a short batch repeats one), so that every batch runs the same statement. */
 const REFERENCED_KEYS =
-  'SELECT DISTINCT key FROM storage_locations WHERE backend = ? AND key IN ' +
+  'SELECT DISTINCT key FROM storage_locations WHERE key IN ' +
   `(${Array.from({ length: BATCH_SIZE }, () => '?').join(', ')})`;
 /**
  * Blobs become unreferenced only when a process dies between storing the bytes and committing the file (or a
@@ -114,9 +114,7 @@ export class UnreferencedBlobs implements OnModuleDestroy {
   private async unreferencedIn(batch: readonly StoredBlob[]): Promise<StoredBlob[]> {
     const keys = batch.map((blob) => blob.key);
     while (keys.length < BATCH_SIZE) keys.push(keys[0] ?? '');
-    const rows = await this.database.read((tx) =>
-      tx.query(REFERENCED_KEYS, [this.blobStore.backend, ...keys]),
-    );
+    const rows = await this.database.read((tx) => tx.query(REFERENCED_KEYS, keys));
     const referenced = new Set(rows.map((row) => asString(row.key)));
     return batch.filter((blob) => !referenced.has(blob.key));
   }

@@ -31,7 +31,10 @@ export function readBlobCollected(event: Event): BlobCollectedPayload {
   };
 }
 
-/** → every storage location of those bytes in that backend is gone (the files keep their rows and digests). */
+/**
+ * → every storage location of those bytes is gone, whichever backend it names (the files keep their rows and
+ * digests): a store keeps each blob once, under its key, in its own backend (ADR 0018).
+ */
 export class BlobCollectedHandler implements ViewHandler {
   readonly eventType = BLOB_COLLECTED;
 
@@ -42,9 +45,6 @@ export class BlobCollectedHandler implements ViewHandler {
         `${event.event_type} #${event.sequence}: subject ${event.subject_kind}/${event.subject_id} is not its blob`,
       );
     }
-    await store.deleteWhere('storage_locations', {
-      backend: payload.storage.backend,
-      key: payload.storage.key,
-    });
+    await store.deleteWhere('storage_locations', { key: payload.storage.key });
   }
 }
