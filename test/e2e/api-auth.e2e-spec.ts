@@ -9,6 +9,8 @@ import { dialectsUnderTest, type TestDatabase } from '../support/test-databases.
 const TOKENS = { reader: 'reader-secret-1', producer: 'producer-secret-2', admin: 'admin-secret-3' } as const;
 type Role = keyof typeof TOKENS;
 const ROLES: readonly Role[] = ['reader', 'producer', 'admin'];
+/** A well-formed job id no server ran. */
+const UNKNOWN_JOB = '01890a5d-ac96-774b-bcce-b302099a8057';
 
 describe.each(dialectsUnderTest())('HTTP API auth on $dialect', (dialectUnderTest) => {
   let testDatabase: TestDatabase;
@@ -62,8 +64,10 @@ describe.each(dialectsUnderTest())('HTTP API auth on $dialect', (dialectUnderTes
     ['POST', () => '/v1/packages', 'producer'],
     ['PUT', () => `/v1/packages/${pkg.id}/files/b-${Math.random()}.txt`, 'producer'],
     ['POST', () => `/v1/packages/00000000-0000-4000-8000-000000000000/finalize`, 'producer'],
-    ['GET', () => '/v1/admin/verify', 'admin'],
+    ['POST', () => '/v1/admin/verify', 'admin'],
     ['POST', () => '/v1/admin/replay', 'admin'],
+    ['GET', () => '/v1/admin/jobs', 'admin'],
+    ['GET', () => `/v1/admin/jobs/${UNKNOWN_JOB}`, 'admin'],
   ];
 
   const send = (method: string, path: string, token?: string) => {
@@ -119,7 +123,7 @@ describe.each(dialectsUnderTest())('HTTP API auth on $dialect', (dialectUnderTes
   });
 
   it('keeps readers and producers out of the admin routes whatever the spelling of the path', async () => {
-    for (const path of ['/V1/ADMIN/verify', '/v1/Admin/verify', '/v1/admin/VERIFY']) {
+    for (const path of ['/V1/ADMIN/jobs', '/v1/Admin/jobs', '/v1/admin/JOBS']) {
       const response = await api.http().get(path).set('Authorization', `Bearer ${TOKENS.reader}`);
       expect([403, 404]).toContain(response.status);
     }

@@ -62,7 +62,7 @@ describe.each(dialectsUnderTest())('HTTP API without its database on $dialect', 
       ['GET /v1/events?since=0', () => api.http().get('/v1/events?since=0')],
       ['GET /v1/events?since=0&wait=1', () => api.http().get('/v1/events?since=0&wait=1')],
       ['POST /v1/admin/replay', () => api.http().post('/v1/admin/replay')],
-      ['GET /v1/admin/verify', () => api.http().get('/v1/admin/verify')],
+      ['POST /v1/admin/verify', () => api.http().post('/v1/admin/verify')],
     ];
     for (const [what, call] of calls) {
       const response = await call();

@@ -5,6 +5,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
+import { adminJobResult, runAdminJob } from '../support/admin-jobs.js';
 import { startApi, type ApiHarness } from '../support/api-harness.js';
 import { createPackage, expectProblem } from '../support/http-helpers.js';
 import { dialectsUnderTest, type TestDatabase } from '../support/test-databases.js';
@@ -133,14 +134,14 @@ describe.each(dialectsUnderTest())('HTTP API: events and admin on $dialect', (di
     expect(response.body).toEqual({ events: [], next_since: since });
   });
 
-  it('POST /v1/admin/replay rebuilds identical views; GET /v1/admin/verify checks the chain', async () => {
+  it('a replay job rebuilds identical views; a verify job checks the chain', async () => {
     await createPackage(api);
-    const replay = await api.http().post('/v1/admin/replay').expect(200);
-    const body = replay.body as Record<string, unknown>;
-    expect(body).toEqual({
+    const replay = await runAdminJob(api.url, 'replay');
+    expect(replay).toMatchObject({ kind: 'replay', state: 'succeeded', error: null });
+    expect(replay.result).toEqual({
       highest_sequence: await head(),
       state_digest_before: expect.stringMatching(/^[0-9a-f]{64}$/) as string,
-      state_digest_after: body.state_digest_before,
+      state_digest_after: replay.result?.state_digest_before,
       identical: true,
       duration_ms: expect.any(Number) as number,
     });
@@ -155,7 +156,7 @@ describe.each(dialectsUnderTest())('HTTP API: events and admin on $dialect', (di
         events: { chain_digest: string }[];
       }
     ).events;
-    expect((await api.http().get('/v1/admin/verify').expect(200)).body).toEqual({
+    expect((await runAdminJob(api.url, 'verify')).result).toEqual({
       ok: true,
       events_checked: headSequence,
       first_bad_sequence: null,
@@ -170,13 +171,11 @@ describe.each(dialectsUnderTest())('HTTP API: events and admin on $dialect', (di
       slowUpload(`${api.url}/v1/packages/${pkg.id}/files/slow-${index}.bin`, 8, 64 * 1024, 50),
     );
     await until(async () => (await uploadsInFlight()) === 3);
-    const replay = await api.http().post('/v1/admin/replay').expect(200);
-    expect((replay.body as { identical: boolean }).identical).toBe(true);
+    expect((await adminJobResult(api.url, 'replay')).identical).toBe(true);
     expect(await Promise.all(uploads)).toEqual([201, 201, 201]);
     const files = await api.http().get(`/v1/packages/${pkg.id}/files`).expect(200);
     expect((files.body as { items: unknown[] }).items).toHaveLength(3);
-    const again = await api.http().post('/v1/admin/replay').expect(200);
-    expect((again.body as { identical: boolean }).identical).toBe(true);
+    expect((await adminJobResult(api.url, 'replay')).identical).toBe(true);
   });
 
   if (dialectUnderTest.dialect === 'postgres') {

@@ -1,3 +1,4 @@
+import { adminJobResult } from '../support/admin-jobs.js';
 import { startApi, type ApiHarness } from '../support/api-harness.js';
 import { dialectsUnderTest, type TestDatabase } from '../support/test-databases.js';
 
@@ -74,8 +75,7 @@ describe.each(dialectsUnderTest())('Idempotency-Key on POST /v1/packages ($diale
   });
 
   it('keeps the key through a replay', async () => {
-    const replay = await api.http().post('/v1/admin/replay');
-    expect((replay.body as { identical: boolean }).identical).toBe(true);
+    expect((await adminJobResult(api.url, 'replay')).identical).toBe(true);
     expect((await create('build-42')).status).toBe(200);
   });
 });

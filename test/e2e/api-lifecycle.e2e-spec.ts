@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Response } from 'superagent';
 import { Clock } from '@artifactstore/config';
+import { adminJobResult } from '../support/admin-jobs.js';
 import { startApi, type ApiHarness } from '../support/api-harness.js';
 import { binary, expectProblem, type PackageBody } from '../support/http-helpers.js';
 import { dialectsUnderTest, type TestDatabase } from '../support/test-databases.js';
@@ -106,10 +107,8 @@ function clientOf(api: ApiHarness) {
       return response.body as GcBody;
     },
 
-    async replay(): Promise<{ identical: boolean; state_digest_before: string; state_digest_after: string }> {
-      const response = await client.post('/v1/admin/replay').expect(200);
-      return response.body as { identical: boolean; state_digest_before: string; state_digest_after: string };
-    },
+    replay: () => adminJobResult(api.url, 'replay', { token: TOKENS.admin }),
+    verify: () => adminJobResult(api.url, 'verify', { token: TOKENS.admin }),
   };
   return client;
 }
@@ -506,8 +505,7 @@ describe.each(dialectsUnderTest())('HTTP API: package lifecycle on $dialect', (d
       const replay = await client.replay();
       expect(replay).toMatchObject({ identical: true });
       expect(replay.state_digest_after).toBe(replay.state_digest_before);
-      const verify = await client.get('/v1/admin/verify', 'admin').expect(200);
-      expect(verify.body).toMatchObject({
+      expect(await client.verify()).toMatchObject({
         ok: true,
         first_bad_sequence: null,
         events_checked: await client.headSequence(),
@@ -642,6 +640,6 @@ describe.each(dialectsUnderTest())('HTTP API: expired packages on $dialect', (di
     expect(await client.gc()).toMatchObject({ expired: [{ id: held.id, reason: 'retention' }] });
 
     expect(await client.replay()).toMatchObject({ identical: true });
-    expect((await client.get('/v1/admin/verify', 'admin').expect(200)).body).toMatchObject({ ok: true });
+    expect(await client.verify()).toMatchObject({ ok: true });
   });
 });

@@ -1,6 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { adminJobResult } from '../support/admin-jobs.js';
 import { startApi, type ApiHarness } from '../support/api-harness.js';
 import { binary, createPackage, expectProblem, type PackageBody } from '../support/http-helpers.js';
 import { dialectsUnderTest, type TestDatabase } from '../support/test-databases.js';
@@ -148,14 +149,8 @@ describe.each(dialectsUnderTest())('tags over HTTP ($dialect)', (dialectUnderTes
   });
 
   it('rebuilds the tags by replay, byte for byte', async () => {
-    const replay = await as('admin').get('/v1/admin/verify').expect(200);
-    expect((replay.body as { ok: boolean }).ok).toBe(true);
-    const rebuilt = await api
-      .http()
-      .post('/v1/admin/replay')
-      .set('Authorization', `Bearer ${TOKENS.admin}`)
-      .expect(200);
-    expect((rebuilt.body as { identical: boolean }).identical).toBe(true);
+    expect((await adminJobResult(api.url, 'verify', { token: TOKENS.admin })).ok).toBe(true);
+    expect((await adminJobResult(api.url, 'replay', { token: TOKENS.admin })).identical).toBe(true);
     expect((await as('reader').get('/v1/tags/web%2Fui/stable').expect(200)).body).toMatchObject({
       tag: 'stable',
     });

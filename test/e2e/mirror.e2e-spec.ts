@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { adminJobResult } from '../support/admin-jobs.js';
 import { gcBackendsUnderTest } from '../support/gc-backends.js';
 import { ServerChild } from '../support/server-child.js';
 import { dialectsUnderTest, type DialectUnderTest, type TestDatabase } from '../support/test-databases.js';
@@ -113,17 +114,9 @@ async function caughtUp(source: string, mirrors: readonly string[], timeoutMs = 
 
 /** The head chain digest and the replayed state digest: equal on two stores that hold the same log. */
 async function fingerprint(url: string): Promise<{ head: string | null; state: string; identical: boolean }> {
-  const verify = await json<{ ok: boolean; head_chain_digest: string | null }>(
-    url,
-    'GET',
-    '/v1/admin/verify',
-  );
+  const verify = await adminJobResult(url, 'verify', { token: tokenOf.get(url) });
   expect(verify.ok).toBe(true);
-  const replay = await json<{ state_digest_after: string; identical: boolean }>(
-    url,
-    'POST',
-    '/v1/admin/replay',
-  );
+  const replay = await adminJobResult(url, 'replay', { token: tokenOf.get(url) });
   return { head: verify.head_chain_digest, state: replay.state_digest_after, identical: replay.identical };
 }
 
@@ -284,11 +277,7 @@ describe('mirrors: a chain of three servers', () => {
       const pkg = await publish(promoted.url, { 'new.txt': Buffer.from('after promotion') });
       expect(await headOf(promoted.url)).toBeGreaterThan(before);
       await expectSameFiles(promoted.url, pkg);
-      const verify = await json<{ ok: boolean; events_checked: number }>(
-        promoted.url,
-        'GET',
-        '/v1/admin/verify',
-      );
+      const verify = await adminJobResult(promoted.url, 'verify', { token: tokenOf.get(promoted.url) });
       expect(verify.ok).toBe(true);
     } finally {
       await promoted.stop();
@@ -331,11 +320,7 @@ describe('mirrors: a source that does not extend the mirror', () => {
       const metrics = await (await call(repointed.url, 'GET', '/metrics')).text();
       expect(metrics).toMatch(/^artifactstore_mirror_diverged 1$/m);
       expect(repointed.errorLines().join('\n')).toMatch(/stopped: /);
-      const after = await json<{ head_sequence: number; head_chain_digest: string }>(
-        repointed.url,
-        'GET',
-        '/v1/admin/verify',
-      );
+      const after = await adminJobResult(repointed.url, 'verify', { token: tokenOf.get(repointed.url) });
       expect(after).toMatchObject({ head_sequence: head, head_chain_digest: before.head });
     } finally {
       await repointed.stop();

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { blake3 } from '@artifactstore/codec';
 import { openS3BlobStore, VERIFY_HOLD_BACK } from '@artifactstore/dataplane';
+import { adminJobResult } from '../support/admin-jobs.js';
 import { createScratchPostgres } from '../support/scratch-database.js';
 import { startApi, type ApiHarness } from '../support/api-harness.js';
 import { binary, expectProblem } from '../support/http-helpers.js';
@@ -82,13 +83,8 @@ describe('two servers on one PostgreSQL and one S3 bucket', () => {
     const manifest = await one.http().get(`/v1/manifests/${address}`).buffer(true).parse(binary).expect(200);
     expect(`blake3:${blake3(manifest.body as Buffer).toString('hex')}`).toBe(address);
 
-    const replayOnOne = (await one.http().post('/v1/admin/replay').expect(200)).body as Record<
-      string,
-      unknown
-    >;
-    const replayOnTwo = (await (
-      await fetch(`${two.url}/v1/admin/replay`, { method: 'POST' })
-    ).json()) as Record<string, unknown>;
+    const replayOnOne = await adminJobResult(one.url, 'replay');
+    const replayOnTwo = await adminJobResult(two.url, 'replay');
     expect(replayOnOne.identical).toBe(true);
     expect(replayOnTwo.state_digest_after).toBe(replayOnOne.state_digest_after);
     expectProblem(await one.http().post(`/v1/packages/${id}/finalize`), 409, 'illegal_package_state');

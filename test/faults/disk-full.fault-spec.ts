@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, open, rm, stat, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { adminJobResult } from '../support/admin-jobs.js';
 import { multipartForm } from '../support/multipart-form.js';
 import { PrivatePostgres, privatePostgresUnavailable } from '../support/private-postgres.js';
 import { problemCodeOf, problemFault } from '../support/problem-answers.js';
@@ -110,10 +111,8 @@ async function expectWritesWorkAgain(client: StoreClient): Promise<void> {
     status: 201,
   });
   expect(answer(await client.call('POST', `/v1/packages/${id}/finalize`))).toMatchObject({ status: 200 });
-  const verify = await client.call('GET', '/v1/admin/verify');
-  expect([verify.status, StoreClient.json(verify)?.ok]).toEqual([200, true]);
-  const replay = await client.call('POST', '/v1/admin/replay');
-  expect([replay.status, StoreClient.json(replay)?.identical]).toEqual([200, true]);
+  expect(await adminJobResult(client.url, 'verify')).toMatchObject({ ok: true });
+  expect(await adminJobResult(client.url, 'replay')).toMatchObject({ identical: true });
 }
 
 /**

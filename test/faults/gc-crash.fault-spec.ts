@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setImmediate } from 'node:timers/promises';
 import { blake3, toHex } from '@artifactstore/codec';
+import { adminJobResult } from '../support/admin-jobs.js';
 import { faultSeed, scaled, seededRandom } from '../support/fault-scale.js';
 import { ServerChild } from '../support/server-child.js';
 import { NoAnswer, StoreClient, type Reply } from '../support/store-client.js';
@@ -227,10 +228,8 @@ describe.each(dialectsUnderTest())(
         }
       }
       expect(problems).toEqual([]);
-      const verify = await client.call('GET', '/v1/admin/verify');
-      expect(StoreClient.json(verify)).toMatchObject({ ok: true });
-      const replay = await client.call('POST', '/v1/admin/replay');
-      expect(StoreClient.json(replay)).toMatchObject({ identical: true });
+      expect(await adminJobResult(client.url, 'verify')).toMatchObject({ ok: true });
+      expect(await adminJobResult(client.url, 'replay')).toMatchObject({ identical: true });
       const lingering: string[] = [];
       for (const pkg of doomed) {
         if (!liveKeys.has(pkg.key) && (await stored(pkg.key))) lingering.push(`${pkg.id}: ${pkg.key}`);

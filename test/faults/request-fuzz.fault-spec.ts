@@ -277,6 +277,7 @@ describe.each(dialectsUnderTest())(
         `/v1/manifests/${fixtures.address}`,
         '/v1/events',
         '/v1/admin/verify',
+        '/v1/admin/jobs',
         '/healthz',
         '/readyz',
         '/metrics',

@@ -306,7 +306,7 @@ describe.each(dialectsUnderTest())('event log and views on $dialect', (dialectUn
   it('verify and replay give the event loop a turn between batches, so the server keeps answering', async () => {
     for (let i = 0; i < 30; i++) await appendPackage();
     for (const job of [
-      () => core.eventLog.verifyChain(5),
+      () => core.eventLog.verifyChain({ batchSize: 5 }),
       () => core.eventLog.replay(core.viewWriter, { batchSize: 5 }),
     ]) {
       let turns = 0;
@@ -322,6 +322,36 @@ describe.each(dialectsUnderTest())('event log and views on $dialect', (dialectUn
       // 30 events in batches of 5: at least a turn after each full batch.
       expect(turns).toBeGreaterThanOrEqual(5);
     }
+  });
+
+  it('verify and replay report progress after each batch; a throw from the report ends a replay, rolled back', async () => {
+    for (let i = 0; i < 12; i++) await appendPackage();
+    const verified: number[] = [];
+    await core.eventLog.verifyChain({ batchSize: 5, onProgress: (sequence) => verified.push(sequence) });
+    expect(verified).toEqual([5, 10, 12]);
+    const replayed: number[] = [];
+    await core.projector.replayAll({ batchSize: 5, onProgress: (sequence) => replayed.push(sequence) });
+    expect(replayed).toEqual([5, 10, 12]);
+
+    const before = await viewState();
+    const cancelled = new Error('cancelled');
+    await expect(
+      core.projector.replayAll({
+        batchSize: 5,
+        onProgress: (sequence) => {
+          if (sequence === 10) throw cancelled;
+        },
+      }),
+    ).rejects.toBe(cancelled);
+    expect((await viewState()).digest.equals(before.digest)).toBe(true);
+    await expect(
+      core.eventLog.verifyChain({
+        batchSize: 5,
+        onProgress: () => {
+          throw cancelled;
+        },
+      }),
+    ).rejects.toBe(cancelled);
   });
 
   it('verifyChain names the first altered payload or chain row', async () => {

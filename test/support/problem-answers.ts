@@ -48,6 +48,8 @@ const KNOWN: Readonly<Record<ProblemCode, true>> = {
   checksum_mismatch: true,
   tus_version_unsupported: true,
   unsupported_media_type: true,
+  job_running: true,
+  job_not_found: true,
 };
 
 export const KNOWN_PROBLEM_CODES: ReadonlySet<string> = new Set(Object.keys(KNOWN));

@@ -1,4 +1,5 @@
 import { blake3 } from '@artifactstore/codec';
+import { runAdminJob } from './admin-jobs.js';
 import { problemCodeOf, problemFault } from './problem-answers.js';
 import { NoAnswer, StoreClient, type Reply } from './store-client.js';
 
@@ -172,23 +173,18 @@ export class UploadLedger {
       if (!listedIds.has(entry.id)) problems.push(`package ${entry.id} was acknowledged but is not listed`);
       problems.push(...(await this.checkPackage(client, entry)));
     }
-    const verify = await client.call('GET', '/v1/admin/verify');
-    const verified = StoreClient.json<{ ok?: boolean }>(verify);
-    if (verify.status !== 200 || verified?.ok !== true) {
-      problems.push(`GET /v1/admin/verify: ${verify.status} ${verify.body.toString()}`);
-    }
-    const replay = await client.call('POST', '/v1/admin/replay', { timeoutMs: 300_000 });
-    const replayed = StoreClient.json<{
-      identical?: boolean;
-      state_digest_before?: string;
-      state_digest_after?: string;
-    }>(replay);
-    if (
-      replay.status !== 200 ||
-      replayed?.identical !== true ||
-      replayed.state_digest_before !== replayed.state_digest_after
-    ) {
-      problems.push(`POST /v1/admin/replay: ${replay.status} ${replay.body.toString()}`);
+    for (const kind of ['verify', 'replay'] as const) {
+      try {
+        const job = await runAdminJob(client.url, kind);
+        const sound =
+          job.kind === 'verify'
+            ? job.result?.ok === true
+            : job.result?.identical === true &&
+              job.result.state_digest_before === job.result.state_digest_after;
+        if (!sound) problems.push(`the ${kind} job: ${JSON.stringify(job)}`);
+      } catch (error) {
+        problems.push(`the ${kind} job: ${String(error)}`);
+      }
     }
     return problems;
   }

@@ -1,6 +1,8 @@
 import type { Readable } from 'node:stream';
 import type { JsonValue } from '@artifactstore/codec';
 import type {
+  AdminJob,
+  AdminJobKind,
   EventJson,
   FileRecord,
   GcReport,
@@ -53,17 +55,16 @@ export interface PackageQuery {
 /** An event as the HTTP API shows it (the registry's wire projection). */
 export type { EventJson } from '@artifactstore/registry';
 
-export interface ReplayResult {
-  readonly highest_sequence: number;
-  readonly state_digest_before: string;
-  readonly state_digest_after: string;
-  readonly identical: boolean;
-}
+/**
+ * A replay or verify job as `GET /v1/admin/jobs/{id}` answers it: its progress, then its result (a replay's state
+ * digests, a verify's verdict on the chain) or its error.
+ */
+export type { AdminJob, AdminJobKind, ReplayJobResult, VerifyJobResult } from '@artifactstore/registry';
 
-export interface ChainCheckResult {
-  readonly ok: boolean;
-  readonly events_checked: number;
-  readonly first_bad_sequence: number | null;
+/** What asking for a job got: the job started, or (`started: false`) the one already running, of either kind. */
+export interface JobStart {
+  readonly job: AdminJob;
+  readonly started: boolean;
 }
 
 /** A tag and its history's entries, as `GET /v1/tags/…` answers. */
@@ -148,8 +149,13 @@ export interface ArtifactClient {
   listTags(name: string, cursor?: string): Promise<Page<TagRecord>>;
   /** A tag's moves and removals, newest first. */
   tagHistory(name: string, tag: string, cursor?: string): Promise<Page<TagMove>>;
-  replay(): Promise<ReplayResult>;
-  checkChain(): Promise<ChainCheckResult>;
+  /**
+   * (admin) Starts a replay (rebuild the views from the log) or verify (check every digest of it) job in the
+   * background; a job already running, one at a time per server, is answered instead (`started: false`).
+   */
+  startJob(kind: AdminJobKind): Promise<JobStart>;
+  /** (admin) A running or recently finished job: progress, then result or error. */
+  getJob(jobId: string): Promise<AdminJob>;
   /** The receipt of a finalized package, against the whole log or the tree of `size` entries (≥ its leaf). */
   receipt(packageId: string, size?: number): Promise<PackageReceipt>;
   /** The verifier key of the log's checkpoints: `<origin>+<key id>+<base64(0x01 ‖ public key)>`. */

@@ -406,21 +406,30 @@ export function buildProgram(): Command {
 
   program
     .command('replay')
-    .description('(admin) rebuild the views from the event log; prints the state digest before and after')
+    .description(
+      '(admin) rebuild the views from the event log: starts a server job and waits for it; prints the state digest before and after',
+    )
+    .option('--no-wait', 'only start the job and print it')
     .action(
-      act(async (globals, _options: object) => {
-        const { replay } = await import('./commands/events.commands.js');
-        await withClient(globals, 1, (client) => replay(client, globals.json));
+      act(async (globals, options: { wait: boolean }) => {
+        const { replay } = await import('./commands/admin-jobs.commands.js');
+        // A --local job runs in this process and would end with it: wait for it.
+        const wait = options.wait || globals.local === true;
+        await withClient(globals, 1, (client) => replay(client, { wait, json: globals.json }));
       }),
     );
 
   program
     .command('check')
-    .description('(admin) verify the hash chain of the event log (exit 4 when broken)')
+    .description(
+      '(admin) verify the hash chain of the event log: starts a server job and waits for it (exit 4 when broken)',
+    )
+    .option('--no-wait', 'only start the job and print it')
     .action(
-      act(async (globals, _options: object) => {
-        const { check } = await import('./commands/events.commands.js');
-        await withClient(globals, 1, (client) => check(client, globals.json));
+      act(async (globals, options: { wait: boolean }) => {
+        const { check } = await import('./commands/admin-jobs.commands.js');
+        const wait = options.wait || globals.local === true;
+        await withClient(globals, 1, (client) => check(client, { wait, json: globals.json }));
       }),
     );
 

@@ -21,6 +21,8 @@ export class CliError extends Error {
     readonly code: string,
     message: string,
     readonly exitStatus: ExitStatus = exitStatusOf(code),
+    /** The server's problem+json members beyond code and detail (a 409 `job_running`'s `job`, …). */
+    readonly problem: Readonly<Record<string, unknown>> = {},
   ) {
     super(message);
   }
@@ -46,6 +48,7 @@ export function exitStatusOf(code: string, httpStatus?: number): ExitStatus {
     case 'local_file_not_found':
     case 'package_gone':
     case 'log_range_not_available':
+    case 'job_not_found':
       return EXIT.notFound;
     // idempotency_key_reused: a key that one push generated, sent with another body; not the user's input, so not 1.
     case 'illegal_package_state':
@@ -57,6 +60,7 @@ export function exitStatusOf(code: string, httpStatus?: number): ExitStatus {
     case 'tag_immutable':
     case 'idempotency_key_reused':
     case 'package_conflict':
+    case 'job_running':
       return EXIT.conflict;
     case 'digest_mismatch':
     case 'incomplete_stream':

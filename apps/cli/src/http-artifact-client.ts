@@ -6,15 +6,16 @@ import { pipeline } from 'node:stream/promises';
 import type { FileRecord, PackageRecord, Page, TagMove, TagRecord } from '@artifactstore/registry';
 import { decodeManifest } from '@artifactstore/registry/rules';
 import type {
+  AdminJob,
+  AdminJobKind,
   ArtifactClient,
-  ChainCheckResult,
   ConsistencyProofJson,
   EventJson,
   GcReport,
+  JobStart,
   NewPackage,
   PackageQuery,
   PackageReceipt,
-  ReplayResult,
   ScrubStatus,
   TagMoved,
   Upload,
@@ -242,12 +243,20 @@ export class HttpArtifactClient implements ArtifactClient {
     return this.json<Page<TagMove>>('GET', `${tagPath(name, tag)}/history?${pageQuery(cursor)}`);
   }
 
-  async replay(): Promise<ReplayResult> {
-    return this.json<ReplayResult>('POST', '/v1/admin/replay');
+  async startJob(kind: AdminJobKind): Promise<JobStart> {
+    try {
+      return { job: await this.json<AdminJob>('POST', `/v1/admin/${kind}`), started: true };
+    } catch (error) {
+      // 409 job_running names the running job: answer that one.
+      const running =
+        error instanceof CliError && error.code === 'job_running' ? error.problem.job : undefined;
+      if (typeof running !== 'string' || !running.startsWith('/v1/admin/jobs/')) throw error;
+      return { job: await this.json<AdminJob>('GET', running), started: false };
+    }
   }
 
-  async checkChain(): Promise<ChainCheckResult> {
-    return this.json<ChainCheckResult>('GET', '/v1/admin/verify');
+  async getJob(jobId: string): Promise<AdminJob> {
+    return this.json<AdminJob>('GET', `/v1/admin/jobs/${encodeURIComponent(jobId)}`);
   }
 
   async receipt(packageId: string, size?: number): Promise<PackageReceipt> {
@@ -441,14 +450,18 @@ async function problemOf(method: string, path: string, response: IncomingMessage
   }
   let code = `http_${status}`;
   let detail = `${method} ${path} answered ${status}`;
+  let members: Record<string, unknown> = {};
   try {
-    const problem = JSON.parse(text) as { code?: unknown; detail?: unknown };
-    if (typeof problem.code === 'string') code = problem.code;
-    if (typeof problem.detail === 'string') detail = problem.detail;
+    const problem = JSON.parse(text) as unknown;
+    if (typeof problem === 'object' && problem !== null && !Array.isArray(problem)) {
+      members = problem as Record<string, unknown>;
+      if (typeof members.code === 'string') code = members.code;
+      if (typeof members.detail === 'string') detail = members.detail;
+    }
   } catch {
     // Not problem+json (a proxy's error page): keep the status.
   }
-  return new CliError(code, detail, exitStatusOf(code, status));
+  return new CliError(code, detail, exitStatusOf(code, status), members);
 }
 
 function unreachable(base: URL, error: unknown): CliError {

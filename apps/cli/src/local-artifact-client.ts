@@ -6,6 +6,7 @@ import { type AppConfig, ConfigModule } from '@artifactstore/config';
 import { DbModule } from '@artifactstore/db';
 import {
   eventJson,
+  JobRunningError,
   receiptJson,
   type FileRecord,
   type PackageRecord,
@@ -17,15 +18,16 @@ import {
   TransparencyLog,
 } from '@artifactstore/registry';
 import type {
+  AdminJob,
+  AdminJobKind,
   ArtifactClient,
-  ChainCheckResult,
   ConsistencyProofJson,
   EventJson,
   GcReport,
   NewPackage,
   PackageQuery,
+  JobStart,
   PackageReceipt,
-  ReplayResult,
   ScrubStatus,
   TagMoved,
   Upload,
@@ -169,23 +171,21 @@ export class LocalArtifactClient implements ArtifactClient {
     return this.registry.tagHistory(name, tag, { limit: 1000, cursor });
   }
 
-  async replay(): Promise<ReplayResult> {
-    const report = await this.registry.replayViews();
-    return {
-      highest_sequence: report.head_sequence,
-      state_digest_before: report.state_digest_before,
-      state_digest_after: report.state_digest_after,
-      identical: report.state_digest_before === report.state_digest_after,
-    };
+  /** The job runs in this process, so it ends with it: the commands wait for it. */
+  async startJob(kind: AdminJobKind): Promise<JobStart> {
+    try {
+      return { job: await this.registry.startJob(kind), started: true };
+    } catch (error) {
+      if (!(error instanceof JobRunningError)) throw error;
+      return { job: this.registry.job(error.jobId), started: false };
+    }
   }
 
-  async checkChain(): Promise<ChainCheckResult> {
-    const result = await this.registry.verifyChain();
-    return {
-      ok: result.ok,
-      events_checked: result.eventsChecked,
-      first_bad_sequence: result.ok ? null : result.sequence,
-    };
+  getJob(jobId: string): Promise<AdminJob> {
+    // A refusal (an unknown id) rejects, as over HTTP.
+    return new Promise((resolve) => {
+      resolve(this.registry.job(jobId));
+    });
   }
 
   /** The same fields as the HTTP API's receipt, bytes in base64, so a receipt reads the same from either side. */

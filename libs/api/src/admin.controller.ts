@@ -1,15 +1,25 @@
-import { Body, Controller, Get, HttpCode, Post, Req } from '@nestjs/common';
-import { performance } from 'node:perf_hooks';
+import { Body, Controller, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBearerAuth,
   ApiBody,
+  ApiExtraModels,
   ApiOkResponse,
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
-import { Registry, type GcReport, type ScrubStatus } from '@artifactstore/registry';
+import type { Response } from 'express';
+import {
+  Registry,
+  type AdminJob,
+  type AdminJobKind,
+  type GcReport,
+  type ScrubStatus,
+} from '@artifactstore/registry';
+import { adminJobLocation } from './admin-job-location.js';
 import { ApiProblems } from './api-problems.decorator.js';
+import { AdminJobDto } from './dto/admin-job.dto.js';
+import { AdminJobListDto } from './dto/admin-job-list.dto.js';
 import { GcReportDto } from './dto/gc-report.dto.js';
 import { GcRequestDto } from './dto/gc-request.dto.js';
 import { ReplayResultDto } from './dto/replay-result.dto.js';
@@ -20,50 +30,59 @@ import { principalOf, type ApiRequest } from './principal.js';
 import { VerifyResultDto } from './dto/verify-result.dto.js';
 import { Roles } from './auth.guard.js';
 
+/** The `Location` header of a started job's 202. */
+const JOB_LOCATION = {
+  Location: { description: 'The job: `/v1/admin/jobs/{id}`.', schema: { type: 'string' } },
+} as const;
+
 @ApiTags('admin')
 @ApiBearerAuth()
+@ApiExtraModels(ReplayResultDto, VerifyResultDto)
 @ApiProblems('unauthorized', 'forbidden')
 @Roles('admin')
 @Controller('v1/admin')
 export class AdminController {
   constructor(private readonly registry: Registry) {}
 
-  /** Rebuilds every view from the log; `identical` says the rebuilt views equal the old ones byte for byte. */
+  /**
+   * Starts rebuilding every view from the log, in the background: one transaction under the append lock, so writes
+   * wait for it while health checks and reads are answered. Its result says whether the rebuilt views equal the old
+   * ones byte for byte.
+   */
   @Post('replay')
-  @HttpCode(200)
-  @ApiOperation({ summary: 'Rebuild every view from the event log' })
-  @ApiOkResponse({ type: ReplayResultDto })
-  async replay(): Promise<{
-    highest_sequence: number;
-    state_digest_before: string;
-    state_digest_after: string;
-    identical: boolean;
-    duration_ms: number;
-  }> {
-    const start = performance.now();
-    const report = await this.registry.replayViews();
-    return {
-      highest_sequence: report.head_sequence,
-      state_digest_before: report.state_digest_before,
-      state_digest_after: report.state_digest_after,
-      identical: report.state_digest_before === report.state_digest_after,
-      duration_ms: Math.round(performance.now() - start),
-    };
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Start a job that rebuilds every view from the event log' })
+  @ApiAcceptedResponse({ type: AdminJobDto, headers: JOB_LOCATION, description: 'Started.' })
+  @ApiProblems('job_running')
+  startReplay(@Res({ passthrough: true }) response: Response): Promise<AdminJob> {
+    return this.startJob('replay', response);
   }
 
-  /** Checks every payload digest and chain digest of the log. */
-  @Get('verify')
-  @ApiOperation({ summary: 'Verify the payload digests and the hash chain of the log' })
-  @ApiOkResponse({ type: VerifyResultDto })
-  async verify(): Promise<VerifyResultDto> {
-    const result = await this.registry.verifyChain();
-    return {
-      ok: result.ok,
-      events_checked: result.eventsChecked,
-      first_bad_sequence: result.ok ? null : result.sequence,
-      head_sequence: result.ok ? result.headSequence : null,
-      head_chain_digest: result.ok ? result.headChainDigest.toString('hex') : null,
-    };
+  /** Starts checking every payload digest and chain digest of the log, in the background, a batch per snapshot. */
+  @Post('verify')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Start a job that verifies the payload digests and the hash chain of the log' })
+  @ApiAcceptedResponse({ type: AdminJobDto, headers: JOB_LOCATION, description: 'Started.' })
+  @ApiProblems('job_running')
+  startVerify(@Res({ passthrough: true }) response: Response): Promise<AdminJob> {
+    return this.startJob('verify', response);
+  }
+
+  /** The running job and the last finished ones of this server process. */
+  @Get('jobs')
+  @ApiOperation({ summary: 'The running and recent replay and verify jobs, newest first' })
+  @ApiOkResponse({ type: AdminJobListDto })
+  listJobs(): { items: AdminJob[] } {
+    return { items: this.registry.jobs() };
+  }
+
+  /** A job's progress, then its result or error. */
+  @Get('jobs/:id')
+  @ApiOperation({ summary: 'Progress, result or error of a replay or verify job' })
+  @ApiOkResponse({ type: AdminJobDto })
+  @ApiProblems('invalid_input', 'job_not_found')
+  job(@Param('id') id: string): AdminJob {
+    return this.registry.job(id);
   }
 
   /**
@@ -105,5 +124,11 @@ export class AdminController {
   @ApiOkResponse({ type: ScrubStatusDto })
   scrubStatus(): ScrubStatus {
     return this.registry.scrubStatus();
+  }
+
+  private async startJob(kind: AdminJobKind, response: Response): Promise<AdminJob> {
+    const job = await this.registry.startJob(kind);
+    response.setHeader('Location', adminJobLocation(job.id));
+    return job;
   }
 }

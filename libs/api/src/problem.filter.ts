@@ -8,6 +8,7 @@ import {
   IllegalPackageStateError,
   PackageGoneError,
   InvalidInputError,
+  JobRunningError,
   LogRangeError,
   PathConflictError,
   RegistryError,
@@ -22,6 +23,7 @@ import {
   type ProblemCode,
 } from './problem.js';
 import type { ApiRequest } from './principal.js';
+import { adminJobLocation } from './admin-job-location.js';
 
 /**
  * The one place where errors become responses: RFC 9457 problem+json, with the request id. Known errors keep their
@@ -76,6 +78,14 @@ function toProblem(error: unknown, requestId: string): { problem: Problem; heade
     return {
       problem: problemOf(error.code, error.message, requestId, error.extra),
       headers: { ...error.headers },
+    };
+  }
+  if (error instanceof JobRunningError) {
+    // The running job's URL, to wait for it instead.
+    const location = adminJobLocation(error.jobId);
+    return {
+      problem: problemOf(error.code, error.message, requestId, { job: location }),
+      headers: { Location: location },
     };
   }
   if (error instanceof RegistryError) {

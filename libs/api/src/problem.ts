@@ -42,6 +42,7 @@ export function statusOf(code: ProblemCode): number {
     case 'log_range_not_available':
     case 'not_found':
     case 'upload_not_found':
+    case 'job_not_found':
       return 404;
     case 'not_acceptable':
       return 406;
@@ -57,6 +58,7 @@ export function statusOf(code: ProblemCode): number {
     case 'package_conflict':
     case 'read_only_mirror':
     case 'upload_offset_mismatch':
+    case 'job_running':
       return 409;
     case 'package_gone':
     case 'upload_expired':
@@ -137,6 +139,8 @@ const TITLES: Readonly<Record<ProblemCode, string>> = {
   checksum_mismatch: 'Checksum mismatch',
   tus_version_unsupported: 'tus version not supported',
   unsupported_media_type: 'Unsupported media type',
+  job_running: 'A job is running',
+  job_not_found: 'Job not found',
 };
 
 /** An RFC 9457 problem details object as artifactstore sends it. */

@@ -5,8 +5,11 @@ import { HttpProblem } from './problem.js';
 
 /** Methods that change nothing. */
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
-/** Writes a mirror still takes: they append nothing to the log (a replay rebuilds views from it). */
-const MIRROR_WRITES = new Set(['POST /v1/admin/replay']);
+/**
+ * Writes a mirror still takes: they append nothing to the log (a replay job rebuilds views from it, a verify job
+ * only reads it).
+ */
+const MIRROR_WRITES = new Set(['POST /v1/admin/replay', 'POST /v1/admin/verify']);
 
 /**
  * On a mirror (ARTIFACTSTORE_FOLLOW_URL), every request that would append to the log is refused with 409

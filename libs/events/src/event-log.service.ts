@@ -43,6 +43,18 @@ export interface ReplayOptions {
   before?: (tx: Tx) => Promise<void>;
   /** Runs in the replay's transaction, under the append lock, after the last event was applied. */
   after?: (tx: Tx) => Promise<void>;
+  /**
+   * Called after each batch with the sequence of the last event applied, for progress reports. A throw from it ends
+   * the replay, rolled back (how a replay is cancelled).
+   */
+  onProgress?: (sequence: number) => void;
+}
+
+export interface VerifyChainOptions {
+  /** Events read per query (default 1000). */
+  batchSize?: number;
+  /** Called after each batch with the sequence of the last event checked; a throw from it ends the verification. */
+  onProgress?: (sequence: number) => void;
 }
 
 export type ChainVerification =
@@ -286,7 +298,7 @@ export class EventLog implements OnApplicationShutdown {
    * applied. Holds the append lock throughout, so no event commits mid-replay and none is lost or applied twice.
    */
   replay(viewWriter: ViewWriter, options: ReplayOptions = {}): Promise<number> {
-    const { reset = true, batchSize = 1000, before, after } = options;
+    const { reset = true, batchSize = 1000, before, after, onProgress } = options;
     return this.database.write(async (tx) => {
       await this.lockAppends(tx);
       await before?.(tx);
@@ -300,6 +312,7 @@ export class EventLog implements OnApplicationShutdown {
           for (const event of batch) await viewWriter.apply(tx, event);
         }
         cursor = batch.at(-1)?.sequence ?? cursor;
+        onProgress?.(cursor);
         if (batch.length < batchSize) break;
         // SQLite's driver is synchronous: without a turn of the event loop between batches, nothing else (health
         // checks, reads) would be served until the whole log had been replayed.
@@ -314,7 +327,8 @@ export class EventLog implements OnApplicationShutdown {
    * Recomputes every payload digest and the chain, and names the first event that does not match. Reads in
    * batches, each its own snapshot; the log is append-only, so the batches join up.
    */
-  async verifyChain(batchSize = 1000): Promise<ChainVerification> {
+  async verifyChain(options: VerifyChainOptions = {}): Promise<ChainVerification> {
+    const { batchSize = 1000, onProgress } = options;
     let previous = GENESIS_CHAIN_DIGEST;
     let cursor = 0;
     let eventsChecked = 0;
@@ -332,6 +346,7 @@ export class EventLog implements OnApplicationShutdown {
         cursor = event.sequence;
         eventsChecked++;
       }
+      onProgress?.(cursor);
       if (batch.length < batchSize) {
         return { ok: true, eventsChecked, headSequence: cursor, headChainDigest: previous };
       }

@@ -17,6 +17,7 @@ export {
   EventLog,
   type TailOptions,
   type ReplayOptions,
+  type VerifyChainOptions,
   type ChainVerification,
 } from './event-log.service.js';
 export { type ViewWriter } from './view-writer.js';

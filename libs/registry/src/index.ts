@@ -39,6 +39,23 @@ export {
   type ScrubFindingKind,
 } from './blob-scrubber.service.js';
 /**
+ * The long admin jobs, `replay` (rebuild the views from the log) and `verify` (check every digest of it): one at a
+ * time per process, in the background, with progress by log sequence; the running job and the last
+ * KEPT_FINISHED_JOBS finished ones are kept in memory.
+ */
+export { AdminJobs, KEPT_FINISHED_JOBS } from './admin-jobs.service.js';
+export {
+  ADMIN_JOB_KINDS,
+  type AdminJob,
+  type AdminJobKind,
+  type AdminJobState,
+  type AdminJobProgress,
+  type AdminJobError,
+  type AdminJobErrorCode,
+  type ReplayJobResult,
+  type VerifyJobResult,
+} from './admin-job.js';
+/**
  * Resumable (tus) uploads: create, append at the offset, attach at the last byte exactly as a PUT attaches, expire
  * (ADR 0014). Its refusals are RegistryErrors like the rest.
  */

@@ -2,7 +2,13 @@ import { Injectable } from '@nestjs/common';
 import { toHex } from '@artifactstore/codec';
 import { BlobStore } from '@artifactstore/dataplane';
 import { Database } from '@artifactstore/db';
-import { EventLog, type ChainVerification, type Event, type TailOptions } from '@artifactstore/events';
+import {
+  EventLog,
+  type ChainVerification,
+  type Event,
+  type TailOptions,
+  type VerifyChainOptions,
+} from '@artifactstore/events';
 import { ViewProjector, stateDigest } from '@artifactstore/views';
 import { checkSequence } from './input-rules.js';
 import { checkLimit } from './page-cursor.js';
@@ -12,6 +18,11 @@ export interface ReplayReport {
   readonly head_sequence: number;
   readonly state_digest_before: string;
   readonly state_digest_after: string;
+}
+
+export interface ReplayViewsOptions {
+  /** Called after each batch with the sequence of the last event applied; a throw cancels the replay. */
+  readonly onProgress?: (sequence: number) => void;
 }
 
 /** The log as clients and operators meet it: the event feed, readiness, replay and chain verification. */
@@ -58,10 +69,11 @@ export class LogOperations {
    * Both digests are taken in the replay's transaction under the append lock, so a write racing the replay cannot
    * make them differ.
    */
-  async replayViews(): Promise<ReplayReport> {
+  async replayViews(options: ReplayViewsOptions = {}): Promise<ReplayReport> {
     let before: Buffer = Buffer.alloc(0);
     let after: Buffer = Buffer.alloc(0);
     const headSequence = await this.projector.replayAll({
+      onProgress: options.onProgress,
       before: async (tx) => {
         before = await stateDigest(tx);
       },
@@ -76,7 +88,8 @@ export class LogOperations {
     };
   }
 
-  verifyChain(): Promise<ChainVerification> {
-    return this.eventLog.verifyChain();
+  /** Checks every payload and chain digest, a batch per snapshot: no lock is held, so writes go on meanwhile. */
+  verifyChain(options: VerifyChainOptions = {}): Promise<ChainVerification> {
+    return this.eventLog.verifyChain(options);
   }
 }

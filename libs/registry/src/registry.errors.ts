@@ -30,7 +30,9 @@ export type RegistryErrorCode =
   | 'upload_offset_mismatch'
   | 'upload_busy'
   | 'checksum_mismatch'
-  | 'log_range_not_available';
+  | 'log_range_not_available'
+  | 'job_running'
+  | 'job_not_found';
 
 /** A field of a request breaks a rule. `field` names it, as the caller spelled it. */
 export class InvalidInputError extends RegistryError {
@@ -261,5 +263,28 @@ export class LogRangeError extends RegistryError {
     readonly treeSize: number,
   ) {
     super(message);
+  }
+}
+
+/** An admin job (replay, verify) is running in this process: one at a time. `jobId` names it. */
+export class JobRunningError extends RegistryError {
+  readonly code = 'job_running';
+  override readonly name = 'JobRunningError';
+
+  constructor(
+    readonly jobId: string,
+    readonly kind: string,
+  ) {
+    super(`a ${kind} job is running (${jobId}); wait for it to end`);
+  }
+}
+
+/** No admin job of that id: this process never ran it, or it is older than the jobs it keeps. */
+export class JobNotFoundError extends RegistryError {
+  readonly code = 'job_not_found';
+  override readonly name = 'JobNotFoundError';
+
+  constructor(readonly jobId: string) {
+    super(`there is no job ${jobId} (a server process keeps its running job and its last finished ones)`);
   }
 }

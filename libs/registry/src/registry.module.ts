@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { DataplaneModule } from '@artifactstore/dataplane';
 import { ViewsModule } from '@artifactstore/views';
+import { AdminJobs } from './admin-jobs.service.js';
 import { BlobScrubber } from './blob-scrubber.service.js';
 import { FileDelivery } from './file-delivery.service.js';
 import { GarbageCollector } from './garbage-collector.service.js';
@@ -25,6 +26,7 @@ import { UnreferencedBlobs } from './unreferenced-blobs.service.js';
     PackageQueries,
     GarbageCollector,
     BlobScrubber,
+    AdminJobs,
     FileDelivery,
     LogOperations,
     Registry,
@@ -41,6 +43,7 @@ import { UnreferencedBlobs } from './unreferenced-blobs.service.js';
     UnreferencedBlobs,
     GarbageCollector,
     BlobScrubber,
+    AdminJobs,
     ResumableUploads,
     TransparencyLog,
     MirrorFollower,

@@ -2,6 +2,8 @@ import type { Readable, Writable } from 'node:stream';
 import { Injectable } from '@nestjs/common';
 import type { ByteSource, OpenOptions } from '@artifactstore/dataplane';
 import type { ChainVerification, Event, TailOptions } from '@artifactstore/events';
+import type { AdminJob, AdminJobKind } from './admin-job.js';
+import { AdminJobs } from './admin-jobs.service.js';
 import { BlobScrubber, type ScrubStatus } from './blob-scrubber.service.js';
 import { FileDelivery, type SendResult } from './file-delivery.service.js';
 import { GarbageCollector, type GcOptions, type GcReport } from './garbage-collector.service.js';
@@ -30,7 +32,8 @@ import { Tags, type TagMove, type TagMoveResult, type TagRecord } from './tags.s
  * The one door the HTTP API and the CLI use. It only delegates, to the service that does each job: writing
  * packages (PackageCommands), removing, holding and re-classing them (PackageLifecycle), reading the views
  * (PackageQueries), delivering files' bytes (FileDelivery), the log as clients and operators meet it
- * (LogOperations), expiry and garbage collection (GarbageCollector), and the scrub (BlobScrubber).
+ * (LogOperations), expiry and garbage collection (GarbageCollector), the scrub (BlobScrubber), and the background
+ * replay and verify jobs (AdminJobs).
  */
 @Injectable()
 export class Registry {
@@ -43,6 +46,7 @@ export class Registry {
     private readonly collector: GarbageCollector,
     private readonly tags: Tags,
     private readonly scrubber: BlobScrubber,
+    private readonly adminJobs: AdminJobs,
   ) {}
 
   createPackage(input: CreatePackageInput, actor: string): Promise<PackageRecord> {
@@ -152,6 +156,21 @@ export class Registry {
 
   verifyChain(): Promise<ChainVerification> {
     return this.log.verifyChain();
+  }
+
+  /** Starts a replay or verify job in the background; JobRunningError while one runs in this process. */
+  startJob(kind: AdminJobKind): Promise<AdminJob> {
+    return this.adminJobs.start(kind);
+  }
+
+  /** A running or recently finished job; JobNotFoundError otherwise. */
+  job(id: string): AdminJob {
+    return this.adminJobs.job(id);
+  }
+
+  /** The running job and the recently finished ones, newest first. */
+  jobs(): AdminJob[] {
+    return this.adminJobs.jobs();
   }
 
   discardStaged(staged: StagedFile): Promise<void> {

@@ -49,6 +49,8 @@ export {
   TagNameMismatchError,
   TagImmutableError,
   LogRangeError,
+  JobRunningError,
+  JobNotFoundError,
   PACKAGE_STATUSES,
   type RegistryErrorCode,
   type PackageStatus,

@@ -28,4 +28,10 @@ export class ProblemDto {
 
   @ApiPropertyOptional({ description: 'invalid_input: the offending field, parameter or header.' })
   field?: string;
+
+  @ApiPropertyOptional({
+    description: 'job_running: the running job’s URL (also in `Location`), to wait for it instead.',
+    example: '/v1/admin/jobs/01890a5d-ac96-774b-bcce-b302099a8057',
+  })
+  job?: string;
 }
