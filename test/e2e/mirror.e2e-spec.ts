@@ -147,15 +147,12 @@ describe('mirrors: a chain of three servers', () => {
   });
 
   beforeAll(async () => {
-    // The source on SQLite, its mirror on PostgreSQL, a mirror of the mirror on SQLite; all on S3 when the test
-    // server runs (a mirror uses its source's backend), on fs otherwise, as in the test of a diverged source.
+    // The source on SQLite and fs, its mirror on PostgreSQL and fs, a mirror of the mirror on SQLite and, when the
+    // test server runs, S3: a backend of its own choice, not the one its log names.
     tokensDir = await mkdtemp(join(tmpdir(), 'artifactstore-mirror-tokens-'));
     const tokensFile = join(tokensDir, 'tokens.json');
     await writeFile(tokensFile, tokensJson(TOKENS));
-    a = await startSite('a', byDialect('sqlite'), {
-      ...backendOf('mirror-a'),
-      ARTIFACTSTORE_TOKENS_FILE: tokensFile,
-    });
+    a = await startSite('a', byDialect('sqlite'), { ARTIFACTSTORE_TOKENS_FILE: tokensFile });
     tokenOf.set(a.server.url, TOKENS.admin);
     published.push(
       await publish(a.server.url, { 'one.txt': Buffer.from('one'), 'bin/x': randomBytes(3000) }),
@@ -163,7 +160,6 @@ describe('mirrors: a chain of three servers', () => {
     // The mirror signs with the source's key and origin, so its checkpoints are the source's, byte for byte.
     const keyDir = a.database.config.dataDir;
     b = await startSite('b', byDialect('postgres'), {
-      ...backendOf('mirror-b'),
       ARTIFACTSTORE_FOLLOW_URL: a.server.url,
       ARTIFACTSTORE_FOLLOW_TOKEN: TOKENS.reader,
       ARTIFACTSTORE_LOG_KEY_FILE: join(keyDir, 'log-key.pem'),
@@ -263,7 +259,7 @@ describe('mirrors: a chain of three servers', () => {
     expect(b.server.unexpectedExits).toEqual([]);
   }, 300_000); // two 24 MiB copies through three stores, with kills and restarts, on a busy CI machine
 
-  it('becomes a primary that continues the same log when restarted without a source', async () => {
+  it('becomes a primary that continues the same log when restarted without a source, and collects its own blobs', async () => {
     const before = await headOf(c.server.url);
     await c.server.stop();
     const target = c.database.config.database;
@@ -271,14 +267,31 @@ describe('mirrors: a chain of three servers', () => {
     const promoted = await ServerChild.start({
       dataDir: c.database.config.dataDir,
       ...(target.dialect === 'postgres' ? { databaseUrl: target.url } : {}),
-      env,
+      env: { ...env, ARTIFACTSTORE_GC_GRACE_SECONDS: '0', ARTIFACTSTORE_GC_INTERVAL_SECONDS: '0' },
     });
     try {
       const pkg = await publish(promoted.url, { 'new.txt': Buffer.from('after promotion') });
       expect(await headOf(promoted.url)).toBeGreaterThan(before);
       await expectSameFiles(promoted.url, pkg);
+      // A copied package goes: its own blob is collected from this store's backend (S3 where its log says fs), the
+      // blob it shares with a live package stays, and a second run finds nothing left to do.
+      const [first, second] = published;
+      if (first === undefined || second === undefined) throw new Error('nothing was published');
+      await json(promoted.url, 'DELETE', `/v1/packages/${first.id}`, { reason: 'test' });
+      const collected = await json<{ collected: { blobs: number } }>(
+        promoted.url,
+        'POST',
+        '/v1/admin/gc',
+        {},
+      );
+      expect(collected.collected.blobs).toBe(1);
+      const again = await json<{ collected: { blobs: number } }>(promoted.url, 'POST', '/v1/admin/gc', {});
+      expect(again.collected.blobs).toBe(0);
+      await expectSameFiles(promoted.url, second);
       const verify = await adminJobResult(promoted.url, 'verify', { token: tokenOf.get(promoted.url) });
       expect(verify.ok).toBe(true);
+      const replay = await adminJobResult(promoted.url, 'replay', { token: tokenOf.get(promoted.url) });
+      expect(replay.identical).toBe(true);
     } finally {
       await promoted.stop();
     }
