@@ -3,7 +3,7 @@ import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { formatTimestamp } from '@artifactstore/codec';
 import { AppConfig, Clock } from '@artifactstore/config';
 import { BlobNotFoundError, BlobStore, IntegrityError, type StoredBlob } from '@artifactstore/dataplane';
-import { Database, asNumber, asString, type Tx } from '@artifactstore/db';
+import { Database, asNumber, asString, type Row, type Tx } from '@artifactstore/db';
 import { EventLog } from '@artifactstore/events';
 import { ViewProjector, blobDamagedEvent, type BlobDamageKind } from '@artifactstore/views';
 import { checkLabel } from './input-rules.js';
@@ -51,12 +51,20 @@ const LIVE = `('created', 'finalized')`;
 /**
  * Keys of live files after a key, in key order: one row per key (GROUP BY), so a pass sees each once. Locations are
  * matched by key alone: a store keeps each blob once, in its own backend, whichever backend its log names (ADR 0018).
+ * `(p.status || '')`: no index on status for this query, so that the key index drives it (SQLite otherwise starts
+ * from the status index and reads every live file for each page).
  */
 const LIVE_BLOBS = `SELECT s.key, MIN(f.size) AS size FROM storage_locations s
   JOIN artifact_files f ON f.id = s.file_id
   JOIN artifact_packages p ON p.id = f.package_id
-  WHERE s.key > ? AND p.status IN ${LIVE}
+  WHERE s.key > ? AND (p.status || '') IN ${LIVE}
   GROUP BY s.key ORDER BY s.key LIMIT ?`;
+
+/** A page of the scrub's walk: the keys of live files after `after`, in key order, with a size each. */
+export function liveBlobsAfter(tx: Tx, after: string, limit: number): Promise<Row[]> {
+  return tx.query(LIVE_BLOBS, [after, limit]);
+}
+
 const IS_LIVE = `SELECT 1 AS live FROM storage_locations s
   JOIN artifact_files f ON f.id = s.file_id
   JOIN artifact_packages p ON p.id = f.package_id
@@ -165,7 +173,7 @@ export class BlobScrubber implements OnModuleDestroy {
     let after = '';
     for (;;) {
       this.stopping.signal.throwIfAborted();
-      const rows = await this.database.read((tx) => tx.query(LIVE_BLOBS, [after, LIVE_PAGE]));
+      const rows = await this.database.read((tx) => liveBlobsAfter(tx, after, LIVE_PAGE));
       for (const row of rows) {
         const key = asString(row.key);
         const size = asNumber(row.size);

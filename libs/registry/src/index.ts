@@ -33,6 +33,7 @@ export {
  */
 export {
   BlobScrubber,
+  liveBlobsAfter,
   type ScrubStatus,
   type ScrubState,
   type ScrubFinding,
