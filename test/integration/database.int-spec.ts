@@ -1,6 +1,6 @@
 import { DataSource } from 'typeorm';
 import { simpleCaseFold } from '@artifactstore/codec';
-import { Database, DatabaseError, MIGRATIONS, dataSourceOptions } from '@artifactstore/db';
+import { Database, DatabaseError, MIGRATIONS, type Tx, dataSourceOptions } from '@artifactstore/db';
 import { dialectsUnderTest, type TestDatabase } from '../support/test-databases.js';
 
 /** The names of the migrations from the one at `from` on, in order: what migrating a store at `from` applies. */
@@ -218,6 +218,21 @@ describe.each(dialectsUnderTest())('Database on $dialect', (dialectUnderTest) =>
       });
       await expect(unit).rejects.toMatchObject({ kind: 'check_violation' });
       expect(await namesLike('last-')).toEqual([]);
+    });
+
+    it('refuses a statement issued through a unit that has ended', async () => {
+      let kept: Tx | undefined;
+      await database.write(async (tx) => {
+        kept = tx;
+        await tx.query('SELECT 1 AS one');
+      });
+      if (kept === undefined) throw new Error('the unit did not run');
+      const after = kept;
+      await expect(after.query('SELECT 1 AS one')).rejects.toThrow(/has ended/);
+      expect(() => {
+        after.send(insertClass, ['late', 1, 'x']);
+      }).toThrow(/has ended/);
+      expect(await namesLike('late')).toEqual([]);
     });
 
     it('runs before-commit checks in order after the work, and rolls back when one throws', async () => {

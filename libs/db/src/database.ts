@@ -163,6 +163,7 @@ export class Database implements OnApplicationShutdown {
         });
       }
     } finally {
+      executor.detach();
       await releaseRunner(runner, executor.broken);
     }
   }
@@ -228,6 +229,7 @@ export class Database implements OnApplicationShutdown {
       await executor.connect();
       return await this.inTransaction(executor, begin, work);
     } finally {
+      executor.detach();
       await releaseRunner(runner, executor.broken);
     }
   }
@@ -252,6 +254,8 @@ export class Database implements OnApplicationShutdown {
     } catch (error) {
       await this.rollBack(executor, error);
       throw error;
+    } finally {
+      tx.end();
     }
     tx.runCommitHooks();
     return result;

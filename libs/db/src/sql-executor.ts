@@ -40,6 +40,14 @@ export class QueryRunnerExecutor implements SqlExecutor {
 
   constructor(private readonly runner: QueryRunner) {}
 
+  /**
+   * Lets go of the connection before the runner goes back to the pool: a statement issued after that (a query the
+   * unit left running past its end) must fail, not run inside whichever unit borrows the connection next.
+   */
+  detach(): void {
+    this.client = undefined;
+  }
+
   /** Takes the runner's connection from the pool; call once, before the first statement. */
   async connect(): Promise<void> {
     try {
@@ -118,7 +126,7 @@ export class QueryRunnerExecutor implements SqlExecutor {
   }
 
   private issue(sql: string, params: readonly unknown[]): Promise<pg.QueryResult> {
-    if (!this.client) throw new Error('the connection was not taken from the pool');
+    if (!this.client) throw new Error('no connection: the unit of work has not begun or has ended');
     return this.client.query(sql, [...params]);
   }
 }

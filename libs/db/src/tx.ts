@@ -94,6 +94,7 @@ function closingDollar(sql: string, from: number): number {
 export class Tx {
   private readonly commitHooks: (() => void)[] = [];
   private readonly checks: (() => Promise<void>)[] = [];
+  private ended = false;
 
   constructor(
     readonly dialect: Dialect,
@@ -102,11 +103,13 @@ export class Tx {
 
   /** Runs a statement and returns its rows (SELECT, or anything with RETURNING). */
   async query<T extends Row = Row>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
+    this.assertOpen();
     return (await this.executor.query(dialectSql(sql, this.dialect), params)) as T[];
   }
 
   /** Runs a statement for its effect and returns the number of rows it touched. */
   async run(sql: string, params: readonly unknown[] = []): Promise<number> {
+    this.assertOpen();
     return this.executor.run(dialectSql(sql, this.dialect), params);
   }
 
@@ -117,6 +120,7 @@ export class Tx {
    * SQLite runs it at once.
    */
   send(sql: string, params: readonly unknown[] = []): void {
+    this.assertOpen();
     this.executor.send(dialectSql(sql, this.dialect), params);
   }
 
@@ -134,6 +138,19 @@ export class Tx {
    */
   beforeCommit(check: () => Promise<void>): void {
     this.checks.push(check);
+  }
+
+  /**
+   * @internal Called by Database once the transaction has committed or rolled back: a statement issued through
+   * this Tx afterwards (a query the unit left running past its end) fails instead of running on the connection,
+   * outside the transaction or inside another unit's.
+   */
+  end(): void {
+    this.ended = true;
+  }
+
+  private assertOpen(): void {
+    if (this.ended) throw new Error('this unit of work has ended: its Tx takes no more statements');
   }
 
   /** @internal Called by Database after the unit's work, before COMMIT. */

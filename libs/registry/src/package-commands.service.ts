@@ -331,14 +331,16 @@ export class PackageCommands {
     checkLabel('actor', actor);
     return this.database.write(async (tx) => {
       // The lock, the package and its files in one round trip on PostgreSQL: the reads run once the lock is held.
+      // The files only of a package that takes them, so that a refused finalize reads none under the lock.
       const [, [row], files] = await Promise.all([
         this.eventLog.lockAppends(tx),
         tx.query('SELECT id, name, producer, subject, status, metadata FROM artifact_packages WHERE id = ?', [
           packageId,
         ]),
         tx.query(
-          'SELECT relative_path, media_type, size, blake3, sha256 FROM artifact_files WHERE package_id = ?',
-          [packageId],
+          `SELECT relative_path, media_type, size, blake3, sha256 FROM artifact_files WHERE package_id = ?
+            AND EXISTS (SELECT 1 FROM artifact_packages WHERE id = ? AND status = 'created')`,
+          [packageId, packageId],
         ),
       ]);
       if (!row) throw new PackageNotFoundError(packageId);
