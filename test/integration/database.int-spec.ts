@@ -220,6 +220,19 @@ describe.each(dialectsUnderTest())('Database on $dialect', (dialectUnderTest) =>
       expect(await namesLike('last-')).toEqual([]);
     });
 
+    if (dialectUnderTest.dialect === 'postgres') {
+      // PostgreSQL aborts the transaction at the failure and answers its COMMIT with ROLLBACK.
+      it('fails the commit with the own error of a failed statement the unit never awaited', async () => {
+        const unit = database.write((tx) => {
+          tx.send(insertClass, ['unawaited', 1, 'x']);
+          tx.query(insertClass, ['standard', 1, 'x']).catch(() => undefined);
+          return Promise.resolve();
+        });
+        await expect(unit).rejects.toMatchObject({ kind: 'unique_violation' });
+        expect(await namesLike('unawaited')).toEqual([]);
+      });
+    }
+
     it('refuses a statement issued through a unit that has ended', async () => {
       let kept: Tx | undefined;
       await database.write(async (tx) => {

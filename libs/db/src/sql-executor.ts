@@ -103,6 +103,8 @@ export class QueryRunnerExecutor implements SqlExecutor {
       throw DatabaseError.from(error, 'COMMIT');
     });
     if (result.command !== 'COMMIT') {
+      // A failed statement whose answer came in behind the others (one the unit never awaited) is the reason.
+      if (this.failure) throw this.failure;
       throw new DatabaseError(
         `COMMIT answered ${result.command}: the transaction was rolled back`,
         'other',
