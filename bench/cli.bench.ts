@@ -15,7 +15,7 @@ const KiB = 1 << 10;
 const MiB = 1 << 20;
 
 /** The built CLI, `dist/apps/cli/src/main.js`, next to this file's `dist/bench/`. */
-const CLI_MAIN = fileURLToPath(new URL('../apps/cli/src/main.js', import.meta.url));
+export const CLI_MAIN = fileURLToPath(new URL('../apps/cli/src/main.js', import.meta.url));
 
 /** What one side (the CLI, or curl) did to move one workload one way. */
 export interface SideRun {
@@ -223,7 +223,7 @@ async function benchPair(
 }
 
 /** The workload's files under `root`, each of fresh random bytes. */
-async function writeTree(root: string, workload: Workload): Promise<void> {
+export async function writeTree(root: string, workload: Workload): Promise<void> {
   const chunk = Buffer.alloc(4 * MiB);
   for (const file of workload.files) {
     const path = join(root, ...file.relativePath.split('/'));
@@ -338,7 +338,7 @@ function expectStatuses(output: string, status: string, count: number, method: s
 }
 
 /** Wall time, the children's CPU (the client) and this process's CPU (the server) over `work`. */
-async function measure<T>(
+export async function measure<T>(
   server: ArtifactstoreServer,
   work: () => Promise<T>,
 ): Promise<{ value: T; run: SideRun }> {
@@ -371,7 +371,7 @@ async function childrenCpuSeconds(): Promise<number> {
 }
 
 /** Runs a child to its end: its stdout, or an Error with the end of its stderr when it exits non-zero. */
-function runChild(command: string, args: readonly string[]): Promise<string> {
+export function runChild(command: string, args: readonly string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

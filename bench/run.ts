@@ -16,6 +16,7 @@ import { benchTags, tagsTable } from './tags.bench.js';
 import { benchMirror, mirrorTables } from './mirror.bench.js';
 import { benchTransparency, transparencyTable } from './transparency.bench.js';
 import { benchFinalizeLatency, benchPackageFlow, benchWriters } from './registry.bench.js';
+import { benchBundles, type BundleRun } from './bundle.bench.js';
 import { benchHttpTransfer, type HttpTransferResult } from './http.bench.js';
 import { benchTus, tusTable } from './tus.bench.js';
 import { benchS3, type S3BenchResult } from './s3.bench.js';
@@ -53,7 +54,7 @@ import { HashWorkerPool } from './worker-hashing.js';
  */
 const USAGE = `usage: npm run bench [-- options]
   --suites LIST          eventlog,tails,dataplane,registry,http,distribution,s3,cli (the default), hashing, gc, tus,
-                         tags, transparency, mirror or writers
+                         tags, transparency, mirror, writers or bundles
   --dialects LIST        sqlite,postgres
   --runs N               runs per figure, medians reported (3)
   --blob-mib N           size of the large transfers (1024)
@@ -457,6 +458,27 @@ async function registryReport(dialect: string): Promise<string> {
   ].join('\n');
 }
 
+/** Export against pull and import against push of one --blob-mib package (issue 23), in turns. */
+async function bundlesReport(): Promise<string> {
+  const sizeMiB = Number(values['blob-mib']);
+  const results = await benchBundles(runs, sizeMiB);
+  const seconds = (side: keyof BundleRun): number => median(results.map((result) => result[side].seconds));
+  const each = (side: keyof BundleRun): string =>
+    results.map((result) => result[side].seconds.toFixed(2)).join(', ');
+  const row = (side: keyof BundleRun, peer: keyof BundleRun): string =>
+    `| ${side} | ${seconds(side).toFixed(2)} (${each(side)}) | ${fmt(sizeMiB / seconds(side))} | ${peer}: ` +
+    `${seconds(peer).toFixed(2)} (${each(peer)}) | ${ratio(seconds(peer), seconds(side))} |`;
+  return [
+    `## bundles (one package of one ${fmt(sizeMiB)} MiB file, the built CLI; seconds, median of ${runs})`,
+    '',
+    '| transfer | seconds (each run) | MiB/s | its peer, same runs | speed against the peer |',
+    '| --- | --- | --- | --- | --- |',
+    row('export', 'pull'),
+    row('import', 'push'),
+    '',
+  ].join('\n');
+}
+
 const WRITERS = [1, 2, 16] as const;
 
 /**
@@ -567,6 +589,7 @@ async function main(): Promise<void> {
     for (const dialect of dialects) process.stdout.write(`${await registryReport(dialect)}\n`);
   }
   if (suites.includes('writers')) process.stdout.write(`${await writersReport(dialects)}\n`);
+  if (suites.includes('bundles')) process.stdout.write(`${await bundlesReport()}\n`);
   if (suites.includes('tails')) {
     for (const dialect of dialects) process.stdout.write(`${await tailsReport(dialect)}\n`);
   }
