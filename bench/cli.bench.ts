@@ -10,6 +10,7 @@ import { startArtifactstore, type ArtifactstoreServer } from './distribution.ben
 import { curl } from './http.bench.js';
 import type { ScratchDatabase } from '../test/support/scratch-database.js';
 import { median } from './stats.js';
+import { seededRandom } from '../test/support/fault-scale.js';
 
 const KiB = 1 << 10;
 const MiB = 1 << 20;
@@ -52,20 +53,8 @@ export interface CliSuiteResult {
  * so that only the bytes are fresh.
  */
 export function logUniformSizes(count: number, min: number, max: number, seed: number): number[] {
-  const next = mulberry32(seed);
+  const next = seededRandom(seed);
   return Array.from({ length: count }, () => Math.round(min * (max / min) ** next()));
-}
-
-/** A small seeded PRNG (mulberry32): uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
 }
 
 /** 1,000 files of 1 KiB–4 MiB in ten folders of 100, and one file of `bigMiB`. */

@@ -14,7 +14,7 @@ import {
 } from '@artifactstore/views';
 import { openCore, type CoreContext } from '../test/support/core-context.js';
 import { createScratchPostgres, createScratchSqlite } from '../test/support/scratch-database.js';
-import { percentile } from './stats.js';
+import { percentile, summarize, type LatencySummary } from './stats.js';
 
 /** What the collector is run with: no timer, no grace (this run collects what it expires), no keep-latest. */
 export const GC_BENCH_CONFIG = {
@@ -28,13 +28,6 @@ export interface GcBenchOptions {
   readonly packages: number;
   /** Uploads timed without the collector; the loop during the run goes on until the run ends. */
   readonly uploads: number;
-}
-
-export interface LatencySummary {
-  readonly count: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly maxMs: number;
 }
 
 export interface GcBenchResult {
@@ -210,16 +203,6 @@ async function buildPackages(core: CoreContext, packages: number, refs: readonly
       }
     });
   }
-}
-
-function summarize(latencies: readonly number[]): LatencySummary {
-  if (latencies.length === 0) return { count: 0, p50Ms: NaN, p99Ms: NaN, maxMs: NaN };
-  return {
-    count: latencies.length,
-    p50Ms: percentile(latencies, 50),
-    p99Ms: percentile(latencies, 99),
-    maxMs: percentile(latencies, 100),
-  };
 }
 
 /**

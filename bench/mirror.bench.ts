@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes, randomFillSync } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -11,7 +11,8 @@ import { parseTimestamp } from '@artifactstore/codec';
 import { openCore, type CoreContext } from '../test/support/core-context.js';
 import { createScratchSqlite, type ScratchDatabase } from '../test/support/scratch-database.js';
 import { ServerChild } from '../test/support/server-child.js';
-import { median, percentile } from './stats.js';
+import { median, summarize, type LatencySummary } from './stats.js';
+import { runChild } from './cli.bench.js';
 
 const KiB = 1 << 10;
 const MiB = 1 << 20;
@@ -103,13 +104,6 @@ export interface LagResult {
   readonly source: LatencySummary;
   readonly mirrorCpuSeconds: number;
   readonly sourceCpuSeconds: number;
-}
-
-export interface LatencySummary {
-  readonly count: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly maxMs: number;
 }
 
 export interface MirrorBenchResult {
@@ -665,16 +659,6 @@ class EventStreamReader {
   }
 }
 
-function summarize(values: readonly number[]): LatencySummary {
-  if (values.length === 0) return { count: 0, p50Ms: NaN, p99Ms: NaN, maxMs: NaN };
-  return {
-    count: values.length,
-    p50Ms: percentile(values, 50),
-    p99Ms: percentile(values, 99),
-    maxMs: percentile(values, 100),
-  };
-}
-
 async function headOf(url: string): Promise<number> {
   const response = await fetch(`${url}/readyz`);
   const body = (await response.json()) as { head_sequence?: number };
@@ -747,27 +731,6 @@ async function cliDefaultConcurrency(): Promise<number> {
   if (match?.[1] === undefined)
     throw new Error(`no default --concurrency in the CLI's pull --help:\n${stdout}`);
   return Number(match[1]);
-}
-
-/** Runs a child to its end: its stdout, or an Error with the end of its stderr when it exits non-zero. */
-function runChild(command: string, args: readonly string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (text: string) => {
-      stdout += text;
-    });
-    child.stderr.setEncoding('utf8').on('data', (text: string) => {
-      stderr = (stderr + text).slice(-4000);
-    });
-    child.once('error', reject);
-    child.once('close', (code, signal) => {
-      if (code === 0) resolve(stdout);
-      else
-        reject(new Error(`${command} ${args.slice(0, 4).join(' ')} … exited ${code ?? signal}: ${stderr}`));
-    });
-  });
 }
 
 /** The suite's Markdown section. */

@@ -5,7 +5,8 @@ import type { CreatePackageInput } from '@artifactstore/registry';
 import { packageCreatedEvent, packageFinalizedEvent, tagMovedEvent } from '@artifactstore/views';
 import { openCore, type CoreContext } from '../test/support/core-context.js';
 import { createScratchPostgres, createScratchSqlite } from '../test/support/scratch-database.js';
-import { percentile } from './stats.js';
+import { summarize, type LatencySummary } from './stats.js';
+import { seededRandom } from '../test/support/fault-scale.js';
 
 /**
  * Tag resolution and idempotent create against the size of the store (issue #21): p50 / p99 of `Registry.getTag`,
@@ -21,20 +22,13 @@ export interface TagsBenchOptions {
   readonly creates?: number;
 }
 
-export interface Latencies {
-  readonly count: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly maxMs: number;
-}
-
 export interface TagsStoreResult {
   readonly packages: number;
   readonly tags: number;
   readonly buildSeconds: number;
-  readonly getTag: Latencies;
-  readonly retry: Latencies;
-  readonly create: Latencies;
+  readonly getTag: LatencySummary;
+  readonly retry: LatencySummary;
+  readonly create: LatencySummary;
   /** The query plans of the lookups, on this store: the plan's lines, one string per query. */
   readonly plans: readonly { readonly query: string; readonly plan: string }[];
 }
@@ -57,18 +51,6 @@ const inputOf = (index: number): CreatePackageInput => ({
   retention_class: 'standard',
   metadata: { build: index },
 });
-
-/** A small deterministic generator (mulberry32), so that every run picks the same packages. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 /** The events the registry appends for one package: created with a key, finalized (no files), maybe tagged. */
 function packageEvents(index: number): EventDraft[] {
@@ -127,17 +109,8 @@ async function buildPackages(
   }
 }
 
-function summarize(latencies: readonly number[]): Latencies {
-  return {
-    count: latencies.length,
-    p50Ms: percentile(latencies, 50),
-    p99Ms: percentile(latencies, 99),
-    maxMs: percentile(latencies, 100),
-  };
-}
-
 /** Times `calls` calls of `call(i)`, one at a time, after WARM_UP untimed ones (negative i). */
-async function time(calls: number, call: (i: number) => Promise<unknown>): Promise<Latencies> {
+async function time(calls: number, call: (i: number) => Promise<unknown>): Promise<LatencySummary> {
   for (let i = -WARM_UP; i < 0; i++) await call(i);
   const latencies: number[] = [];
   for (let i = 0; i < calls; i++) {
@@ -193,7 +166,7 @@ async function measureStore(
   buildSeconds: number,
   options: TagsBenchOptions,
 ): Promise<TagsStoreResult> {
-  const pick = random(packages);
+  const pick = seededRandom(packages);
   const tags = Math.ceil(packages / TAG_EVERY);
   const getTag = await time(options.getTags ?? 2000, () => {
     const index = Math.floor(pick() * tags) * TAG_EVERY;
@@ -263,7 +236,7 @@ const ms = (n: number): string => n.toFixed(2);
 export function tagsTable(dialect: string, results: readonly TagsStoreResult[]): string {
   const [base] = results;
   if (!base) return '';
-  const measures: [string, (r: TagsStoreResult) => Latencies][] = [
+  const measures: [string, (r: TagsStoreResult) => LatencySummary][] = [
     ['getTag of an existing tag', (r) => r.getTag],
     ['idempotent create, retry with an existing key (the answer)', (r) => r.retry],
     ['idempotent create, new key', (r) => r.create],

@@ -14,7 +14,8 @@ import {
   createScratchSqlite,
   type ScratchDatabase,
 } from '../test/support/scratch-database.js';
-import { median, percentile } from './stats.js';
+import { median, summarize, type LatencySummary } from './stats.js';
+import { seededRandom } from '../test/support/fault-scale.js';
 
 /**
  * The cost of the transparency log's tree (ADR 0015) and the speed of what it serves. Appends and replays with
@@ -36,13 +37,6 @@ export interface TransparencyBenchOptions {
   readonly calls?: number;
 }
 
-export interface Latencies {
-  readonly count: number;
-  readonly p50Ms: number;
-  readonly p99Ms: number;
-  readonly maxMs: number;
-}
-
 /** One rate per timed run, events/s, for each side of a pair. */
 export interface RatePair {
   readonly baseline: readonly number[];
@@ -60,18 +54,18 @@ export interface LargeLogResult {
   readonly packageSeconds: number;
   /** The SQLite file (with its WAL), MiB; undefined on PostgreSQL. */
   readonly databaseMiB: number | undefined;
-  readonly receipt: Latencies;
-  readonly tile0: Latencies;
+  readonly receipt: LatencySummary;
+  readonly tile0: LatencySummary;
   /** Full level-1 tiles exist from 65,536 events on. */
-  readonly tile1: Latencies | undefined;
-  readonly entryBundle: Latencies;
-  readonly consistency: Latencies;
+  readonly tile1: LatencySummary | undefined;
+  readonly entryBundle: LatencySummary;
+  readonly consistency: LatencySummary;
   /**
    * Controls for the machine's noise: a busy loop (CPU only: no allocation, no I/O, no GC) as long as the receipt's
    * p50 and as the level-0 tile's, timed the same way right after them. Their tails are what preemption alone costs.
    */
-  readonly receiptControl: Latencies;
-  readonly tileControl: Latencies;
+  readonly receiptControl: LatencySummary;
+  readonly tileControl: LatencySummary;
   /** The machine's 1-minute load average when the reads started and ended. */
   readonly loadAverage: readonly [number, number];
 }
@@ -110,18 +104,6 @@ class ViewsWithoutTree extends RegistryViewWriter {
       if (!TREE_TABLES.has(table.name)) await tx.run(`DELETE FROM ${table.name}`);
     }
   }
-}
-
-/** A small deterministic generator (mulberry32), so that every run picks the same leaves and packages. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
 }
 
 /** The registry's events of one package: created, 3 files ingested, finalized. */
@@ -292,17 +274,8 @@ async function publishPackage(core: CoreContext, index: number): Promise<string>
   return pkg.id;
 }
 
-function summarize(latencies: readonly number[]): Latencies {
-  return {
-    count: latencies.length,
-    p50Ms: percentile(latencies, 50),
-    p99Ms: percentile(latencies, 99),
-    maxMs: percentile(latencies, 100),
-  };
-}
-
 /** Times `calls` calls of `call()`, one at a time, after WARM_UP untimed ones. */
-async function time(calls: number, call: () => Promise<unknown>): Promise<Latencies> {
+async function time(calls: number, call: () => Promise<unknown>): Promise<LatencySummary> {
   for (let i = 0; i < WARM_UP; i++) await call();
   const latencies: number[] = [];
   for (let i = 0; i < calls; i++) {
@@ -321,7 +294,7 @@ function spin(steps: number): number {
 }
 
 /** Times `calls` busy loops as long as `ms` on a quiet core (the fastest of a few tries sets the length). */
-async function timeSpin(calls: number, ms: number): Promise<Latencies> {
+async function timeSpin(calls: number, ms: number): Promise<LatencySummary> {
   let steps = 100_000;
   for (let round = 0; round < 3; round++) {
     let fastest = Infinity;
@@ -392,7 +365,7 @@ async function benchLargeLog(
 
   const log = core.app.get(TransparencyLog);
   const loadBefore = loadavg()[0] ?? NaN;
-  const pick = random(size);
+  const pick = seededRandom(size);
   const below = (n: number): number => Math.floor(pick() * n);
   const receipt = await time(calls, () => log.receipt(packageIds[below(packageIds.length)] ?? ''));
   const tile0 = await time(calls, () => log.tile(0, below(Math.floor(size / TILE_WIDTH)), TILE_WIDTH));
@@ -492,7 +465,7 @@ export async function benchTransparency(
 }
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
-const ms = (latencies: Latencies): string =>
+const ms = (latencies: LatencySummary): string =>
   `${latencies.p50Ms.toFixed(2)} / ${latencies.p99Ms.toFixed(2)} / ${latencies.maxMs.toFixed(2)}`;
 
 /** The Markdown report of one dialect: the two pairs with their ratios, then the reads of the large log. */
@@ -529,7 +502,7 @@ export function transparencyTable(dialect: string, result: TransparencyResult): 
   ];
   const large = result.large;
   if (!large) return lines.join('\n');
-  const rows: [string, Latencies | undefined, string][] = [
+  const rows: [string, LatencySummary | undefined, string][] = [
     [`receipt of a random package (${fmt(large.packages)} packages)`, large.receipt, '≤ 5 ms p99 on SQLite'],
     ['full tile, level 0 (256 leaf hashes)', large.tile0, '≤ 1 ms p99'],
     ['full tile, level 1', large.tile1, '≤ 1 ms p99'],

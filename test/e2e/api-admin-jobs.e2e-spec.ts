@@ -1,45 +1,18 @@
-import { Database, type Tx } from '@artifactstore/db';
-import { chainDigest, EventLog, type Event } from '@artifactstore/events';
+import { Database } from '@artifactstore/db';
+import { chainDigest, EventLog } from '@artifactstore/events';
 import { AdminJobs, type AdminJob } from '@artifactstore/registry';
-import { RegistryViewWriter, ViewProjector } from '@artifactstore/views';
+import { RegistryViewWriter } from '@artifactstore/views';
 import { runAdminJob, waitForAdminJob } from '../support/admin-jobs.js';
 import { startApi, type ApiHarness } from '../support/api-harness.js';
 import { Gate, intercept } from '../support/gc-gate.js';
 import { createPackage, expectProblem } from '../support/http-helpers.js';
-import { packageCreated } from '../support/sample-events.js';
+import { growLog, holdReplayAtBatch } from '../support/replay-gate.js';
 import { dialectsUnderTest, type TestDatabase } from '../support/test-databases.js';
 
 /** More than one replay batch (1,000 events), so a job can be held between two of them. */
 const LOG_EVENTS = 1_500;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
-
-/** Appends `count` package creations, a few hundred per transaction. */
-async function growLog(api: ApiHarness, count: number): Promise<void> {
-  const database = api.app.get(Database);
-  const projector = api.app.get(ViewProjector);
-  for (let done = 0; done < count; done += 500) {
-    await database.write(async (tx) => {
-      for (let i = 0; i < Math.min(500, count - done); i++)
-        await projector.appendAndApply(tx, packageCreated());
-    });
-  }
-}
-
-/** Holds the replay before its `batch`-th batch of events (1-based) until the gate is released. */
-function holdReplayAtBatch(api: ApiHarness, batch: number) {
-  let calls = 0;
-  const gate = new Gate<[Tx, readonly Event[]]>(() => ++calls === batch);
-  const interception = intercept(
-    api.app.get(RegistryViewWriter),
-    'applyBatch',
-    (original) => async (tx, events) => {
-      await gate.pass(tx, events);
-      await original(tx, events);
-    },
-  );
-  return { gate, interception };
-}
 
 async function headOf(api: ApiHarness): Promise<number> {
   return ((await api.http().get('/readyz').expect(200)).body as { head_sequence: number }).head_sequence;

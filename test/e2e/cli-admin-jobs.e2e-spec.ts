@@ -1,33 +1,17 @@
 import type { ChildProcess } from 'node:child_process';
-import { Database, type Tx } from '@artifactstore/db';
-import type { Event } from '@artifactstore/events';
+import { Database } from '@artifactstore/db';
 import type { AdminJob } from '@artifactstore/registry';
-import { RegistryViewWriter, ViewProjector } from '@artifactstore/views';
+import { RegistryViewWriter } from '@artifactstore/views';
 import { waitForAdminJob } from '../support/admin-jobs.js';
 import { startApi, type ApiHarness } from '../support/api-harness.js';
 import { finished, runCli, runCliOnTerminal, startCli } from '../support/cli-runner.js';
-import { Gate, intercept } from '../support/gc-gate.js';
-import { packageCreated } from '../support/sample-events.js';
+import { intercept } from '../support/gc-gate.js';
+import { growLog, holdReplayAtBatch } from '../support/replay-gate.js';
 import { dialectsUnderTest, type TestDatabase } from '../support/test-databases.js';
 
 /** More than one replay batch (1,000 events), so a job can be held between two of them. */
 const LOG_EVENTS = 1_500;
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
-
-/** Holds the server's replay before its second batch of events until the gate is released. */
-function holdReplay(api: ApiHarness) {
-  let calls = 0;
-  const gate = new Gate<[Tx, readonly Event[]]>(() => ++calls === 2);
-  const interception = intercept(
-    api.app.get(RegistryViewWriter),
-    'applyBatch',
-    (original) => async (tx, events) => {
-      await gate.pass(tx, events);
-      await original(tx, events);
-    },
-  );
-  return { gate, interception };
-}
 
 /** Resolves once the child has written text matching `pattern` to stderr. */
 function stderrShows(child: ChildProcess, pattern: RegExp): Promise<void> {
@@ -55,12 +39,7 @@ describe.each(dialectsUnderTest())(
       database = await dialectUnderTest.create();
       api = await startApi(database);
       env = { ARTIFACTSTORE_URL: api.url };
-      const projector = api.app.get(ViewProjector);
-      for (let done = 0; done < LOG_EVENTS; done += 500) {
-        await api.app.get(Database).write(async (tx) => {
-          for (let i = 0; i < 500; i++) await projector.appendAndApply(tx, packageCreated());
-        });
-      }
+      await growLog(api, LOG_EVENTS);
       head = ((await api.http().get('/readyz').expect(200)).body as { head_sequence: number }).head_sequence;
     }, 120_000);
 
@@ -92,7 +71,7 @@ describe.each(dialectsUnderTest())(
     });
 
     it('attaches to the replay already running, or waits for it before a check; --no-wait answers at once', async () => {
-      const { gate, interception } = holdReplay(api);
+      const { gate, interception } = holdReplayAtBatch(api, 2);
       let location: string;
       try {
         location = (await api.http().post('/v1/admin/replay').expect(202)).headers.location as string;

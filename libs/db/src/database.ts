@@ -163,7 +163,6 @@ export class Database implements OnApplicationShutdown {
         });
       }
     } finally {
-      executor.detach();
       await releaseRunner(runner, executor.broken);
     }
   }
@@ -229,7 +228,6 @@ export class Database implements OnApplicationShutdown {
       await executor.connect();
       return await this.inTransaction(executor, begin, work);
     } finally {
-      executor.detach();
       await releaseRunner(runner, executor.broken);
     }
   }

@@ -40,14 +40,6 @@ export class QueryRunnerExecutor implements SqlExecutor {
 
   constructor(private readonly runner: QueryRunner) {}
 
-  /**
-   * Lets go of the connection before the runner goes back to the pool: a statement issued after that (a query the
-   * unit left running past its end) must fail, not run inside whichever unit borrows the connection next.
-   */
-  detach(): void {
-    this.client = undefined;
-  }
-
   /** Takes the runner's connection from the pool; call once, before the first statement. */
   async connect(): Promise<void> {
     try {
@@ -128,7 +120,7 @@ export class QueryRunnerExecutor implements SqlExecutor {
   }
 
   private issue(sql: string, params: readonly unknown[]): Promise<pg.QueryResult> {
-    if (!this.client) throw new Error('no connection: the unit of work has not begun or has ended');
+    if (!this.client) throw new Error('the connection was not taken from the pool');
     return this.client.query(sql, [...params]);
   }
 }

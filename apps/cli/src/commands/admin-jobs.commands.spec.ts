@@ -2,6 +2,7 @@ import type { AdminJob, ArtifactClient, JobStart } from '../artifact-client.js';
 import { CliError } from '../cli.errors.js';
 import type { ProgressSink } from '../progress-reporter.js';
 import { check, describeProgress, JobProgressLine, replay } from './admin-jobs.commands.js';
+import { capturingStdout } from '../../../../test/support/stdout-capture.js';
 
 const STARTED = '2025-01-01T00:00:00.000Z';
 const FINISHED = '2025-01-01T00:00:02.000Z';
@@ -74,24 +75,6 @@ function collecting(isTTY = false): ProgressSink & { lines: string[] } {
   return { isTTY, lines, write: (text: string) => lines.push(text) };
 }
 
-/** Runs `work` with stdout captured; answers what it wrote and what it threw. */
-async function capturing(work: () => Promise<void>): Promise<{ stdout: string; error: unknown }> {
-  const write = process.stdout.write.bind(process.stdout);
-  let stdout = '';
-  process.stdout.write = (chunk: string) => {
-    stdout += chunk;
-    return true;
-  };
-  try {
-    await work();
-    return { stdout, error: undefined };
-  } catch (error) {
-    return { stdout, error };
-  } finally {
-    process.stdout.write = write;
-  }
-}
-
 describe('replay and check', () => {
   it('replay waits for its job, progress on the sink, then prints the result', async () => {
     const { client, reads } = scriptedClient(
@@ -99,7 +82,7 @@ describe('replay and check', () => {
       [replayJob('running', 1000), replayJob('succeeded', 3000)],
     );
     const sink = collecting();
-    const { stdout, error } = await capturing(() => replay(client, { wait: true }, sink));
+    const { stdout, error } = await capturingStdout(() => replay(client, { wait: true }, sink));
     expect(error).toBeUndefined();
     expect(reads).toEqual([REPLAY_ID, REPLAY_ID]);
     // Off a terminal: the first line at once, the next only after JOB_LOG_MS.
@@ -115,7 +98,7 @@ describe('replay and check', () => {
       [replayJob('succeeded', 3000)],
     );
     const sink = collecting();
-    const { stdout, error } = await capturing(() => replay(client, { wait: true, json: true }, sink));
+    const { stdout, error } = await capturingStdout(() => replay(client, { wait: true, json: true }, sink));
     expect(error).toBeUndefined();
     expect(sink.lines).toEqual([
       `artifactstore: a replay job is running already (${REPLAY_ID}, since ${STARTED}): waiting for it\n`,
@@ -132,7 +115,7 @@ describe('replay and check', () => {
       [replayJob('succeeded', 3000), verifyJob('succeeded', false)],
     );
     const sink = collecting();
-    const { stdout, error } = await capturing(() => check(client, { wait: true }, sink));
+    const { stdout, error } = await capturingStdout(() => check(client, { wait: true }, sink));
     expect(reads).toEqual([REPLAY_ID, VERIFY_ID]);
     expect(sink.lines[0]).toBe(
       `artifactstore: a replay job is running (${REPLAY_ID}); waiting for it to end before starting the verify\n`,
@@ -144,14 +127,14 @@ describe('replay and check', () => {
 
   it('--no-wait prints the job and returns; refuses (exit 3) when a job of the other kind runs', async () => {
     const started = scriptedClient([{ job: verifyJob('running'), started: true }], []);
-    const { stdout } = await capturing(() => check(started.client, { wait: false }, collecting()));
+    const { stdout } = await capturingStdout(() => check(started.client, { wait: false }, collecting()));
     expect(stdout).toBe(
       `verify job ${VERIFY_ID} running since ${STARTED}, event 0 of 3000 (0%); progress at /v1/admin/jobs/${VERIFY_ID}\n`,
     );
     expect(started.reads).toEqual([]);
 
     const busy = scriptedClient([{ job: replayJob('running', 5), started: false }], []);
-    const { error } = await capturing(() => check(busy.client, { wait: false }, collecting()));
+    const { error } = await capturingStdout(() => check(busy.client, { wait: false }, collecting()));
     expect(error).toMatchObject({ code: 'job_running', exitStatus: 3 });
   });
 
@@ -160,7 +143,7 @@ describe('replay and check', () => {
       [{ job: replayJob('running', 0), started: true }],
       [replayJob('failed', 1000)],
     );
-    const { stdout, error } = await capturing(() => replay(client, { wait: true }, collecting()));
+    const { stdout, error } = await capturingStdout(() => replay(client, { wait: true }, collecting()));
     expect(stdout).toBe('');
     expect(error).toMatchObject({
       code: 'service_unavailable',

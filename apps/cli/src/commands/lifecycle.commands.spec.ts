@@ -1,6 +1,7 @@
 import type { ArtifactClient, ScrubStatus } from '../artifact-client.js';
 import { CliError } from '../cli.errors.js';
 import { scrub } from './lifecycle.commands.js';
+import { capturingStdout } from '../../../../test/support/stdout-capture.js';
 
 const IDLE: ScrubStatus = {
   state: 'idle',
@@ -34,24 +35,6 @@ function scrubbingClient(statuses: ScrubStatus[]): { client: ArtifactClient; pol
   return { client, polls: () => polls };
 }
 
-/** Runs `work` with stdout captured; answers what it wrote and what it threw. */
-async function capturing(work: () => Promise<void>): Promise<{ stdout: string; error: unknown }> {
-  const write = process.stdout.write.bind(process.stdout);
-  let stdout = '';
-  process.stdout.write = (chunk: string) => {
-    stdout += chunk;
-    return true;
-  };
-  try {
-    await work();
-    return { stdout, error: undefined };
-  } catch (error) {
-    return { stdout, error };
-  } finally {
-    process.stdout.write = write;
-  }
-}
-
 describe('scrub --wait', () => {
   const running = (blobs: number): ScrubStatus => ({
     ...IDLE,
@@ -67,7 +50,7 @@ describe('scrub --wait', () => {
       { ...running(5), state: 'done', finished_at: FINISHED, orphaned: 1 },
     ]);
     const progress: string[] = [];
-    const { stdout, error } = await capturing(() =>
+    const { stdout, error } = await capturingStdout(() =>
       scrub(client, { wait: true }, { write: (text: string) => progress.push(text) }),
     );
     expect(error).toBeUndefined();
@@ -90,7 +73,7 @@ describe('scrub --wait', () => {
         findings: [{ blake3, kind: 'missing', size: 10 }],
       },
     ]);
-    const { stdout, error } = await capturing(() =>
+    const { stdout, error } = await capturingStdout(() =>
       scrub(client, { wait: true, json: true }, { write: fail }),
     );
     expect(error).toBeInstanceOf(CliError);
@@ -103,7 +86,9 @@ describe('scrub --wait', () => {
       running(0),
       { ...running(1), state: 'failed', finished_at: FINISHED, error: 'storage unreachable' },
     ]);
-    const { stdout, error } = await capturing(() => scrub(client, { wait: true }, { write: () => true }));
+    const { stdout, error } = await capturingStdout(() =>
+      scrub(client, { wait: true }, { write: () => true }),
+    );
     expect(error).toMatchObject({ code: 'scrub_failed', exitStatus: 5 });
     expect((error as Error).message).toContain('storage unreachable');
     expect(stdout).toBe(`scrub failed at ${FINISHED} after 1 blob (1.0 KiB) checked: storage unreachable\n`);
@@ -111,7 +96,7 @@ describe('scrub --wait', () => {
 
   it('without --wait prints the state the start answered and does not poll', async () => {
     const { client, polls } = scrubbingClient([running(0)]);
-    const { stdout, error } = await capturing(() => scrub(client, { wait: false }, { write: fail }));
+    const { stdout, error } = await capturingStdout(() => scrub(client, { wait: false }, { write: fail }));
     expect(error).toBeUndefined();
     expect(polls()).toBe(0);
     expect(stdout).toBe(`scrub running since ${STARTED}: 0 blobs (0 B) checked so far\n`);
